@@ -1,0 +1,109 @@
+//! Typed errors. Every error that stems from an input names the file and,
+//! where it applies, the row group, row and column.
+
+use std::path::PathBuf;
+
+/// Convenience alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in prefix-merge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The operating system refused a file operation.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// parquet-rs could not read or write the file (not Parquet, truncated, corrupt).
+    #[error("{path}: parquet: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// An Arrow compute kernel failed on data from the file.
+    #[error("{path}: arrow: {source}")]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// A sort schema string does not follow the grammar.
+    #[error(
+        "sort schema {input:?}: column {column} ({column_name:?}) at byte {position}: {reason}"
+    )]
+    SortSchemaSyntax {
+        input: String,
+        /// 1-based column number within the schema string.
+        column: usize,
+        column_name: String,
+        /// Byte offset of the offending column in the input.
+        position: usize,
+        reason: String,
+    },
+    /// The file has neither `qh.sort_fields` nor Parquet `sorting_columns`, and the
+    /// caller passed no explicit schema.
+    #[error("{path}: no sort schema (no qh.sort_fields key, no sorting_columns) and none given")]
+    SortSchemaMissing { path: PathBuf },
+    /// A sort column has a type that cannot be ordered by prefix keys.
+    #[error("{path}: sort column {column:?} has type {data_type} which cannot be ordered")]
+    UnorderableColumn {
+        path: PathBuf,
+        column: String,
+        data_type: String,
+    },
+    /// A `qh.*` key-value entry is malformed.
+    #[error("{path}: metadata key {key}={value:?}: {reason}")]
+    BadMetadata {
+        path: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    /// Rows are not in sort-schema order (SS-1).
+    #[error("{path}: SS-1: rows not sorted at {location}: {detail}")]
+    Unsorted {
+        path: PathBuf,
+        location: String,
+        detail: String,
+    },
+    /// A file breaks its alignment claim (PA-1, PA-3 or MS-2).
+    #[error("{path}: {rule}: {detail}")]
+    Alignment {
+        path: PathBuf,
+        rule: &'static str,
+        detail: String,
+    },
+    /// Input batches given to the writer disagree with each other or the schema.
+    #[error("invalid input data: {0}")]
+    InvalidData(String),
+    /// A caller-supplied argument is out of range or inconsistent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    /// Wrap an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    /// Wrap a parquet error with the path it concerns.
+    pub fn parquet(path: impl Into<PathBuf>, source: parquet::errors::ParquetError) -> Self {
+        Error::Parquet {
+            path: path.into(),
+            source,
+        }
+    }
+    /// Wrap an arrow error with the path it concerns.
+    pub fn arrow(path: impl Into<PathBuf>, source: arrow_schema::ArrowError) -> Self {
+        Error::Arrow {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The `qh.*` key-value contract of a file (DESIGN §2).
+
+use crate::schema::{from_sorting_columns, parse, SortSchema};
+use crate::{Error, Result};
+use parquet::file::metadata::ParquetMetaData;
+use serde::Serialize;
+use std::path::Path;
+
+/// Key holding the sort schema string.
+pub const KEY_SORT_FIELDS: &str = "qh.sort_fields";
+/// Key holding P, the row-group partition prefix length.
+pub const KEY_PREFIX_LEN: &str = "qh.rg_partition_prefix_len";
+/// Key holding the window start (seconds).
+pub const KEY_WINDOW_START: &str = "qh.window_start";
+/// Key holding the window duration in seconds.
+pub const KEY_WINDOW_DURATION: &str = "qh.window_duration_secs";
+/// Key holding how many merges produced this file.
+pub const KEY_NUM_MERGE_OPS: &str = "qh.num_merge_ops";
+
+/// Where a file's sort schema came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SchemaSource {
+    /// The `qh.sort_fields` key-value entry.
+    SortFields,
+    /// Parquet's standard `sorting_columns` in row-group metadata.
+    SortingColumns,
+    /// Passed explicitly by the caller.
+    Explicit,
+}
+
+/// Time window a split covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub start: i64,
+    pub duration_secs: u64,
+}
+
+/// What a file claims about itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileContract {
+    pub sort_schema: SortSchema,
+    pub schema_source: SchemaSource,
+    /// Claimed prefix length P (0 = no claim).
+    pub prefix_len: usize,
+    pub window: Option<Window>,
+    pub num_merge_ops: u64,
+}
+
+impl FileContract {
+    /// Read the contract from a parsed footer.
+    pub fn from_metadata(
+        path: &Path,
+        metadata: &ParquetMetaData,
+        explicit: Option<&SortSchema>,
+    ) -> Result<Self> {
+        let kv = metadata.file_metadata().key_value_metadata();
+        let get = |key: &str| -> Option<&str> {
+            kv.and_then(|kv| kv.iter().find(|e| e.key == key))
+                .and_then(|e| e.value.as_deref())
+        };
+        let bad = |key: &str, value: &str, reason: String| Error::BadMetadata {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            value: value.to_string(),
+            reason,
+        };
+
+        let (sort_schema, schema_source) = if let Some(s) = explicit {
+            (s.clone(), SchemaSource::Explicit)
+        } else if let Some(text) = get(KEY_SORT_FIELDS) {
+            let schema = parse(text).map_err(|e| bad(KEY_SORT_FIELDS, text, e.to_string()))?;
+            (schema, SchemaSource::SortFields)
+        } else {
+            let sorting = metadata
+                .row_groups()
+                .first()
+                .and_then(|rg| rg.sorting_columns())
+                .ok_or_else(|| Error::SortSchemaMissing {
+                    path: path.to_path_buf(),
+                })?;
+            let schema =
+                from_sorting_columns(sorting, metadata.file_metadata().schema_descr(), path)?;
+            (schema, SchemaSource::SortingColumns)
+        };
+
+        let parse_num = |key: &str| -> Result<Option<u64>> {
+            get(key)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|e| bad(key, v, format!("not a non-negative integer: {e}")))
+                })
+                .transpose()
+        };
+        let prefix_len = parse_num(KEY_PREFIX_LEN)?.unwrap_or(0);
+        let prefix_len = usize::try_from(prefix_len)
+            .ok()
+            .filter(|&p| p <= sort_schema.columns.len())
+            .ok_or_else(|| {
+                bad(
+                    KEY_PREFIX_LEN,
+                    &prefix_len.to_string(),
+                    format!("exceeds the {} sort columns", sort_schema.columns.len()),
+                )
+            })?;
+        let window = match (get(KEY_WINDOW_START), parse_num(KEY_WINDOW_DURATION)?) {
+            (Some(start), Some(duration_secs)) => {
+                let start = start
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|e| bad(KEY_WINDOW_START, start, format!("not an integer: {e}")))?;
+                Some(Window {
+                    start,
+                    duration_secs,
+                })
+            }
+            (None, None) => None,
+            (Some(v), None) => {
+                return Err(bad(
+                    KEY_WINDOW_START,
+                    v,
+                    format!("{KEY_WINDOW_DURATION} missing"),
+                ))
+            }
+            (None, Some(d)) => {
+                return Err(bad(
+                    KEY_WINDOW_DURATION,
+                    &d.to_string(),
+                    format!("{KEY_WINDOW_START} missing"),
+                ))
+            }
+        };
+        let num_merge_ops = parse_num(KEY_NUM_MERGE_OPS)?.unwrap_or(0);
+        Ok(FileContract {
+            sort_schema,
+            schema_source,
+            prefix_len,
+            window,
+            num_merge_ops,
+        })
+    }
+
+    /// The `qh.*` entries that state this contract, for writing into a file.
+    pub fn key_values(&self) -> Vec<parquet::file::metadata::KeyValue> {
+        use parquet::file::metadata::KeyValue as Kv;
+        let mut out = vec![
+            Kv::new(KEY_SORT_FIELDS.into(), self.sort_schema.to_string()),
+            Kv::new(KEY_PREFIX_LEN.into(), self.prefix_len.to_string()),
+            Kv::new(KEY_NUM_MERGE_OPS.into(), self.num_merge_ops.to_string()),
+        ];
+        if let Some(w) = self.window {
+            out.push(Kv::new(KEY_WINDOW_START.into(), w.start.to_string()));
+            out.push(Kv::new(
+                KEY_WINDOW_DURATION.into(),
+                w.duration_secs.to_string(),
+            ));
+        }
+        out
+    }
+}

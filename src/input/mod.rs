@@ -1,0 +1,111 @@
+//! Opening an input file: the footer is parsed once and everything the plan needs
+//! (sort schema, P, window, per-row-group rows, bytes and prefix keys) is derived
+//! from it.
+
+mod column;
+mod file_contract;
+mod prefix;
+
+pub use column::read_row_group_columns;
+pub use file_contract::{
+    FileContract, SchemaSource, Window, KEY_NUM_MERGE_OPS, KEY_PREFIX_LEN, KEY_SORT_FIELDS,
+    KEY_WINDOW_DURATION, KEY_WINDOW_START,
+};
+pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
+
+use crate::key::{KeyValue, ValueKind};
+use crate::schema::{resolve, Direction, ResolvedColumn, SortSchema};
+use crate::{Error, Result};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::file::metadata::PageIndexPolicy;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Per-row-group facts from the footer (plus the prefix key when P > 0).
+#[derive(Debug, Clone)]
+pub struct RowGroupInfo {
+    /// Index of the row group in the file.
+    pub index: usize,
+    pub rows: u64,
+    /// Compressed bytes of the row group's column chunks.
+    pub bytes: u64,
+    /// The row group's prefix key; `None` when the file claims P = 0.
+    pub prefix: Option<RowGroupPrefix>,
+}
+
+/// An opened input file with its footer parsed once.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    /// Parsed footer and Arrow schema, shared by every reader built on this file.
+    pub metadata: ArrowReaderMetadata,
+    /// The `qh.*` contract: sort schema, P, window, merge ops.
+    pub contract: FileContract,
+    /// Sort columns located in this file's schema.
+    pub sort_columns: Vec<ResolvedColumn>,
+    pub row_groups: Vec<RowGroupInfo>,
+}
+
+impl InputFile {
+    /// Open `path`, reading the sort schema from the file (`qh.sort_fields`, else
+    /// `sorting_columns`).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_schema(path, None)
+    }
+
+    /// Open `path`; an explicit sort schema overrides whatever the file says.
+    pub fn open_with_schema(path: impl AsRef<Path>, explicit: Option<&SortSchema>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let metadata =
+            ArrowReaderMetadata::load(&file, options).map_err(|e| Error::parquet(&path, e))?;
+        let contract = FileContract::from_metadata(&path, metadata.metadata(), explicit)?;
+        let sort_columns = resolve(&contract.sort_schema, metadata.schema(), &path)?;
+        let mut input = InputFile {
+            path,
+            metadata,
+            contract,
+            sort_columns,
+            row_groups: Vec::new(),
+        };
+        input.row_groups = prefix::row_group_infos(&input)?;
+        Ok(input)
+    }
+
+    /// Claimed prefix length P.
+    pub fn prefix_len(&self) -> usize {
+        self.contract.prefix_len
+    }
+
+    /// The sort schema in force for this file.
+    pub fn sort_schema(&self) -> &SortSchema {
+        &self.contract.sort_schema
+    }
+
+    /// Total rows in the file.
+    pub fn num_rows(&self) -> u64 {
+        self.row_groups.iter().map(|r| r.rows).sum()
+    }
+
+    /// Encoding kinds and directions of the first `n` sort columns, for decoding keys.
+    pub fn key_columns(&self, n: usize) -> Vec<(ValueKind, Direction)> {
+        self.sort_columns
+            .iter()
+            .take(n)
+            .map(|c| {
+                let kind = c
+                    .data_type
+                    .as_ref()
+                    .and_then(ValueKind::of)
+                    .unwrap_or(ValueKind::Null);
+                (kind, c.direction)
+            })
+            .collect()
+    }
+
+    /// Decoded values of a prefix key of this file.
+    pub fn decode_prefix(&self, key: &[u8]) -> Option<Vec<KeyValue>> {
+        crate::key::decode_key(key, &self.key_columns(self.prefix_len()))
+    }
+}

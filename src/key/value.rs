@@ -1,0 +1,162 @@
+//! Typed values of orderable Arrow columns.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_buffer::ArrowNativeType;
+use arrow_schema::{ArrowError, DataType};
+use serde::Serialize;
+use std::fmt;
+
+/// One cell of a sort column, widened to a canonical representation: signed
+/// integers (and dates, timestamps) as `i64`, unsigned as `u64`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum KeyValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float32(f32),
+    Float64(f64),
+    Utf8(String),
+    Binary(Vec<u8>),
+}
+
+impl fmt::Display for KeyValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyValue::Null => f.write_str("null"),
+            KeyValue::Bool(b) => write!(f, "{b}"),
+            KeyValue::Int(v) => write!(f, "{v}"),
+            KeyValue::UInt(v) => write!(f, "{v}"),
+            KeyValue::Float32(v) => write!(f, "{v}"),
+            KeyValue::Float64(v) => write!(f, "{v}"),
+            KeyValue::Utf8(s) => write!(f, "{s:?}"),
+            KeyValue::Binary(b) => {
+                f.write_str("0x")?;
+                b.iter().try_for_each(|x| write!(f, "{x:02x}"))
+            }
+        }
+    }
+}
+
+/// The encoding class of a column type; decides how key bytes decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Bool,
+    Int,
+    UInt,
+    Float32,
+    Float64,
+    Utf8,
+    Binary,
+    /// Arrow `Null` type: every value is null.
+    Null,
+}
+
+impl ValueKind {
+    /// The kind of an orderable type, `None` for anything else.
+    pub fn of(dt: &DataType) -> Option<ValueKind> {
+        use DataType::*;
+        Some(match dt {
+            Boolean => ValueKind::Bool,
+            Int8 | Int16 | Int32 | Int64 | Date32 | Date64 | Timestamp(_, _) => ValueKind::Int,
+            UInt8 | UInt16 | UInt32 | UInt64 => ValueKind::UInt,
+            Float32 => ValueKind::Float32,
+            Float64 => ValueKind::Float64,
+            Utf8 | LargeUtf8 | Utf8View => ValueKind::Utf8,
+            Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => ValueKind::Binary,
+            Null => ValueKind::Null,
+            Dictionary(k, v) if k.is_dictionary_key_type() => return ValueKind::of(v),
+            _ => return None,
+        })
+    }
+}
+
+/// Whether a column of this type may be a sort column.
+pub fn is_orderable(dt: &DataType) -> bool {
+    ValueKind::of(dt).is_some()
+}
+
+/// The value at `row` of an orderable array. Errors on unorderable types or an
+/// out-of-range row.
+pub fn value_at(array: &dyn Array, row: usize) -> Result<KeyValue, ArrowError> {
+    if row >= array.len() {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "row {row} out of range for array of length {}",
+            array.len()
+        )));
+    }
+    if array.is_null(row) {
+        return Ok(KeyValue::Null);
+    }
+    use DataType::*;
+    Ok(match array.data_type() {
+        Null => KeyValue::Null,
+        Boolean => KeyValue::Bool(array.as_boolean().value(row)),
+        Int8 => KeyValue::Int(array.as_primitive::<Int8Type>().value(row).into()),
+        Int16 => KeyValue::Int(array.as_primitive::<Int16Type>().value(row).into()),
+        Int32 => KeyValue::Int(array.as_primitive::<Int32Type>().value(row).into()),
+        Int64 => KeyValue::Int(array.as_primitive::<Int64Type>().value(row)),
+        Date32 => KeyValue::Int(array.as_primitive::<Date32Type>().value(row).into()),
+        Date64 => KeyValue::Int(array.as_primitive::<Date64Type>().value(row)),
+        Timestamp(unit, _) => KeyValue::Int(timestamp_value(array, *unit, row)),
+        UInt8 => KeyValue::UInt(array.as_primitive::<UInt8Type>().value(row).into()),
+        UInt16 => KeyValue::UInt(array.as_primitive::<UInt16Type>().value(row).into()),
+        UInt32 => KeyValue::UInt(array.as_primitive::<UInt32Type>().value(row).into()),
+        UInt64 => KeyValue::UInt(array.as_primitive::<UInt64Type>().value(row)),
+        Float32 => KeyValue::Float32(array.as_primitive::<Float32Type>().value(row)),
+        Float64 => KeyValue::Float64(array.as_primitive::<Float64Type>().value(row)),
+        Utf8 => KeyValue::Utf8(array.as_string::<i32>().value(row).to_string()),
+        LargeUtf8 => KeyValue::Utf8(array.as_string::<i64>().value(row).to_string()),
+        Utf8View => KeyValue::Utf8(array.as_string_view().value(row).to_string()),
+        Binary => KeyValue::Binary(array.as_binary::<i32>().value(row).to_vec()),
+        LargeBinary => KeyValue::Binary(array.as_binary::<i64>().value(row).to_vec()),
+        BinaryView => KeyValue::Binary(array.as_binary_view().value(row).to_vec()),
+        FixedSizeBinary(_) => KeyValue::Binary(array.as_fixed_size_binary().value(row).to_vec()),
+        Dictionary(key_type, _) => {
+            let dict = array.as_any_dictionary();
+            let values: &ArrayRef = dict.values();
+            let key = dictionary_key(array, key_type, row)
+                .filter(|&k| k < values.len())
+                .ok_or_else(|| {
+                    ArrowError::InvalidArgumentError(format!(
+                        "dictionary key out of range at row {row}"
+                    ))
+                })?;
+            value_at(values.as_ref(), key)?
+        }
+        other => {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "type {other} cannot be a sort column"
+            )))
+        }
+    })
+}
+
+fn timestamp_value(array: &dyn Array, unit: arrow_schema::TimeUnit, row: usize) -> i64 {
+    use arrow_schema::TimeUnit::*;
+    match unit {
+        Second => array.as_primitive::<TimestampSecondType>().value(row),
+        Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row),
+        Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
+        Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row),
+    }
+}
+
+fn dictionary_key(array: &dyn Array, key_type: &DataType, row: usize) -> Option<usize> {
+    fn key<K: ArrowDictionaryKeyType>(array: &dyn Array, row: usize) -> Option<usize> {
+        array.as_dictionary::<K>().keys().value(row).to_usize()
+    }
+    match key_type {
+        DataType::Int8 => key::<Int8Type>(array, row),
+        DataType::Int16 => key::<Int16Type>(array, row),
+        DataType::Int32 => key::<Int32Type>(array, row),
+        DataType::Int64 => key::<Int64Type>(array, row),
+        DataType::UInt8 => key::<UInt8Type>(array, row),
+        DataType::UInt16 => key::<UInt16Type>(array, row),
+        DataType::UInt32 => key::<UInt32Type>(array, row),
+        DataType::UInt64 => key::<UInt64Type>(array, row),
+        _ => None,
+    }
+}

@@ -1,0 +1,23 @@
+//! prefix-merge: streaming, page-bounded merge of sorted Parquet files.
+//!
+//! Data flows one way: inputs -> plan -> merge -> outputs.
+//! - [`schema`]: the sort schema (parse, display, resolve against a file);
+//! - [`key`]: prefix keys, an order-preserving byte encoding of sort values;
+//! - [`input`]: opening a file once and deriving its contract and row-group keys;
+//! - [`plan`]: metadata-only checks and planning (alignment);
+//! - [`write`]: the indexing-side writer that produces aligned files;
+//! - [`gen`]: deterministic sample metrics data;
+//! - [`inspect`]: the report behind `prefix-merge inspect`.
+
+pub mod error;
+pub mod gen;
+pub mod input;
+pub mod inspect;
+pub mod key;
+pub mod plan;
+pub mod schema;
+pub mod write;
+
+pub use error::{Error, Result};
+pub use input::InputFile;
+pub use schema::{Direction, SortColumn, SortSchema};

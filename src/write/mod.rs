@@ -1,0 +1,45 @@
+//! The indexing-side writer: turns record batches of one split into a file that
+//! keeps the contract of DESIGN §2 (one row group per prefix key when P > 0,
+//! `qh.*` keys, `sorting_columns`, statistics and page index).
+//!
+//! - [`SortedSplitWriter`]: streaming, takes batches already in order and checks
+//!   it (SS-1) as they arrive;
+//! - [`write_split`]: takes batches in any order, sorts them stably, then writes.
+
+mod config;
+mod sort;
+mod sorted_writer;
+
+pub use config::SplitConfig;
+pub use sort::sort_batch;
+pub use sorted_writer::{SortedSplitWriter, SplitSummary};
+
+use crate::{Error, Result};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use std::path::Path;
+
+/// Rows handed to the streaming writer at a time by [`write_split`].
+const WRITE_CHUNK_ROWS: usize = 65_536;
+
+/// Sort `batches` (stably, nulls last) by the configured sort schema and write them
+/// to `path` as one split.
+pub fn write_split(
+    path: impl AsRef<Path>,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    config: &SplitConfig,
+) -> Result<SplitSummary> {
+    let path = path.as_ref();
+    let all = arrow_select::concat::concat_batches(&schema, batches)
+        .map_err(|e| Error::InvalidData(format!("batches do not share one schema: {e}")))?;
+    let sorted = sort_batch(&all, &config.sort_schema)?;
+    let mut writer = SortedSplitWriter::try_new(path, schema, config.clone())?;
+    let mut offset = 0;
+    while offset < sorted.num_rows() {
+        let len = WRITE_CHUNK_ROWS.min(sorted.num_rows() - offset);
+        writer.write(&sorted.slice(offset, len))?;
+        offset += len;
+    }
+    writer.finish()
+}

@@ -1,0 +1,225 @@
+//! Streaming split writer: batches arrive already sorted; order (SS-1) is checked
+//! across batch boundaries, and a row group is closed at every prefix change.
+
+use super::config::SplitConfig;
+use super::sort::sort_converter;
+use crate::key::{describe, value_at, KeyValue};
+use crate::schema::to_sorting_columns;
+use crate::{Error, Result};
+use arrow_array::RecordBatch;
+use arrow_row::{OwnedRow, RowConverter, Rows};
+use arrow_schema::SchemaRef;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
+use serde::Serialize;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// What a finished split looks like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SplitSummary {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub row_groups: usize,
+}
+
+/// Writes one split from sorted batches. The file appears at its final path only
+/// when [`finish`](Self::finish) succeeds; dropping the writer earlier removes the
+/// partial file.
+pub struct SortedSplitWriter {
+    path: PathBuf,
+    temp_path: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+    schema: SchemaRef,
+    config: SplitConfig,
+    sort: RowConverter,
+    sort_fields: Vec<usize>,
+    prefix: RowConverter,
+    prefix_fields: Vec<usize>,
+    last_sort: Option<OwnedRow>,
+    last_prefix: Option<OwnedRow>,
+    rows: u64,
+}
+
+fn temp_path_for(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.inprogress"))
+}
+
+impl SortedSplitWriter {
+    /// Create a writer for `path` with batches of `schema`.
+    pub fn try_new(path: impl AsRef<Path>, schema: SchemaRef, config: SplitConfig) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let n_sort = config.sort_schema.columns.len();
+        if config.prefix_len > n_sort {
+            return Err(Error::InvalidArgument(format!(
+                "prefix length {} exceeds the {n_sort} sort columns",
+                config.prefix_len
+            )));
+        }
+        if config.max_row_group_rows == Some(0) {
+            return Err(Error::InvalidArgument(
+                "max_row_group_rows must be > 0".into(),
+            ));
+        }
+        let (sort, sort_fields) = sort_converter(&config.sort_schema, &schema, usize::MAX)?;
+        let (prefix, prefix_fields) =
+            sort_converter(&config.sort_schema, &schema, config.prefix_len)?;
+        let parquet_schema = ArrowSchemaConverter::new()
+            .convert(&schema)
+            .map_err(|e| Error::parquet(&path, e))?;
+        let mut kv = config
+            .properties
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default();
+        kv.retain(|e| !e.key.starts_with("qh."));
+        kv.extend(config.contract().key_values());
+        let row_limit = if config.prefix_len == 0 {
+            config.max_row_group_rows
+        } else {
+            None
+        };
+        let props = config
+            .properties
+            .clone()
+            .into_builder()
+            .set_sorting_columns(Some(to_sorting_columns(
+                &config.sort_schema,
+                &parquet_schema,
+            )))
+            .set_key_value_metadata(Some(kv))
+            .set_max_row_group_row_count(row_limit)
+            .set_max_row_group_bytes(None)
+            .build();
+        let temp_path = temp_path_for(&path);
+        let file = File::create(&temp_path).map_err(|e| Error::io(&temp_path, e))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .map_err(|e| Error::parquet(&path, e))?;
+        Ok(SortedSplitWriter {
+            path,
+            temp_path,
+            writer: Some(writer),
+            schema,
+            config,
+            sort,
+            sort_fields,
+            prefix,
+            prefix_fields,
+            last_sort: None,
+            last_prefix: None,
+            rows: 0,
+        })
+    }
+
+    fn convert(
+        &self,
+        converter: &RowConverter,
+        fields: &[usize],
+        batch: &RecordBatch,
+    ) -> Result<Rows> {
+        let cols: Vec<_> = fields.iter().map(|&i| batch.column(i).clone()).collect();
+        converter
+            .convert_columns(&cols)
+            .map_err(|e| Error::arrow(&self.path, e))
+    }
+
+    fn describe_row(&self, batch: &RecordBatch, row: usize) -> String {
+        let names: Vec<&str> = self.config.sort_schema.column_names().collect();
+        let values: Vec<KeyValue> = names
+            .iter()
+            .map(|n| {
+                batch
+                    .column_by_name(n)
+                    .and_then(|c| value_at(c.as_ref(), row).ok())
+                    .unwrap_or(KeyValue::Null)
+            })
+            .collect();
+        describe(&names, &values)
+    }
+
+    /// Append a batch whose rows continue the sort order.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.schema().fields() != self.schema.fields() {
+            return Err(Error::InvalidData(format!(
+                "batch schema {:?} differs from the split schema {:?}",
+                batch.schema(),
+                self.schema
+            )));
+        }
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        if !self.sort_fields.is_empty() {
+            let rows = self.convert(&self.sort, &self.sort_fields, batch)?;
+            let first_bad = match &self.last_sort {
+                Some(last) if rows.row(0) < last.row() => Some(0),
+                _ => (1..n).find(|&i| rows.row(i) < rows.row(i - 1)),
+            };
+            if let Some(i) = first_bad {
+                return Err(Error::Unsorted {
+                    path: self.path.clone(),
+                    location: format!("row {}", self.rows + i as u64),
+                    detail: format!(
+                        "({}) sorts before the row preceding it",
+                        self.describe_row(batch, i)
+                    ),
+                });
+            }
+            self.last_sort = Some(rows.row(n - 1).owned());
+        }
+        let mut boundaries = Vec::new();
+        if !self.prefix_fields.is_empty() {
+            let rows = self.convert(&self.prefix, &self.prefix_fields, batch)?;
+            if matches!(&self.last_prefix, Some(last) if rows.row(0) != last.row()) {
+                boundaries.push(0);
+            }
+            boundaries.extend((1..n).filter(|&i| rows.row(i) != rows.row(i - 1)));
+            self.last_prefix = Some(rows.row(n - 1).owned());
+        }
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::InvalidArgument("writer already finished".into()))?;
+        let mut start = 0;
+        for b in boundaries.into_iter().chain(std::iter::once(n)) {
+            if b > start {
+                writer
+                    .write(&batch.slice(start, b - start))
+                    .map_err(|e| Error::parquet(&self.path, e))?;
+            }
+            if b < n {
+                writer.flush().map_err(|e| Error::parquet(&self.path, e))?;
+            }
+            start = b;
+        }
+        self.rows += n as u64;
+        Ok(())
+    }
+
+    /// Close the file and move it to its final path.
+    pub fn finish(mut self) -> Result<SplitSummary> {
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| Error::InvalidArgument("writer already finished".into()))?;
+        let metadata = writer.close().map_err(|e| Error::parquet(&self.path, e))?;
+        std::fs::rename(&self.temp_path, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(SplitSummary {
+            path: self.path.clone(),
+            rows: self.rows,
+            row_groups: metadata.num_row_groups(),
+        })
+    }
+}
+
+impl Drop for SortedSplitWriter {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp_path);
+        }
+    }
+}
