@@ -1,0 +1,88 @@
+//! Helpers shared by the integration tests: hand-built Parquet files whose
+//! row groups are laid out exactly as a test needs.
+#![allow(dead_code)]
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+/// Write a file with columns `k: Utf8, ts: Int64`, one row group per entry of
+/// `row_groups` (the `k` values of that row group), and the given `qh.*` claims.
+pub fn write_kv_file(
+    path: &Path,
+    row_groups: &[Vec<&str>],
+    sort_fields: Option<&str>,
+    prefix_len: Option<usize>,
+    stats: EnabledStatistics,
+) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Utf8, true),
+        Field::new("ts", DataType::Int64, false),
+    ]));
+    let mut kv = Vec::new();
+    if let Some(s) = sort_fields {
+        kv.push(KeyValue::new("qh.sort_fields".into(), s.to_string()));
+    }
+    if let Some(p) = prefix_len {
+        kv.push(KeyValue::new("qh.rg_partition_prefix_len".into(), p.to_string()));
+    }
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(kv))
+        .set_statistics_enabled(stats)
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
+    let mut ts = 0i64;
+    for rg in row_groups {
+        let ks: ArrayRef = Arc::new(StringArray::from(rg.clone()));
+        let tss: ArrayRef = Arc::new(Int64Array::from_iter_values(rg.iter().map(|_| {
+            ts += 1;
+            ts
+        })));
+        w.write(&RecordBatch::try_new(schema.clone(), vec![ks, tss]).unwrap())
+            .unwrap();
+        w.flush().unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// Path of the CLI binary built for these tests.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_prefix-merge"))
+}
+
+/// Run `prefix-merge inspect FILE`, returning (exit code, stdout).
+pub fn inspect(path: &Path) -> (i32, String) {
+    let out = bin().arg("inspect").arg(path).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The Quickwit-written fixtures, or `None` (with a message) when `../shared` is absent.
+pub fn quickwit_fixtures() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/quickwit");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {} is absent", dir.display());
+        None
+    }
+}
+
+/// All `.parquet` files in `dir`, sorted by name.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+}
