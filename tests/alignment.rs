@@ -15,7 +15,13 @@ const SCHEMA: &str = "k|ts";
 fn mixed_prefix_in_one_row_group_is_pa1() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pa1.parquet");
-    write_kv_file(&path, &[vec!["a", "a", "b"], vec!["c"]], Some(SCHEMA), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &path,
+        &[vec!["a", "a", "b"], vec!["c"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let (code, out) = inspect(&path);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("VIOLATED PA-1 (P=1)"), "{out}");
@@ -27,7 +33,13 @@ fn mixed_prefix_in_one_row_group_is_pa1() {
 fn repeated_prefix_key_is_pa3() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pa3.parquet");
-    write_kv_file(&path, &[vec!["a", "a"], vec!["a"], vec!["b"]], Some(SCHEMA), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &path,
+        &[vec!["a", "a"], vec!["a"], vec!["b"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let (code, out) = inspect(&path);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("VIOLATED PA-3 (P=1)"), "{out}");
@@ -38,13 +50,25 @@ fn repeated_prefix_key_is_pa3() {
 fn row_groups_out_of_order_is_ms2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ms2.parquet");
-    write_kv_file(&path, &[vec!["b"], vec!["a"]], Some(SCHEMA), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &path,
+        &[vec!["b"], vec!["a"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let (code, out) = inspect(&path);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("VIOLATED MS-2 (P=1)"), "{out}");
     // A descending prefix column makes the same file correctly ordered.
     let desc = dir.path().join("ms2_desc.parquet");
-    write_kv_file(&desc, &[vec!["b"], vec!["a"]], Some("-k|ts"), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &desc,
+        &[vec!["b"], vec!["a"]],
+        Some("-k|ts"),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     assert_eq!(inspect(&desc).0, 0);
 }
 
@@ -52,11 +76,23 @@ fn row_groups_out_of_order_is_ms2() {
 fn aligned_file_and_p0_file_pass() {
     let dir = tempfile::tempdir().unwrap();
     let ok = dir.path().join("ok.parquet");
-    write_kv_file(&ok, &[vec!["a", "a"], vec!["b"], vec!["c", "c"]], Some(SCHEMA), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &ok,
+        &[vec!["a", "a"], vec!["b"], vec!["c", "c"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     assert_eq!(inspect(&ok).0, 0);
     // P = 0 claims nothing: even a mixed, unordered layout passes inspect.
     let p0 = dir.path().join("p0.parquet");
-    write_kv_file(&p0, &[vec!["b", "a"], vec!["a"]], Some(SCHEMA), Some(0), EnabledStatistics::Page);
+    write_kv_file(
+        &p0,
+        &[vec!["b", "a"], vec!["a"]],
+        Some(SCHEMA),
+        Some(0),
+        EnabledStatistics::Page,
+    );
     let (code, out) = inspect(&p0);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no alignment claim"));
@@ -82,19 +118,39 @@ fn prefix_values_longer_than_64_bytes_read_from_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.parquet");
     let (a, b) = (long("a"), long("b"));
-    write_kv_file(&path, &[vec![&a, &a], vec![&b]], Some(SCHEMA), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &path,
+        &[vec![&a, &a], vec![&b]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let input = InputFile::open(&path).unwrap();
-    let prefixes: Vec<_> = input.row_groups.iter().map(|r| r.prefix.clone().unwrap()).collect();
+    let prefixes: Vec<_> = input
+        .row_groups
+        .iter()
+        .map(|r| r.prefix.clone().unwrap())
+        .collect();
     assert_eq!(prefixes[0].values, vec![KeyValue::Utf8(a.clone())]);
     assert_eq!(prefixes[1].values, vec![KeyValue::Utf8(b.clone())]);
     assert!(prefixes[0].key < prefixes[1].key);
-    assert_eq!(prefixes[0].source, KeySource::Data, "truncated statistics must not be trusted");
+    assert_eq!(
+        prefixes[0].source,
+        KeySource::Data,
+        "truncated statistics must not be trusted"
+    );
     assert_eq!(inspect(&path).0, 0);
 
     // Two long values that share their first 64 bytes inside one row group: the
     // truncated statistics look constant, the data does not.
     let mixed = dir.path().join("long_mixed.parquet");
-    write_kv_file(&mixed, &[vec![&a, &b]], Some(SCHEMA), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &mixed,
+        &[vec![&a, &b]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let (code, out) = inspect(&mixed);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("PA-1"), "{out}");
@@ -104,7 +160,13 @@ fn prefix_values_longer_than_64_bytes_read_from_data() {
 fn file_without_statistics_gives_correct_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nostats.parquet");
-    write_kv_file(&path, &[vec!["a"], vec!["b", "b"], vec!["c"]], Some(SCHEMA), Some(1), EnabledStatistics::None);
+    write_kv_file(
+        &path,
+        &[vec!["a"], vec!["b", "b"], vec!["c"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::None,
+    );
     let input = InputFile::open(&path).unwrap();
     let values: Vec<_> = input
         .row_groups
@@ -118,7 +180,13 @@ fn file_without_statistics_gives_correct_keys() {
     assert_eq!(inspect(&path).0, 0);
     // With statistics the same keys come from the footer alone.
     let with = dir.path().join("stats.parquet");
-    write_kv_file(&with, &[vec!["a"], vec!["b", "b"], vec!["c"]], Some(SCHEMA), Some(1), EnabledStatistics::Chunk);
+    write_kv_file(
+        &with,
+        &[vec!["a"], vec!["b", "b"], vec!["c"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Chunk,
+    );
     let input2 = InputFile::open(&with).unwrap();
     for (rg, other) in input2.row_groups.iter().zip(&values) {
         let p = rg.prefix.as_ref().unwrap();
@@ -139,13 +207,22 @@ fn null_prefix_sorts_last() {
     let props = parquet::file::properties::WriterProperties::builder()
         .set_key_value_metadata(Some(vec![
             parquet::file::metadata::KeyValue::new("qh.sort_fields".into(), "k".to_string()),
-            parquet::file::metadata::KeyValue::new("qh.rg_partition_prefix_len".into(), "1".to_string()),
+            parquet::file::metadata::KeyValue::new(
+                "qh.rg_partition_prefix_len".into(),
+                "1".to_string(),
+            ),
         ]))
         .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema.clone(), Some(props)).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        schema.clone(),
+        Some(props),
+    )
+    .unwrap();
     for v in [Some("z"), None] {
         let col = std::sync::Arc::new(arrow_array::StringArray::from(vec![v, v]));
-        w.write(&arrow_array::RecordBatch::try_new(schema.clone(), vec![col]).unwrap()).unwrap();
+        w.write(&arrow_array::RecordBatch::try_new(schema.clone(), vec![col]).unwrap())
+            .unwrap();
         w.flush().unwrap();
     }
     w.close().unwrap();
@@ -164,21 +241,41 @@ fn sorting_columns_fallback_and_explicit_schema() {
     ]));
     let props = parquet::file::properties::WriterProperties::builder()
         .set_sorting_columns(Some(vec![
-            parquet::file::metadata::SortingColumn { column_idx: 1, descending: true, nulls_first: false },
-            parquet::file::metadata::SortingColumn { column_idx: 0, descending: false, nulls_first: false },
+            parquet::file::metadata::SortingColumn {
+                column_idx: 1,
+                descending: true,
+                nulls_first: false,
+            },
+            parquet::file::metadata::SortingColumn {
+                column_idx: 0,
+                descending: false,
+                nulls_first: false,
+            },
         ]))
         .build();
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema.clone(), Some(props)).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        schema.clone(),
+        Some(props),
+    )
+    .unwrap();
     let a = std::sync::Arc::new(arrow_array::Int64Array::from(vec![1, 2]));
     let b = std::sync::Arc::new(arrow_array::StringArray::from(vec!["y", "x"]));
-    w.write(&arrow_array::RecordBatch::try_new(schema, vec![a, b]).unwrap()).unwrap();
+    w.write(&arrow_array::RecordBatch::try_new(schema, vec![a, b]).unwrap())
+        .unwrap();
     w.close().unwrap();
     let input = InputFile::open(&path).unwrap();
     assert_eq!(input.sort_schema().to_string(), "-b|a");
-    assert_eq!(input.contract.schema_source, prefix_merge::input::SchemaSource::SortingColumns);
+    assert_eq!(
+        input.contract.schema_source,
+        prefix_merge::input::SchemaSource::SortingColumns
+    );
     let explicit: prefix_merge::SortSchema = "a|missing_col".parse().unwrap();
     let input = InputFile::open_with_schema(&path, Some(&explicit)).unwrap();
-    assert_eq!(input.sort_columns[1].field_index, None, "absent sort column is all-null (SS-3)");
+    assert_eq!(
+        input.sort_columns[1].field_index, None,
+        "absent sort column is all-null (SS-3)"
+    );
     // A file with neither qh.sort_fields nor sorting_columns needs an explicit schema.
     let bare = dir.path().join("bare.parquet");
     write_kv_file(&bare, &[vec!["a"]], None, None, EnabledStatistics::Page);
@@ -192,11 +289,26 @@ fn sorting_columns_fallback_and_explicit_schema() {
 fn bad_metadata_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.parquet");
-    write_kv_file(&path, &[vec!["a"]], Some("k|ts|"), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &path,
+        &[vec!["a"]],
+        Some("k|ts|"),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let err = InputFile::open(&path).unwrap_err().to_string();
-    assert!(err.contains("bad.parquet") && err.contains("qh.sort_fields"), "{err}");
+    assert!(
+        err.contains("bad.parquet") && err.contains("qh.sort_fields"),
+        "{err}"
+    );
     let path = dir.path().join("badp.parquet");
-    write_kv_file(&path, &[vec!["a"]], Some(SCHEMA), Some(5), EnabledStatistics::Page);
+    write_kv_file(
+        &path,
+        &[vec!["a"]],
+        Some(SCHEMA),
+        Some(5),
+        EnabledStatistics::Page,
+    );
     let err = InputFile::open(&path).unwrap_err().to_string();
     assert!(err.contains("qh.rg_partition_prefix_len"), "{err}");
 }

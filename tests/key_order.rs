@@ -26,12 +26,7 @@ struct Column {
 const TYPES: usize = 16;
 
 fn int_value() -> impl Strategy<Value = i64> {
-    prop_oneof![
-        -3i64..3,
-        Just(i64::MIN),
-        Just(i64::MAX),
-        any::<i64>(),
-    ]
+    prop_oneof![-3i64..3, Just(i64::MIN), Just(i64::MAX), any::<i64>(),]
 }
 
 fn float_value() -> impl Strategy<Value = f64> {
@@ -51,14 +46,26 @@ fn column() -> impl Strategy<Value = Column> {
     (
         0..TYPES,
         any::<bool>(),
-        [proptest::option::weighted(0.8, int_value()), proptest::option::weighted(0.8, int_value())],
+        [
+            proptest::option::weighted(0.8, int_value()),
+            proptest::option::weighted(0.8, int_value()),
+        ],
         [
             proptest::option::weighted(0.8, "[ab\\x00\\x01\\xff]{0,4}"),
             proptest::option::weighted(0.8, "[ab\\x00\\x01\\xff]{0,4}"),
         ],
-        [proptest::option::weighted(0.8, float_value()), proptest::option::weighted(0.8, float_value())],
+        [
+            proptest::option::weighted(0.8, float_value()),
+            proptest::option::weighted(0.8, float_value()),
+        ],
     )
-        .prop_map(|(ty, desc, ints, strs, floats)| Column { ty, desc, ints, strs, floats })
+        .prop_map(|(ty, desc, ints, strs, floats)| Column {
+            ty,
+            desc,
+            ints,
+            strs,
+            floats,
+        })
 }
 
 /// Two-row array of the column's type.
@@ -71,20 +78,29 @@ fn array(c: &Column) -> ArrayRef {
         1 => Arc::new(LargeStringArray::from(s)),
         2 => Arc::new(StringViewArray::from(s)),
         3 => Arc::new(s.into_iter().collect::<DictionaryArray<Int32Type>>()),
-        4 => Arc::new(BinaryArray::from(c.strs.iter().map(|s| s.as_deref().map(str::as_bytes)).collect::<Vec<_>>())),
+        4 => Arc::new(BinaryArray::from(
+            c.strs
+                .iter()
+                .map(|s| s.as_deref().map(str::as_bytes))
+                .collect::<Vec<_>>(),
+        )),
         5 => Arc::new(Int8Array::from(i.map(|v| v.map(|x| x as i8)).to_vec())),
         6 => Arc::new(Int32Array::from(i.map(|v| v.map(|x| x as i32)).to_vec())),
         7 => Arc::new(Int64Array::from(i.to_vec())),
-        8 => Arc::new(UInt8Array::from(i.map(|v| narrow(v, 256).map(|x| x as u8)).to_vec())),
+        8 => Arc::new(UInt8Array::from(
+            i.map(|v| narrow(v, 256).map(|x| x as u8)).to_vec(),
+        )),
         9 => Arc::new(UInt64Array::from(i.map(|v| v.map(|x| x as u64)).to_vec())),
-        10 => Arc::new(Float32Array::from(c.floats.map(|v| v.map(|x| x as f32)).to_vec())),
+        10 => Arc::new(Float32Array::from(
+            c.floats.map(|v| v.map(|x| x as f32)).to_vec(),
+        )),
         11 => Arc::new(Float64Array::from(c.floats.to_vec())),
-        12 => Arc::new(BooleanArray::from(i.map(|v| v.map(|x| x & 1 == 1)).to_vec())),
+        12 => Arc::new(BooleanArray::from(
+            i.map(|v| v.map(|x| x & 1 == 1)).to_vec(),
+        )),
         13 => Arc::new(Date32Array::from(i.map(|v| v.map(|x| x as i32)).to_vec())),
         14 => Arc::new(TimestampMillisecondArray::from(i.to_vec())),
-        _ => Arc::new(
-            TimestampNanosecondArray::from(i.to_vec()).with_timezone("UTC"),
-        ),
+        _ => Arc::new(TimestampNanosecondArray::from(i.to_vec()).with_timezone("UTC")),
     }
 }
 
@@ -107,7 +123,10 @@ fn key(arrays: &[ArrayRef], cols: &[Column], row: usize) -> Vec<u8> {
 /// The schema's comparison, from arrow's own comparators (nulls last).
 fn oracle(arrays: &[ArrayRef], cols: &[Column]) -> Ordering {
     for (a, c) in arrays.iter().zip(cols) {
-        let opts = SortOptions { descending: c.desc, nulls_first: false };
+        let opts = SortOptions {
+            descending: c.desc,
+            nulls_first: false,
+        };
         let cmp = make_comparator(a.as_ref(), a.as_ref(), opts).unwrap();
         match cmp(0, 1) {
             Ordering::Equal => continue,

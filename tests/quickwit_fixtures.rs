@@ -12,7 +12,9 @@ const SORT: &str = "metric_name|service|env|datacenter|region|host|timeseries_id
 
 #[test]
 fn p1_fixtures_are_aligned_by_metric() {
-    let Some(root) = quickwit_fixtures() else { return };
+    let Some(root) = quickwit_fixtures() else {
+        return;
+    };
     let files = parquet_files(&root.join("p1"));
     assert_eq!(files.len(), 4);
     for path in files {
@@ -43,14 +45,22 @@ fn p1_fixtures_are_aligned_by_metric() {
 
 #[test]
 fn p0_legacy_fixtures_claim_nothing() {
-    let Some(root) = quickwit_fixtures() else { return };
+    let Some(root) = quickwit_fixtures() else {
+        return;
+    };
     for path in parquet_files(&root.join("p0_legacy")) {
         let input = InputFile::open(&path).unwrap();
         assert_eq!(input.sort_schema().to_string(), SORT);
         assert_eq!(input.prefix_len(), 0);
         assert_eq!(input.num_rows(), 2_000);
-        assert!(input.row_groups.len() > 1, "legacy layout has several row groups");
-        assert!(input.row_groups.iter().all(|r| r.rows <= 300 && r.prefix.is_none()));
+        assert!(
+            input.row_groups.len() > 1,
+            "legacy layout has several row groups"
+        );
+        assert!(input
+            .row_groups
+            .iter()
+            .all(|r| r.rows <= 300 && r.prefix.is_none()));
         let (code, out) = inspect(&path);
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("P=0: no alignment claim"), "{out}");

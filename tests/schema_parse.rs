@@ -14,7 +14,11 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn schema() -> impl Strategy<Value = SortSchema> {
-    let column = (name(), proptest::option::of("[a-z][a-z0-9]{0,4}"), any::<bool>());
+    let column = (
+        name(),
+        proptest::option::of("[a-z][a-z0-9]{0,4}"),
+        any::<bool>(),
+    );
     (
         proptest::option::of("[a-z][a-z0-9_]{0,6}"),
         proptest::collection::vec(column, 1..8),
@@ -26,10 +30,22 @@ fn schema() -> impl Strategy<Value = SortSchema> {
                 if columns.iter().any(|c| c.name == n) {
                     continue;
                 }
-                let direction = if desc { Direction::Descending } else { Direction::Ascending };
-                columns.push(SortColumn { name: n, type_hint, direction });
+                let direction = if desc {
+                    Direction::Descending
+                } else {
+                    Direction::Ascending
+                };
+                columns.push(SortColumn {
+                    name: n,
+                    type_hint,
+                    direction,
+                });
             }
-            SortSchema { name: schema_name, columns, version: version.map(|v| format!("V{v}")) }
+            SortSchema {
+                name: schema_name,
+                columns,
+                version: version.map(|v| format!("V{v}")),
+            }
         })
 }
 

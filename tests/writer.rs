@@ -33,7 +33,10 @@ fn batch(ks: Vec<Option<&str>>, ts: Vec<i64>) -> RecordBatch {
 
 fn read_all(path: &std::path::Path) -> RecordBatch {
     let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
     let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
     arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
@@ -44,18 +47,36 @@ fn write_split_sorts_stably_and_aligns() {
     let path = dir.path().join("s.parquet");
     let sort: SortSchema = "k|-ts".parse().unwrap();
     let b = batch(
-        vec![Some("b"), None, Some("a"), Some("b"), Some("a"), None, Some("a")],
+        vec![
+            Some("b"),
+            None,
+            Some("a"),
+            Some("b"),
+            Some("a"),
+            None,
+            Some("a"),
+        ],
         vec![1, 5, 2, 3, 2, 1, 9],
     );
     let summary = write_split(&path, schema(), &[b], &SplitConfig::new(sort.clone(), 1)).unwrap();
     assert_eq!(summary.rows, 7);
     assert_eq!(summary.row_groups, 3, "a, b and null each get a row group");
     let out = read_all(&path);
-    let k = out.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+    let k = out
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
     let ts = out.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
     let seq = out.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
     let got: Vec<_> = (0..7)
-        .map(|i| (k.is_valid(i).then(|| k.value(i).to_string()), ts.value(i), seq.value(i)))
+        .map(|i| {
+            (
+                k.is_valid(i).then(|| k.value(i).to_string()),
+                ts.value(i),
+                seq.value(i),
+            )
+        })
         .collect();
     let expect = vec![
         (Some("a".to_string()), 9, 6),
@@ -71,11 +92,26 @@ fn write_split_sorts_stably_and_aligns() {
     assert_eq!(input.prefix_len(), 1);
     assert_eq!(input.sort_schema(), &sort);
     assert!(check_alignment(&input).ok());
-    let sorting = input.metadata.metadata().row_group(0).sorting_columns().unwrap().clone();
+    let sorting = input
+        .metadata
+        .metadata()
+        .row_group(0)
+        .sorting_columns()
+        .unwrap()
+        .clone();
     assert_eq!(sorting.len(), 2);
     assert!(!sorting[0].descending && sorting[1].descending);
-    assert!(input.metadata.metadata().page_index().is_some(), "page index written");
-    assert!(input.metadata.metadata().row_group(0).column(0).column_index_offset().is_some());
+    assert!(
+        input.metadata.metadata().page_index().is_some(),
+        "page index written"
+    );
+    assert!(input
+        .metadata
+        .metadata()
+        .row_group(0)
+        .column(0)
+        .column_index_offset()
+        .is_some());
 }
 
 #[test]
@@ -84,19 +120,36 @@ fn streaming_writer_rejects_unsorted_batches_and_leaves_no_file() {
     let path = dir.path().join("s.parquet");
     let sort: SortSchema = "k|-ts".parse().unwrap();
     let mut w = SortedSplitWriter::try_new(&path, schema(), SplitConfig::new(sort, 1)).unwrap();
-    w.write(&batch(vec![Some("a"), Some("a")], vec![5, 4])).unwrap();
+    w.write(&batch(vec![Some("a"), Some("a")], vec![5, 4]))
+        .unwrap();
     // Crosses the batch boundary out of order: ts 6 > 4 within k = "a".
-    let err = w.write(&batch(vec![Some("a"), Some("b")], vec![6, 1])).unwrap_err();
+    let err = w
+        .write(&batch(vec![Some("a"), Some("b")], vec![6, 1]))
+        .unwrap_err();
     match &err {
         Error::Unsorted { location, .. } => assert_eq!(location, "row 2"),
         other => panic!("unexpected {other:?}"),
     }
     drop(w);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "partial file removed");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "partial file removed"
+    );
 
-    let mut w = SortedSplitWriter::try_new(&path, schema(), SplitConfig::new("k|-ts".parse().unwrap(), 1)).unwrap();
-    let err = w.write(&batch(vec![Some("b"), Some("a")], vec![1, 1])).unwrap_err();
-    assert!(err.to_string().contains("SS-1") && err.to_string().contains("row 1"), "{err}");
+    let mut w = SortedSplitWriter::try_new(
+        &path,
+        schema(),
+        SplitConfig::new("k|-ts".parse().unwrap(), 1),
+    )
+    .unwrap();
+    let err = w
+        .write(&batch(vec![Some("b"), Some("a")], vec![1, 1]))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("SS-1") && err.to_string().contains("row 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -105,7 +158,9 @@ fn p0_row_groups_cut_by_row_limit() {
     let path = dir.path().join("p0.parquet");
     let mut cfg = SplitConfig::new("k|-ts".parse().unwrap(), 0);
     cfg.max_row_group_rows = Some(3);
-    let ks: Vec<Option<&str>> = (0..10).map(|i| Some(if i < 5 { "a" } else { "b" })).collect();
+    let ks: Vec<Option<&str>> = (0..10)
+        .map(|i| Some(if i < 5 { "a" } else { "b" }))
+        .collect();
     let s = write_split(&path, schema(), &[batch(ks, (0..10).collect())], &cfg).unwrap();
     assert_eq!(s.row_groups, 4);
     let input = InputFile::open(&path).unwrap();
@@ -123,7 +178,14 @@ fn gen_layouts_pass_inspect() {
         (Layout::Single, Overlap::Interleave, 1),
     ] {
         let sub = dir.path().join(format!("{layout:?}-{overlap:?}"));
-        let cfg = GenConfig { files: 2, rows: 25_000, metrics: 7, layout, overlap, seed: 7 };
+        let cfg = GenConfig {
+            files: 2,
+            rows: 25_000,
+            metrics: 7,
+            layout,
+            overlap,
+            seed: 7,
+        };
         let summaries = generate(&sub, &cfg).unwrap();
         assert_eq!(summaries.len(), 2);
         for path in parquet_files(&sub) {
@@ -140,7 +202,11 @@ fn gen_layouts_pass_inspect() {
 #[test]
 fn gen_is_deterministic() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = GenConfig { files: 1, rows: 3_000, ..GenConfig::default() };
+    let cfg = GenConfig {
+        files: 1,
+        rows: 3_000,
+        ..GenConfig::default()
+    };
     generate(&dir.path().join("a"), &cfg).unwrap();
     generate(&dir.path().join("b"), &cfg).unwrap();
     let a = read_all(&dir.path().join("a/split_000.parquet"));
@@ -156,12 +222,20 @@ fn inspect_text_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snap.parquet");
     let sort: SortSchema = "k|-ts".parse().unwrap();
-    let b = batch(vec![Some("x"), Some("y"), None, Some("x")], vec![1, 2, 3, 4]);
+    let b = batch(
+        vec![Some("x"), Some("y"), None, Some("x")],
+        vec![1, 2, 3, 4],
+    );
     let mut cfg = SplitConfig::new(sort, 1);
-    cfg.window = Some(prefix_merge::input::Window { start: 1_699_999_200, duration_secs: 900 });
+    cfg.window = Some(prefix_merge::input::Window {
+        start: 1_699_999_200,
+        duration_secs: 900,
+    });
     cfg.num_merge_ops = 2;
     write_split(&path, schema(), &[b], &cfg).unwrap();
     let report = prefix_merge::inspect::InspectReport::new(&InputFile::open(&path).unwrap());
-    let text = report.render_text().replace(&path.display().to_string(), "<file>");
+    let text = report
+        .render_text()
+        .replace(&path.display().to_string(), "<file>");
     insta::assert_snapshot!(text);
 }

@@ -29,7 +29,10 @@ pub fn write_kv_file(
         kv.push(KeyValue::new("qh.sort_fields".into(), s.to_string()));
     }
     if let Some(p) = prefix_len {
-        kv.push(KeyValue::new("qh.rg_partition_prefix_len".into(), p.to_string()));
+        kv.push(KeyValue::new(
+            "qh.rg_partition_prefix_len".into(),
+            p.to_string(),
+        ));
     }
     let props = WriterProperties::builder()
         .set_key_value_metadata(Some(kv))
