@@ -76,6 +76,30 @@ pub enum Error {
         rule: &'static str,
         detail: String,
     },
+    /// Two inputs disagree on something they must share (sort schema, window, P).
+    #[error("{path}: {what} {found} disagrees with {other_path}: {expected}")]
+    InputMismatch {
+        path: PathBuf,
+        other_path: PathBuf,
+        what: &'static str,
+        found: String,
+        expected: String,
+    },
+    /// A column has types across inputs that cannot be unified.
+    #[error("column {column:?}: type {found} in {path} conflicts with {expected} in {other_path}")]
+    TypeConflict {
+        column: String,
+        path: PathBuf,
+        found: String,
+        other_path: PathBuf,
+        expected: String,
+    },
+    /// A run-time invariant (MC-1, MC-3, ...) failed: a bug or corrupt input.
+    #[error("{rule} violated: {detail}")]
+    Invariant { rule: &'static str, detail: String },
+    /// The merge was cancelled (its future dropped, or a cancel flag set).
+    #[error("merge cancelled")]
+    Cancelled,
     /// Input batches given to the writer disagree with each other or the schema.
     #[error("invalid input data: {0}")]
     InvalidData(String),

@@ -14,10 +14,13 @@ pub mod gen;
 pub mod input;
 pub mod inspect;
 pub mod key;
+pub mod merge;
+pub mod output;
 pub mod plan;
 pub mod schema;
 pub mod write;
 
 pub use error::{Error, Result};
 pub use input::InputFile;
+pub use merge::{MergeBuilder, MergeResult};
 pub use schema::{Direction, SortColumn, SortSchema};

@@ -3,6 +3,7 @@
 mod demo;
 mod gen;
 mod inspect;
+mod merge;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Show a file's sort schema, prefix length, row groups and alignment verdict.
     Inspect(inspect::InspectArgs),
+    /// Merge sorted Parquet files into at most N sorted, non-overlapping outputs.
+    Merge(merge::MergeArgs),
     /// Run the main job on built-in sample data.
     Demo(demo::DemoArgs),
 }
@@ -37,11 +40,13 @@ pub fn run() -> ExitCode {
         Command::Gen(a) => gen::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Merge(a) => merge::run(a),
     };
     match result {
         Ok(code) => code,
         Err((code, err)) => {
-            eprintln!("error: {err}");
+            let line = err.to_string().replace('\n', " ");
+            eprintln!("error: {line}");
             ExitCode::from(code)
         }
     }

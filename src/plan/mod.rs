@@ -1,6 +1,30 @@
-//! Planning from metadata only: alignment checks now; regions and their
-//! assignment to outputs build on these.
+//! Planning from metadata only (no data read): validation of the inputs, regions,
+//! and the output targets the merge cuts toward.
 
 pub mod alignment;
+pub mod regions;
+pub mod validate;
 
 pub use alignment::{check_alignment, AlignmentReport, Violation};
+pub use regions::{build_regions, Region, RegionMember};
+pub use validate::validate_inputs;
+
+/// Where the merge should cut outputs: output `i` closes at the first series
+/// transition after `cut_rows[i]` rows in total have been written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputTargets {
+    pub num_outputs: usize,
+    pub cut_rows: Vec<u64>,
+}
+
+impl OutputTargets {
+    /// Even shares of `total_rows` over at most `num_outputs` outputs.
+    pub fn even(total_rows: u64, num_outputs: usize) -> Self {
+        let m = num_outputs.max(1) as u64;
+        let cut_rows = (1..m).map(|i| (total_rows * i).div_ceil(m)).collect();
+        OutputTargets {
+            num_outputs: m as usize,
+            cut_rows,
+        }
+    }
+}

@@ -3,16 +3,19 @@
 //! - [`parse`]: the Quickwit/Husky grammar found in `qh.sort_fields`;
 //! - `display`: the inverse of parsing (`parse(display(s)) == s`);
 //! - [`resolve`]: binding a schema to a file's Arrow schema;
-//! - [`from_sorting_columns`]: fallback to Parquet's standard `sorting_columns`.
+//! - [`from_sorting_columns`]: fallback to Parquet's standard `sorting_columns`;
+//! - [`union_schemas`]: the unified output schema of several inputs (MC-4).
 
 mod display;
 mod parse;
 mod resolve;
 mod sorting_columns;
+mod union;
 
 pub use parse::parse;
 pub use resolve::{resolve, ResolvedColumn};
 pub use sorting_columns::{from_sorting_columns, to_sorting_columns};
+pub use union::{union_schemas, InputAdapter, SchemaUnion};
 
 use serde::Serialize;
 

@@ -1,0 +1,138 @@
+//! `prefix-merge merge`: exit 0 with a summary on success; exit 1 with one
+//! `error: ...` line on failure, leaving no file the run created.
+
+use super::{CliResult, EXIT_VIOLATION};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use prefix_merge::{MergeBuilder, MergeResult, SortSchema};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Directory for the outputs (created if missing).
+    #[arg(long)]
+    output_dir: PathBuf,
+    /// Upper bound on the number of outputs.
+    #[arg(long, conflicts_with = "target_output_size")]
+    num_outputs: Option<usize>,
+    /// Target size of each output, e.g. 256MiB, 1GiB, 500MB.
+    #[arg(long, value_parser = parse_size)]
+    target_output_size: Option<u64>,
+    /// Sort schema to use instead of the inputs' own.
+    #[arg(long)]
+    sort_schema: Option<SortSchema>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Input Parquet files.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+}
+
+/// Parse `256MiB`, `1GiB`, `500MB`, `4096` into bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))
+}
+
+pub fn run(a: MergeArgs) -> CliResult {
+    let mut builder = MergeBuilder::new(&a.inputs, &a.output_dir);
+    if let Some(n) = a.num_outputs {
+        builder = builder.num_outputs(n);
+    }
+    if let Some(t) = a.target_output_size {
+        builder = builder.target_output_size(t);
+    }
+    if let Some(s) = a.sort_schema {
+        builder = builder.sort_schema(s);
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = bar.clone();
+    builder = builder.on_progress(move |done, total| {
+        progress.set_length(total);
+        progress.set_position(done);
+    });
+    let result = builder.run();
+    bar.finish_and_clear();
+    let result = result.map_err(|e| (EXIT_VIOLATION, e))?;
+    if a.json {
+        let text = serde_json::to_string_pretty(&result).map_err(|e| {
+            (
+                EXIT_VIOLATION,
+                prefix_merge::Error::InvalidData(format!("json: {e}")),
+            )
+        })?;
+        println!("{text}");
+    } else {
+        print!("{}", render_summary(&result));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human-readable merge summary.
+pub fn render_summary(r: &MergeResult) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<22} {:>10} {:>4} {:>12} {:>21}  first key .. last key",
+        "output", "rows", "rgs", "bytes", "time range"
+    );
+    for o in &r.outputs {
+        let name = o
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let time = match (&o.time_min, &o.time_max) {
+            (Some(a), Some(b)) => format!("{a}..{b}"),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            s,
+            "{:<22} {:>10} {:>4} {:>12} {:>21}  [{}] .. [{}]",
+            name, o.rows, o.row_groups, o.bytes, time, o.first_key, o.last_key
+        );
+        if !o.prefixes.is_empty() {
+            let shown: Vec<&str> = o.prefixes.iter().take(4).map(String::as_str).collect();
+            let more = o.prefixes.len().saturating_sub(shown.len());
+            let tail = if more > 0 {
+                format!(" (+{more} more)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(s, "{:<22} prefixes: {}{}", "", shown.join("; "), tail);
+        }
+    }
+    let secs = r.elapsed.as_secs_f64();
+    let _ = writeln!(
+        s,
+        "total: {} rows in -> {} rows out, {} bytes in -> {} bytes out, {} outputs, {:.3}s ({:.1} M rows/s)",
+        r.rows_in,
+        r.rows_out,
+        r.bytes_in,
+        r.bytes_out,
+        r.outputs.len(),
+        secs,
+        r.rows_in as f64 / secs.max(1e-9) / 1e6
+    );
+    s
+}

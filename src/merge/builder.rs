@@ -1,0 +1,296 @@
+//! The public merge API: a builder, a synchronous `run` and a tokio `run_async`.
+
+use super::engine::Engine;
+use super::key_layout::KeyLayout;
+use crate::input::{FileContract, InputFile};
+use crate::output::{OutputSet, OutputSummary};
+use crate::plan::{build_regions, validate_inputs, OutputTargets};
+use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
+use crate::{Error, Result};
+use parquet::arrow::ArrowSchemaConverter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Progress callback: (rows merged so far, total rows).
+pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// Tuning knobs with sensible defaults.
+#[derive(Clone)]
+pub struct MergeOptions {
+    /// Rows per decoded input batch and per merge window.
+    pub batch_rows: usize,
+    /// P = 0 outputs: close a row group at the next series transition after this
+    /// many rows...
+    pub row_group_rows: usize,
+    /// ...or once the row group's buffered encoded size reaches this many bytes.
+    pub row_group_bytes: usize,
+    pub progress: Option<ProgressFn>,
+    /// Set to stop the merge; it then fails with [`Error::Cancelled`] and removes
+    /// its outputs.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for MergeOptions {
+    fn default() -> Self {
+        MergeOptions {
+            batch_rows: 8192,
+            row_group_rows: 1 << 20,
+            row_group_bytes: 64 << 20,
+            progress: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// What a merge produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergeResult {
+    pub outputs: Vec<OutputSummary>,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Configures and runs a merge of sorted inputs into at most `num_outputs` outputs.
+pub struct MergeBuilder {
+    inputs: Vec<PathBuf>,
+    output_dir: PathBuf,
+    num_outputs: Option<usize>,
+    target_output_bytes: Option<u64>,
+    properties: Option<WriterProperties>,
+    sort_schema: Option<SortSchema>,
+    options: MergeOptions,
+}
+
+impl MergeBuilder {
+    /// Merge `inputs` into files in `output_dir` (one output unless told otherwise).
+    pub fn new<P: AsRef<Path>>(
+        inputs: impl IntoIterator<Item = P>,
+        output_dir: impl AsRef<Path>,
+    ) -> Self {
+        MergeBuilder {
+            inputs: inputs
+                .into_iter()
+                .map(|p| p.as_ref().to_path_buf())
+                .collect(),
+            output_dir: output_dir.as_ref().to_path_buf(),
+            num_outputs: None,
+            target_output_bytes: None,
+            properties: None,
+            sort_schema: None,
+            options: MergeOptions::default(),
+        }
+    }
+
+    /// Upper bound on the number of outputs (met when the data has enough series).
+    pub fn num_outputs(mut self, n: usize) -> Self {
+        self.num_outputs = Some(n);
+        self
+    }
+
+    /// Aim for outputs of about this many bytes (derives the output count from the
+    /// input size).
+    pub fn target_output_size(mut self, bytes: u64) -> Self {
+        self.target_output_bytes = Some(bytes);
+        self
+    }
+
+    /// Parquet writer properties of the outputs (default: ZSTD(3)). Sorting columns,
+    /// `qh.*` keys and row-group limits are set by the merge.
+    pub fn writer_properties(mut self, properties: WriterProperties) -> Self {
+        self.properties = Some(properties);
+        self
+    }
+
+    /// Use this sort schema instead of the inputs' own.
+    pub fn sort_schema(mut self, schema: SortSchema) -> Self {
+        self.sort_schema = Some(schema);
+        self
+    }
+
+    /// Replace the tuning options.
+    pub fn options(mut self, options: MergeOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Report progress through `f(rows_done, rows_total)`.
+    pub fn on_progress(mut self, f: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        self.options.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The flag that cancels this merge when set.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.options.cancel.clone()
+    }
+
+    /// Run the merge on the calling thread.
+    pub fn run(self) -> Result<MergeResult> {
+        let started = Instant::now();
+        if self.inputs.is_empty() {
+            return Err(Error::InvalidArgument("no input files".into()));
+        }
+        if self.num_outputs == Some(0) {
+            return Err(Error::InvalidArgument(
+                "num_outputs must be at least 1".into(),
+            ));
+        }
+        if self.target_output_bytes == Some(0) {
+            return Err(Error::InvalidArgument(
+                "target output size must be > 0".into(),
+            ));
+        }
+        if self.options.batch_rows == 0 || self.options.row_group_rows == 0 {
+            return Err(Error::InvalidArgument(
+                "batch and row-group rows must be > 0".into(),
+            ));
+        }
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|p| InputFile::open_with_schema(p, self.sort_schema.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        validate_inputs(&inputs)?;
+        let schemas: Vec<_> = inputs
+            .iter()
+            .map(|i| (i.path.as_path(), i.metadata.schema().as_ref()))
+            .collect();
+        let union = union_schemas(&schemas)?;
+        let first = &inputs[0];
+        let prefix_len = first.prefix_len();
+        let sort = first.sort_schema().clone();
+        let regions = build_regions(&inputs);
+        let rows_in: u64 = inputs.iter().map(InputFile::num_rows).sum();
+        let bytes_in: u64 = inputs
+            .iter()
+            .map(|i| {
+                std::fs::metadata(&i.path)
+                    .map(|m| m.len())
+                    .map_err(|e| Error::io(&i.path, e))
+            })
+            .sum::<Result<u64>>()?;
+        let num_outputs = match (self.num_outputs, self.target_output_bytes) {
+            (Some(n), _) => n,
+            (None, Some(t)) => usize::try_from(bytes_in.div_ceil(t))
+                .unwrap_or(usize::MAX)
+                .max(1),
+            (None, None) => 1,
+        };
+        let targets = OutputTargets::even(rows_in, num_outputs);
+        let layout = KeyLayout::new(&sort, prefix_len, &union.schema)?;
+
+        let contract = FileContract {
+            num_merge_ops: inputs
+                .iter()
+                .map(|i| i.contract.num_merge_ops)
+                .max()
+                .unwrap_or(0)
+                + 1,
+            sort_schema: sort.clone(),
+            ..first.contract.clone()
+        };
+        let parquet_schema = ArrowSchemaConverter::new()
+            .convert(&union.schema)
+            .map_err(|e| Error::parquet(&self.output_dir, e))?;
+        let base = self.properties.clone().unwrap_or_else(|| {
+            WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+                .build()
+        });
+        let mut kv = base.key_value_metadata().cloned().unwrap_or_default();
+        kv.retain(|e| !e.key.starts_with("qh."));
+        kv.extend(contract.key_values());
+        let properties = base
+            .into_builder()
+            .set_sorting_columns(Some(to_sorting_columns(&sort, &parquet_schema)))
+            .set_key_value_metadata(Some(kv))
+            .set_max_row_group_row_count(None)
+            .set_max_row_group_bytes(None)
+            .build();
+        let time_column = (sort.series_len() < sort.columns.len())
+            .then(|| sort.columns.last())
+            .flatten()
+            .and_then(|c| union.schema.index_of(&c.name).ok());
+        let mut outputs = OutputSet::new(
+            &self.output_dir,
+            union.schema.clone(),
+            properties,
+            sort.column_names().map(str::to_string).collect(),
+            time_column,
+            targets.num_outputs,
+        )?;
+        let engine = Engine {
+            inputs: &inputs,
+            union: &union,
+            layout,
+            targets,
+            options: &self.options,
+            total_rows: rows_in,
+        };
+        let emitted = engine.run(&regions, &mut outputs)?;
+        for (input, n) in inputs.iter().zip(&emitted) {
+            if *n != input.num_rows() {
+                return Err(Error::Invariant {
+                    rule: "MC-1",
+                    detail: format!(
+                        "{}: {n} rows merged, {} in the file",
+                        input.path.display(),
+                        input.num_rows()
+                    ),
+                });
+            }
+        }
+        let summaries = outputs.commit()?;
+        let rows_out = summaries.iter().map(|s| s.rows).sum();
+        if rows_out != rows_in {
+            return Err(Error::Invariant {
+                rule: "MC-1",
+                detail: format!("{rows_out} rows written, {rows_in} read"),
+            });
+        }
+        Ok(MergeResult {
+            rows_in,
+            rows_out,
+            bytes_in,
+            bytes_out: summaries.iter().map(|s| s.bytes).sum(),
+            outputs: summaries,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Run the merge on tokio's blocking pool. Dropping the returned future cancels
+    /// the merge, which then removes every file it created.
+    pub async fn run_async(self) -> Result<MergeResult> {
+        let cancel = self.options.cancel.clone();
+        let mut guard = CancelOnDrop(Some(cancel));
+        let result = tokio::task::spawn_blocking(move || self.run())
+            .await
+            .map_err(|e| Error::InvalidArgument(format!("merge task failed: {e}")))?;
+        guard.0 = None; // finished: nothing to cancel
+        result
+    }
+}
+
+/// Sets the cancel flag when dropped (i.e. when the async merge is abandoned).
+struct CancelOnDrop(Option<Arc<AtomicBool>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The streaming merge engine (DESIGN §4.3–4.4).
+//!
+//! - [`builder`]: the public API (`MergeBuilder`, `MergeResult`);
+//! - `stream`: one region member read as sorted batches, SS-1 checked;
+//! - `key_layout`: merge keys as arrow `Rows`, series boundaries;
+//! - `order`: k-way merge order with run detection;
+//! - `assemble`: interleave of the picked rows into output batches;
+//! - `engine`: the driver that walks regions and cuts outputs at series boundaries.
+
+mod assemble;
+pub mod builder;
+mod engine;
+mod key_layout;
+mod order;
+mod stream;
+
+pub use builder::{MergeBuilder, MergeOptions, MergeResult, ProgressFn};

@@ -1,0 +1,197 @@
+//! One region member as a sorted stream: a parquet-rs reader over the member's row
+//! groups, small batches adapted to the unified schema, their sort keys as arrow
+//! `Rows`, and the SS-1 check as batches arrive.
+
+use super::key_layout::KeyLayout;
+use crate::input::InputFile;
+use crate::plan::RegionMember;
+use crate::schema::InputAdapter;
+use crate::{Error, Result};
+use arrow_array::RecordBatch;
+use arrow_row::{OwnedRow, Row, Rows};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::PathBuf;
+
+/// A decoded batch and its sort keys.
+pub(crate) struct Loaded {
+    pub batch: RecordBatch,
+    pub rows: Rows,
+}
+
+/// A cursor over one member's rows in sort order.
+pub(crate) struct SortedStream {
+    /// Index of the input file in the merge's input list.
+    pub input: usize,
+    path: PathBuf,
+    reader: ParquetRecordBatchReader,
+    adapter: InputAdapter,
+    /// Batches still referenced by the window being built; positions are stable
+    /// until [`release`](Self::release).
+    pub batches: VecDeque<Loaded>,
+    pub head_batch: usize,
+    pub head_row: usize,
+    prev_last: Option<OwnedRow>,
+    loaded_rows: u64,
+    /// (row group index, rows) of the member's row groups, for error locations.
+    row_groups: Vec<(usize, u64)>,
+    pub emitted: u64,
+    pub expected: u64,
+    exhausted: bool,
+}
+
+impl SortedStream {
+    /// Open a reader over `member`'s row groups of `input` (footer not parsed again).
+    pub fn open(
+        input: &InputFile,
+        member: &RegionMember,
+        adapter: InputAdapter,
+        batch_rows: usize,
+    ) -> Result<Self> {
+        let file = File::open(&input.path).map_err(|e| Error::io(&input.path, e))?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, input.metadata.clone())
+                .with_row_groups(member.row_groups.clone())
+                .with_batch_size(batch_rows)
+                .build()
+                .map_err(|e| Error::parquet(&input.path, e))?;
+        let row_groups = member
+            .row_groups
+            .iter()
+            .map(|&rg| (rg, input.row_groups.get(rg).map_or(0, |r| r.rows)))
+            .collect();
+        Ok(SortedStream {
+            input: member.input,
+            path: input.path.clone(),
+            reader,
+            adapter,
+            batches: VecDeque::new(),
+            head_batch: 0,
+            head_row: 0,
+            prev_last: None,
+            loaded_rows: 0,
+            row_groups,
+            emitted: 0,
+            expected: member.rows,
+            exhausted: false,
+        })
+    }
+
+    /// "row group G, row R" for the member's `offset`-th row.
+    fn locate(&self, offset: u64) -> String {
+        let mut rest = offset;
+        for &(rg, rows) in &self.row_groups {
+            if rest < rows {
+                return format!("row group {rg}, row {rest}");
+            }
+            rest -= rows;
+        }
+        format!("row {offset} of the region")
+    }
+
+    /// Make the head point at a row; `false` once the stream is exhausted.
+    pub fn ensure_head(&mut self, layout: &KeyLayout) -> Result<bool> {
+        loop {
+            if let Some(b) = self.batches.get(self.head_batch) {
+                if self.head_row < b.rows.num_rows() {
+                    return Ok(true);
+                }
+                if self.head_batch + 1 < self.batches.len() {
+                    self.head_batch += 1;
+                    self.head_row = 0;
+                    continue;
+                }
+            }
+            if self.exhausted {
+                return Ok(false);
+            }
+            match self.reader.next() {
+                None => {
+                    self.exhausted = true;
+                    if self.loaded_rows != self.expected {
+                        return Err(Error::Invariant {
+                            rule: "MC-1",
+                            detail: format!(
+                                "{}: read {} rows where the footer promises {}",
+                                self.path.display(),
+                                self.loaded_rows,
+                                self.expected
+                            ),
+                        });
+                    }
+                }
+                Some(batch) => {
+                    self.load(batch.map_err(|e| Error::arrow(&self.path, e))?, layout)?
+                }
+            }
+        }
+    }
+
+    fn load(&mut self, raw: RecordBatch, layout: &KeyLayout) -> Result<()> {
+        let n = raw.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let batch = self
+            .adapter
+            .adapt(&raw)
+            .map_err(|e| Error::arrow(&self.path, e))?;
+        let rows = layout
+            .convert(&batch)
+            .map_err(|e| Error::arrow(&self.path, e))?;
+        let bad = match &self.prev_last {
+            Some(prev) if rows.row(0) < prev.row() => Some(0),
+            _ => (1..n).find(|&i| rows.row(i) < rows.row(i - 1)),
+        };
+        if let Some(i) = bad {
+            return Err(Error::Unsorted {
+                path: self.path.clone(),
+                location: self.locate(self.loaded_rows + i as u64),
+                detail: format!(
+                    "({}) sorts before the row preceding it",
+                    layout.describe_row(&batch, i)
+                ),
+            });
+        }
+        self.prev_last = Some(rows.row(n - 1).owned());
+        self.loaded_rows += n as u64;
+        if self.loaded_rows > self.expected {
+            return Err(Error::Invariant {
+                rule: "MC-1",
+                detail: format!(
+                    "{}: more rows than the footer's {}",
+                    self.path.display(),
+                    self.expected
+                ),
+            });
+        }
+        self.batches.push_back(Loaded { batch, rows });
+        Ok(())
+    }
+
+    /// Sort key of the head row. Call only after `ensure_head` returned `true`.
+    pub fn head(&self) -> Row<'_> {
+        self.batches[self.head_batch].rows.row(self.head_row)
+    }
+
+    /// Consume the head row.
+    pub fn advance(&mut self) {
+        self.head_row += 1;
+        self.emitted += 1;
+    }
+
+    /// Drop batches that lie wholly before the head (after a window is assembled).
+    pub fn release(&mut self) {
+        while self.head_batch > 0 {
+            self.batches.pop_front();
+            self.head_batch -= 1;
+        }
+        if let Some(b) = self.batches.front() {
+            if self.head_row >= b.rows.num_rows() && self.exhausted {
+                self.batches.pop_front();
+                self.head_row = 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Output files: written under temporary names, renamed only when the whole merge
+//! succeeded; on any error (or drop) every file the run created is removed.
+
+mod summary;
+
+pub use summary::{OutputSummary, SummaryTracker};
+
+use crate::{Error, Result};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Final file name of output `i`.
+pub fn output_name(i: usize) -> String {
+    format!("merged_{i:05}.parquet")
+}
+
+struct OpenOutput {
+    index: usize,
+    temp_path: PathBuf,
+    writer: ArrowWriter<File>,
+    tracker: SummaryTracker,
+}
+
+/// The set of outputs of one merge.
+pub struct OutputSet {
+    dir: PathBuf,
+    schema: SchemaRef,
+    properties: WriterProperties,
+    sort_names: Vec<String>,
+    time_column: Option<usize>,
+    current: Option<OpenOutput>,
+    finished: Vec<(PathBuf, OutputSummary)>,
+    temp_files: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl OutputSet {
+    /// Prepare outputs in `dir` (created if missing). Fails if any of the first
+    /// `max_outputs` output names already exists: outputs never overwrite.
+    pub fn new(
+        dir: &Path,
+        schema: SchemaRef,
+        properties: WriterProperties,
+        sort_names: Vec<String>,
+        time_column: Option<usize>,
+        max_outputs: usize,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        for i in 0..max_outputs {
+            let p = dir.join(output_name(i));
+            if p.exists() {
+                return Err(Error::InvalidArgument(format!(
+                    "{} already exists; refusing to overwrite",
+                    p.display()
+                )));
+            }
+        }
+        Ok(OutputSet {
+            dir: dir.to_path_buf(),
+            schema,
+            properties,
+            sort_names,
+            time_column,
+            current: None,
+            finished: Vec::new(),
+            temp_files: Vec::new(),
+            committed: false,
+        })
+    }
+
+    fn open_next(&mut self) -> Result<&mut OpenOutput> {
+        if self.current.is_none() {
+            let index = self.finished.len();
+            let temp_path = self.dir.join(format!(".{}.inprogress", output_name(index)));
+            let file = File::create(&temp_path).map_err(|e| Error::io(&temp_path, e))?;
+            self.temp_files.push(temp_path.clone());
+            let writer =
+                ArrowWriter::try_new(file, self.schema.clone(), Some(self.properties.clone()))
+                    .map_err(|e| Error::parquet(&temp_path, e))?;
+            self.current = Some(OpenOutput {
+                index,
+                temp_path,
+                writer,
+                tracker: SummaryTracker::new(self.sort_names.clone(), self.time_column),
+            });
+        }
+        self.current
+            .as_mut()
+            .ok_or_else(|| Error::InvalidArgument("no open output".into()))
+    }
+
+    /// Append merged rows to the current output (opening one if needed).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let out = self.open_next()?;
+        out.writer
+            .write(batch)
+            .map_err(|e| Error::parquet(&out.temp_path, e))?;
+        out.tracker.observe(batch);
+        Ok(())
+    }
+
+    /// Record that the current output holds rows of a region with these prefix values.
+    pub fn note_prefix(&mut self, values: &str) -> Result<()> {
+        let out = self.open_next()?;
+        out.tracker.note_prefix(values);
+        Ok(())
+    }
+
+    /// Estimated bytes buffered for the row group in progress.
+    pub fn in_progress_bytes(&self) -> usize {
+        self.current
+            .as_ref()
+            .map_or(0, |o| o.writer.in_progress_size())
+    }
+
+    /// Rows buffered for the row group in progress.
+    pub fn in_progress_rows(&self) -> usize {
+        self.current
+            .as_ref()
+            .map_or(0, |o| o.writer.in_progress_rows())
+    }
+
+    /// Close the row group in progress, if any.
+    pub fn flush_row_group(&mut self) -> Result<()> {
+        if let Some(out) = self.current.as_mut() {
+            out.writer
+                .flush()
+                .map_err(|e| Error::parquet(&out.temp_path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Close the current output file (it stays under its temporary name).
+    pub fn finish_current(&mut self) -> Result<()> {
+        if let Some(out) = self.current.take() {
+            let meta = out
+                .writer
+                .close()
+                .map_err(|e| Error::parquet(&out.temp_path, e))?;
+            let bytes = std::fs::metadata(&out.temp_path)
+                .map_err(|e| Error::io(&out.temp_path, e))?
+                .len();
+            let final_path = self.dir.join(output_name(out.index));
+            let summary = out.tracker.finish(final_path, meta.num_row_groups(), bytes);
+            self.finished.push((out.temp_path, summary));
+        }
+        Ok(())
+    }
+
+    /// Index of the output the next write goes to.
+    pub fn current_index(&self) -> usize {
+        self.finished.len()
+    }
+
+    /// Make every output visible under its final name.
+    pub fn commit(mut self) -> Result<Vec<OutputSummary>> {
+        self.finish_current()?;
+        for (temp, summary) in &self.finished {
+            std::fs::rename(temp, &summary.path).map_err(|e| Error::io(&summary.path, e))?;
+        }
+        self.committed = true;
+        Ok(self.finished.iter().map(|(_, s)| s.clone()).collect())
+    }
+}
+
+impl Drop for OutputSet {
+    /// Without a commit, remove everything this run created.
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        self.current = None;
+        for p in &self.temp_files {
+            let _ = std::fs::remove_file(p);
+        }
+        for (_, s) in &self.finished {
+            let _ = std::fs::remove_file(&s.path);
+        }
+    }
+}
