@@ -89,3 +89,56 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// A cell value as the oracle tests compare it.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Bool(bool),
+}
+
+/// All rows of a Parquet file as cells of the named columns (absent columns are
+/// null), read with parquet-rs directly.
+pub fn read_rows(path: &Path, columns: &[&str]) -> Vec<Vec<Cell>> {
+    use arrow_array::Array;
+    use prefix_merge::key::{value_at, KeyValue};
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let cols: Vec<Option<ArrayRef>> = columns
+            .iter()
+            .map(|c| batch.column_by_name(c).cloned())
+            .collect();
+        for row in 0..batch.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|c| match c {
+                        None => Cell::Null,
+                        Some(a) if a.is_null(row) => Cell::Null,
+                        Some(a) => match value_at(a.as_ref(), row).unwrap() {
+                            KeyValue::Null => Cell::Null,
+                            KeyValue::Int(v) => Cell::Int(v),
+                            KeyValue::UInt(v) => Cell::UInt(v),
+                            KeyValue::Float32(v) => Cell::Float(f64::from(v)),
+                            KeyValue::Float64(v) => Cell::Float(v),
+                            KeyValue::Utf8(s) => Cell::Str(s),
+                            KeyValue::Binary(b) => Cell::Bytes(b),
+                            KeyValue::Bool(b) => Cell::Bool(b),
+                        },
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,323 @@
+//! The engine's oracle: random inputs written with the aligned writer are merged;
+//! the concatenated outputs must equal the stable sort of the concatenated inputs
+//! (ties in input order), and MC-1..4, MS-5, MS-6, PA-1 and PA-3 must hold on every
+//! output, checked with the same code as `inspect`.
+//!
+//! CI runs `ORACLE_CASES` (default 40) cases; 10x more:
+//! `ORACLE_CASES=400 cargo test --release --test merge_oracle`.
+
+mod common;
+
+use arrow_array::builder::StringDictionaryBuilder;
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use common::{parquet_files, read_rows, Cell};
+use prefix_merge::merge::MergeOptions;
+use prefix_merge::plan::check_alignment;
+use prefix_merge::write::{write_split, SplitConfig};
+use prefix_merge::{InputFile, MergeBuilder, SortSchema};
+use proptest::prelude::*;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+struct RowSpec {
+    a: Option<u8>,
+    b: Option<i8>,
+    c: Option<u8>,
+    ts: u8,
+    v: i16,
+    body: u8,
+}
+
+#[derive(Debug, Clone)]
+struct InputSpec {
+    rows: Vec<RowSpec>,
+    has_c: bool,
+    has_body: bool,
+    a_dict: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    inputs: Vec<InputSpec>,
+    desc: [bool; 3],
+    prefix_len: usize,
+    num_outputs: usize,
+    batch_rows: usize,
+    row_group_rows: usize,
+}
+
+fn row() -> impl Strategy<Value = RowSpec> {
+    (
+        proptest::option::weighted(0.9, 0u8..4),
+        proptest::option::weighted(0.85, -1i8..3),
+        proptest::option::weighted(0.8, 0u8..3),
+        0u8..20,
+        any::<i16>(),
+        0u8..5,
+    )
+        .prop_map(|(a, b, c, ts, v, body)| RowSpec {
+            a,
+            b,
+            c,
+            ts,
+            v,
+            body,
+        })
+}
+
+fn input() -> impl Strategy<Value = InputSpec> {
+    (
+        prop_oneof![
+            1 => proptest::collection::vec(row(), 0..3),
+            6 => proptest::collection::vec(row(), 0..2000),
+        ],
+        proptest::bool::weighted(0.7),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(rows, has_c, has_body, a_dict)| InputSpec {
+            rows,
+            has_c,
+            has_body,
+            a_dict,
+        })
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        proptest::collection::vec(input(), 1..=8),
+        any::<[bool; 3]>(),
+        0usize..=2,
+        1usize..=4,
+        3usize..200,
+        20usize..600,
+    )
+        .prop_map(
+            |(inputs, desc, prefix_len, num_outputs, batch_rows, row_group_rows)| Case {
+                inputs,
+                desc,
+                prefix_len,
+                num_outputs,
+                batch_rows,
+                row_group_rows,
+            },
+        )
+}
+
+const A: [&str; 4] = ["w", "x", "y", "zz"];
+const C: [&str; 3] = ["p", "q", "r"];
+
+fn sort_schema(desc: [bool; 3]) -> SortSchema {
+    let sign = |d: bool| if d { "-" } else { "+" };
+    format!(
+        "{}a|{}b|{}c|timestamp",
+        sign(desc[0]),
+        sign(desc[1]),
+        sign(desc[2])
+    )
+    .parse()
+    .unwrap()
+}
+
+fn batch(spec: &InputSpec) -> RecordBatch {
+    let mut fields = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let a = spec.rows.iter().map(|r| r.a.map(|i| A[i as usize]));
+    if spec.a_dict {
+        let mut b = StringDictionaryBuilder::<Int32Type>::new();
+        a.for_each(|v| b.append_option(v));
+        fields.push(Field::new(
+            "a",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        ));
+        cols.push(Arc::new(b.finish()));
+    } else {
+        fields.push(Field::new("a", DataType::Utf8, true));
+        cols.push(Arc::new(a.collect::<StringArray>()));
+    }
+    fields.push(Field::new("b", DataType::Int64, true));
+    cols.push(Arc::new(
+        spec.rows
+            .iter()
+            .map(|r| r.b.map(i64::from))
+            .collect::<Int64Array>(),
+    ));
+    if spec.has_c {
+        fields.push(Field::new("c", DataType::Utf8, true));
+        cols.push(Arc::new(
+            spec.rows
+                .iter()
+                .map(|r| r.c.map(|i| C[i as usize]))
+                .collect::<StringArray>(),
+        ));
+    }
+    fields.push(Field::new("timestamp", DataType::Int64, false));
+    cols.push(Arc::new(
+        spec.rows
+            .iter()
+            .map(|r| i64::from(r.ts))
+            .collect::<Int64Array>(),
+    ));
+    fields.push(Field::new("v", DataType::Float64, false));
+    cols.push(Arc::new(
+        spec.rows
+            .iter()
+            .map(|r| f64::from(r.v) / 7.0)
+            .collect::<Float64Array>(),
+    ));
+    if spec.has_body {
+        fields.push(Field::new("body", DataType::Utf8, true));
+        cols.push(Arc::new(
+            spec.rows
+                .iter()
+                .map(|r| (r.body > 0).then(|| format!("body-{}", r.body)))
+                .collect::<StringArray>(),
+        ));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+}
+
+/// Columns of every output, in union order.
+const COLUMNS: [&str; 6] = ["a", "b", "c", "timestamp", "v", "body"];
+
+/// Independent comparison of sort keys: nulls last, direction applied to values.
+fn compare(x: &[Cell], y: &[Cell], desc: [bool; 3]) -> Ordering {
+    let dirs = [desc[0], desc[1], desc[2], true]; // timestamp defaults to descending
+    for (i, d) in dirs.iter().enumerate() {
+        let o = match (&x[i], &y[i]) {
+            (Cell::Null, Cell::Null) => Ordering::Equal,
+            (Cell::Null, _) => Ordering::Greater,
+            (_, Cell::Null) => Ordering::Less,
+            (p, q) => {
+                let o = p.partial_cmp(q).unwrap();
+                if *d {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn run_case(case: &Case) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let sort = sort_schema(case.desc);
+    let mut paths = Vec::new();
+    let mut expected = Vec::new();
+    for (i, spec) in case.inputs.iter().enumerate() {
+        let path = dir.path().join(format!("in_{i}.parquet"));
+        let b = batch(spec);
+        write_split(
+            &path,
+            b.schema(),
+            &[b],
+            &SplitConfig::new(sort.clone(), case.prefix_len),
+        )
+        .unwrap();
+        expected.extend(read_rows(&path, &COLUMNS));
+        paths.push(path);
+    }
+    expected.sort_by(|x, y| compare(x, y, case.desc)); // stable: ties keep input order
+    let out_dir = dir.path().join("out");
+    let options = MergeOptions {
+        batch_rows: case.batch_rows,
+        row_group_rows: case.row_group_rows,
+        ..MergeOptions::default()
+    };
+    let result = MergeBuilder::new(&paths, &out_dir)
+        .num_outputs(case.num_outputs)
+        .options(options)
+        .run()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let outputs = parquet_files(&out_dir);
+    prop_assert_eq!(outputs.len(), result.outputs.len());
+    prop_assert!(outputs.len() <= case.num_outputs);
+    let names: std::collections::BTreeSet<&str> = case
+        .inputs
+        .iter()
+        .flat_map(|s| {
+            let b = batch(&InputSpec {
+                rows: vec![],
+                ..s.clone()
+            });
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| match f.name().as_str() {
+                    "a" => "a",
+                    "b" => "b",
+                    "c" => "c",
+                    "timestamp" => "timestamp",
+                    "v" => "v",
+                    _ => "body",
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut got = Vec::new();
+    let mut per_output = Vec::new();
+    for path in &outputs {
+        let input = InputFile::open(path).unwrap();
+        // MC-4: the output's columns are the union of the inputs' columns.
+        let out_names: std::collections::BTreeSet<&str> = input
+            .metadata
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        prop_assert_eq!(&out_names, &names);
+        // PA-1 / PA-3 / MS-2 with the same code as `inspect`.
+        prop_assert_eq!(input.prefix_len(), case.prefix_len);
+        let report = check_alignment(&input);
+        prop_assert!(report.ok(), "{:?}", report.violations);
+        prop_assert_eq!(input.contract.num_merge_ops, 1);
+        let rows = read_rows(path, &COLUMNS);
+        prop_assert!(!rows.is_empty(), "empty output");
+        // MC-3 per output.
+        prop_assert!(rows
+            .windows(2)
+            .all(|w| compare(&w[0], &w[1], case.desc) != Ordering::Greater));
+        per_output.push((rows.first().unwrap().clone(), rows.last().unwrap().clone()));
+        got.extend(rows);
+    }
+    // MC-1 and MC-2 (and stable tie order): outputs concatenated == stable sort of inputs.
+    prop_assert_eq!(got.len(), expected.len());
+    prop_assert!(
+        got == expected,
+        "merged rows differ from the stable sort of the inputs"
+    );
+    for w in per_output.windows(2) {
+        let (last, first) = (&w[0].1, &w[1].0);
+        // MS-5: key ranges do not overlap.
+        prop_assert_eq!(compare(last, first, case.desc), Ordering::Less);
+        // MS-6: no series (a, b, c) spans two outputs.
+        prop_assert!(last[..3] != first[..3], "series spans two outputs");
+    }
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("ORACLE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merge_equals_stable_sort_of_inputs(case in case()) {
+        run_case(&case)?;
+    }
+}
