@@ -3,7 +3,7 @@
 use super::engine::Engine;
 use super::key_layout::KeyLayout;
 use crate::input::{FileContract, InputFile};
-use crate::output::{OutputSet, OutputSummary};
+use crate::output::{OutputSet, OutputSink, OutputSummary};
 use crate::plan::{build_regions, validate_inputs, OutputTargets};
 use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
 use crate::{Error, Result};
@@ -224,7 +224,7 @@ impl MergeBuilder {
             .then(|| sort.columns.last())
             .flatten()
             .and_then(|c| union.schema.index_of(&c.name).ok());
-        let mut outputs = OutputSet::new(
+        let outputs = OutputSet::new(
             &self.output_dir,
             union.schema.clone(),
             properties,
@@ -240,7 +240,8 @@ impl MergeBuilder {
             options: &self.options,
             total_rows: rows_in,
         };
-        let emitted = engine.run(&regions, &mut outputs)?;
+        let mut sink = OutputSink::spawn(outputs)?;
+        let emitted = engine.run(&regions, &mut sink)?;
         for (input, n) in inputs.iter().zip(&emitted) {
             if *n != input.num_rows() {
                 return Err(Error::Invariant {
@@ -253,7 +254,7 @@ impl MergeBuilder {
                 });
             }
         }
-        let summaries = outputs.commit()?;
+        let summaries = sink.commit()?;
         let rows_out = summaries.iter().map(|s| s.rows).sum();
         if rows_out != rows_in {
             return Err(Error::Invariant {

@@ -8,7 +8,7 @@ use super::stream::SortedStream;
 use super::MergeOptions;
 use crate::input::InputFile;
 use crate::key::describe;
-use crate::output::OutputSet;
+use crate::output::OutputSink;
 use crate::plan::{OutputTargets, Region};
 use crate::schema::SchemaUnion;
 use crate::{Error, Result};
@@ -26,7 +26,7 @@ pub(crate) struct Engine<'a> {
 
 impl Engine<'_> {
     /// Merge every region into `outputs`; returns rows emitted per input.
-    pub fn run(&self, regions: &[Region], outputs: &mut OutputSet) -> Result<Vec<u64>> {
+    pub fn run(&self, regions: &[Region], outputs: &mut OutputSink) -> Result<Vec<u64>> {
         let prefix_len = self.inputs.first().map_or(0, |i| i.prefix_len());
         let prefix_names: Vec<&str> = self
             .inputs
@@ -34,8 +34,7 @@ impl Engine<'_> {
             .map(|i| i.sort_schema().column_names().take(prefix_len).collect())
             .unwrap_or_default();
         let mut emitted = vec![0u64; self.inputs.len()];
-        let mut written = 0u64;
-        let mut next_cut = 0usize;
+        let mut cuts = CutState::default();
         let mut picks = Vec::with_capacity(self.options.batch_rows);
         for region in regions {
             let mut streams = region
@@ -60,14 +59,13 @@ impl Engine<'_> {
                 let output_left = self
                     .targets
                     .cut_rows
-                    .get(next_cut)
-                    .map(|&c| c.saturating_sub(written));
+                    .get(cuts.next)
+                    .map(|&c| c.saturating_sub(cuts.written));
                 let row_group_left = (prefix_len == 0).then(|| {
-                    if outputs.in_progress_bytes() >= self.options.row_group_bytes {
+                    if cuts.row_group_bytes >= self.options.row_group_bytes {
                         0
                     } else {
-                        (self.options.row_group_rows as u64)
-                            .saturating_sub(outputs.in_progress_rows() as u64)
+                        (self.options.row_group_rows as u64).saturating_sub(cuts.row_group_rows)
                     }
                 });
                 let cut_after = [output_left, row_group_left]
@@ -85,14 +83,16 @@ impl Engine<'_> {
                 )?;
                 if !picks.is_empty() {
                     let batch = assemble(&streams, &picks)?;
-                    if prefix_len > 0 && noted_in != Some(outputs.current_index()) {
-                        outputs.note_prefix(&prefix)?;
-                        noted_in = Some(outputs.current_index());
+                    if prefix_len > 0 && noted_in != Some(cuts.output) {
+                        outputs.note_prefix(prefix.clone())?;
+                        noted_in = Some(cuts.output);
                     }
-                    outputs.write(&batch)?;
-                    written += picks.len() as u64;
+                    cuts.written += picks.len() as u64;
+                    cuts.row_group_rows += picks.len() as u64;
+                    cuts.row_group_bytes += batch.get_array_memory_size();
+                    outputs.write(batch)?;
                     if let Some(progress) = &self.options.progress {
-                        progress(written, self.total_rows);
+                        progress(cuts.written, self.total_rows);
                     }
                 }
                 streams.iter_mut().for_each(SortedStream::release);
@@ -100,8 +100,9 @@ impl Engine<'_> {
                     WindowEnd::Full => {}
                     WindowEnd::Exhausted => break,
                     WindowEnd::Cut => {
-                        if !self.cut_output(outputs, written, &mut next_cut)? {
+                        if !self.cut_output(outputs, &mut cuts)? {
                             outputs.flush_row_group()?;
+                            cuts.row_group_done();
                         }
                     }
                 }
@@ -122,28 +123,47 @@ impl Engine<'_> {
             }
             if prefix_len > 0 {
                 outputs.flush_row_group()?;
+                cuts.row_group_done();
             }
-            self.cut_output(outputs, written, &mut next_cut)?;
+            self.cut_output(outputs, &mut cuts)?;
         }
         Ok(emitted)
     }
 
     /// Close the current output if the next cut threshold has been reached
     /// (skipping thresholds a single huge series jumped over).
-    fn cut_output(
-        &self,
-        outputs: &mut OutputSet,
-        written: u64,
-        next_cut: &mut usize,
-    ) -> Result<bool> {
-        let cuts = &self.targets.cut_rows;
-        if *next_cut >= cuts.len() || written < cuts[*next_cut] {
+    fn cut_output(&self, outputs: &mut OutputSink, cuts: &mut CutState) -> Result<bool> {
+        let targets = &self.targets.cut_rows;
+        if targets.get(cuts.next).is_none_or(|&t| cuts.written < t) {
             return Ok(false);
         }
         outputs.finish_current()?;
-        while *next_cut < cuts.len() && written >= cuts[*next_cut] {
-            *next_cut += 1;
+        cuts.output += 1;
+        cuts.row_group_done();
+        while targets.get(cuts.next).is_some_and(|&t| cuts.written >= t) {
+            cuts.next += 1;
         }
         Ok(true)
+    }
+}
+
+/// Counters that decide where outputs and row groups are cut.
+#[derive(Default)]
+struct CutState {
+    /// Rows written to all outputs so far.
+    written: u64,
+    /// Index of the next output cut threshold.
+    next: usize,
+    /// Index of the output being written.
+    output: usize,
+    /// Rows and decoded bytes in the row group in progress (P = 0 cuts).
+    row_group_rows: u64,
+    row_group_bytes: usize,
+}
+
+impl CutState {
+    fn row_group_done(&mut self) {
+        self.row_group_rows = 0;
+        self.row_group_bytes = 0;
     }
 }

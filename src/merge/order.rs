@@ -25,9 +25,8 @@ pub(crate) type Pick = (usize, usize, usize);
 /// Merge state carried across windows of one region.
 #[derive(Default)]
 pub(crate) struct MergeState {
-    /// Series bytes of the last emitted row.
-    last_series: Option<Vec<u8>>,
-    /// Key of the last emitted row of the previous window (for MC-3).
+    /// Key of the last emitted row of the previous window (for MC-3 and series
+    /// transitions across windows).
     last_row: Option<OwnedRow>,
 }
 
@@ -73,30 +72,34 @@ pub(crate) fn select_window(
         let Some(b) = best else {
             break WindowEnd::Exhausted;
         };
+        let mut run_start = true;
         loop {
             if out.len() >= max_rows {
                 break 'outer WindowEnd::Full;
             }
             let stream = &streams[b];
             let row = stream.head();
-            let series = layout.series(row.as_ref());
-            let new_series = state.last_series.as_deref() != Some(series);
-            if new_series && cut_after.is_some_and(|c| out.len() >= c) {
-                break 'outer WindowEnd::Cut;
-            }
-            // MC-3: the merged stream never goes backwards.
             let previous = match out.last() {
                 Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
                 None => state.last_row.as_ref().map(|r| r.row()),
             };
-            if previous.is_some_and(|p| row < p) {
+            // MC-3: the merged stream never goes backwards. Within a run the
+            // stream's own order (SS-1, checked on load) guarantees it, so only the
+            // first row of each run needs the comparison.
+            if run_start && previous.is_some_and(|p| row < p) {
                 return Err(Error::Invariant {
                     rule: "MC-3",
                     detail: "merged output would not be sorted".into(),
                 });
             }
-            if new_series {
-                state.last_series = Some(series.to_vec());
+            run_start = false;
+            // Cuts happen only where a new series starts.
+            if cut_after.is_some_and(|c| out.len() >= c) {
+                let new_series = previous
+                    .is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref()));
+                if new_series {
+                    break 'outer WindowEnd::Cut;
+                }
             }
             out.push((b, stream.head_batch, stream.head_row));
             streams[b].advance();

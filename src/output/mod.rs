@@ -1,8 +1,10 @@
 //! Output files: written under temporary names, renamed only when the whole merge
 //! succeeded; on any error (or drop) every file the run created is removed.
 
+mod sink;
 mod summary;
 
+pub use sink::OutputSink;
 pub use summary::{OutputSummary, SummaryTracker};
 
 use crate::{Error, Result};
@@ -113,20 +115,6 @@ impl OutputSet {
         Ok(())
     }
 
-    /// Estimated bytes buffered for the row group in progress.
-    pub fn in_progress_bytes(&self) -> usize {
-        self.current
-            .as_ref()
-            .map_or(0, |o| o.writer.in_progress_size())
-    }
-
-    /// Rows buffered for the row group in progress.
-    pub fn in_progress_rows(&self) -> usize {
-        self.current
-            .as_ref()
-            .map_or(0, |o| o.writer.in_progress_rows())
-    }
-
     /// Close the row group in progress, if any.
     pub fn flush_row_group(&mut self) -> Result<()> {
         if let Some(out) = self.current.as_mut() {
@@ -152,11 +140,6 @@ impl OutputSet {
             self.finished.push((out.temp_path, summary));
         }
         Ok(())
-    }
-
-    /// Index of the output the next write goes to.
-    pub fn current_index(&self) -> usize {
-        self.finished.len()
     }
 
     /// Make every output visible under its final name.

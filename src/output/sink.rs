@@ -1,0 +1,112 @@
+//! Runs an [`OutputSet`] on its own thread so that Parquet encoding overlaps with
+//! decoding and merging (the machine has two cores). The channel is bounded, so at
+//! most a few merged batches are in flight.
+
+use super::{OutputSet, OutputSummary};
+use crate::{Error, Result};
+use arrow_array::RecordBatch;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+/// Batches in flight between the merge and the encoder.
+const IN_FLIGHT: usize = 4;
+
+enum Command {
+    Write(RecordBatch),
+    NotePrefix(String),
+    FlushRowGroup,
+    FinishCurrent,
+    Commit,
+}
+
+/// Handle to the output thread. Dropping it without [`commit`](Self::commit) stops
+/// the thread and removes every file the run created before returning.
+pub struct OutputSink {
+    sender: Option<SyncSender<Command>>,
+    thread: Option<JoinHandle<Result<Vec<OutputSummary>>>>,
+}
+
+fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Vec<OutputSummary>> {
+    for command in commands {
+        match command {
+            Command::Write(batch) => outputs.write(&batch)?,
+            Command::NotePrefix(p) => outputs.note_prefix(&p)?,
+            Command::FlushRowGroup => outputs.flush_row_group()?,
+            Command::FinishCurrent => outputs.finish_current()?,
+            Command::Commit => return outputs.commit(),
+        }
+    }
+    // Sender dropped without a commit: `outputs` is dropped here and cleans up.
+    Err(Error::Cancelled)
+}
+
+impl OutputSink {
+    /// Move `outputs` to a new thread.
+    pub fn spawn(outputs: OutputSet) -> Result<Self> {
+        let (sender, receiver) = sync_channel(IN_FLIGHT);
+        let thread = std::thread::Builder::new()
+            .name("prefix-merge-writer".into())
+            .spawn(move || serve(outputs, receiver))
+            .map_err(|e| Error::InvalidArgument(format!("cannot start writer thread: {e}")))?;
+        Ok(OutputSink {
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&mut self, command: Command) -> Result<()> {
+        let delivered = self
+            .sender
+            .as_ref()
+            .is_some_and(|s| s.send(command).is_ok());
+        if delivered {
+            return Ok(());
+        }
+        // The writer stopped: its error explains why.
+        Err(self.join().err().unwrap_or(Error::Cancelled))
+    }
+
+    fn join(&mut self) -> Result<Vec<OutputSummary>> {
+        self.sender = None;
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| Error::InvalidArgument("writer thread panicked".into()))?,
+            None => Err(Error::Cancelled),
+        }
+    }
+
+    /// Append merged rows to the current output.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        self.send(Command::Write(batch))
+    }
+
+    /// Record a region's prefix values in the current output's summary.
+    pub fn note_prefix(&mut self, prefix: String) -> Result<()> {
+        self.send(Command::NotePrefix(prefix))
+    }
+
+    /// Close the row group in progress.
+    pub fn flush_row_group(&mut self) -> Result<()> {
+        self.send(Command::FlushRowGroup)
+    }
+
+    /// Close the current output file.
+    pub fn finish_current(&mut self) -> Result<()> {
+        self.send(Command::FinishCurrent)
+    }
+
+    /// Make all outputs visible and return their summaries.
+    pub fn commit(mut self) -> Result<Vec<OutputSummary>> {
+        self.send(Command::Commit)?;
+        self.join()
+    }
+}
+
+impl Drop for OutputSink {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.join();
+        }
+    }
+}
