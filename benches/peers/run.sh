@@ -31,6 +31,9 @@ mkdir -p "$WORK/data" "$WORK/logs"
 for _ in $(seq 120); do [[ -x ${PM:-$ROOT/target/release/prefix-merge} ]] && break; sleep 5; done
 cp "${PM:-$ROOT/target/release/prefix-merge}" "$WORK/prefix-merge"
 PM=$WORK/prefix-merge
+rev=$(git -C "$ROOT" rev-parse --short HEAD)
+git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock || rev="$rev (+ uncommitted changes)"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 gen_args() {  # data set -> `prefix-merge gen` flags
     case $1 in
@@ -90,13 +93,12 @@ for set in $SETS; do
     done
 done
 
-rev=$(git -C "$ROOT" rev-parse --short HEAD)
-git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock || rev="$rev (+ uncommitted changes)"
 {
     echo "# prefix-merge vs DuckDB vs Polars: merge 8 sorted Parquet files into 1"
     echo
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)," \
-         "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 2^20}' /proc/meminfo), $(uname -sr)"
+         "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 2^20}' /proc/meminfo), $(uname -sr);" \
+         "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
     echo "- versions: $("$PM" --version), git $rev; $("$PY" -c 'import duckdb, polars, pyarrow
 print(f"duckdb {duckdb.__version__}, polars {polars.__version__}, pyarrow {pyarrow.__version__}")')"
     echo "- settings: ROWS=$ROWS per file, RUNS=$RUNS rounds (round-robin), SETS=$SETS"
