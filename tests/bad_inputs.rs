@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 /// Merge into `dir/out` and assert the run failed and left nothing behind.
 fn merge_fails(inputs: &[PathBuf], dir: &Path) -> Error {
     let out = dir.join("out");
-    let err = MergeBuilder::new(inputs, &out).num_outputs(2).run().unwrap_err();
+    let err = MergeBuilder::new(inputs, &out)
+        .num_outputs(2)
+        .run()
+        .unwrap_err();
     if out.exists() {
         let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
         assert!(left.is_empty(), "files left behind: {left:?}");
@@ -21,8 +24,17 @@ fn merge_fails(inputs: &[PathBuf], dir: &Path) -> Error {
 }
 
 fn gen_inputs(dir: &Path, files: usize) -> Vec<PathBuf> {
-    let cfg = GenConfig { files, rows: 3_000, metrics: 5, ..GenConfig::default() };
-    generate(&dir.join("in"), &cfg).unwrap().into_iter().map(|s| s.path).collect()
+    let cfg = GenConfig {
+        files,
+        rows: 3_000,
+        metrics: 5,
+        ..GenConfig::default()
+    };
+    generate(&dir.join("in"), &cfg)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.path)
+        .collect()
 }
 
 #[test]
@@ -33,7 +45,10 @@ fn not_parquet() {
     std::fs::write(&junk, b"PAR1 but not really a parquet file").unwrap();
     inputs.push(junk.clone());
     let err = merge_fails(&inputs, dir.path());
-    assert!(matches!(&err, Error::Parquet { path, .. } if *path == junk), "{err}");
+    assert!(
+        matches!(&err, Error::Parquet { path, .. } if *path == junk),
+        "{err}"
+    );
 }
 
 #[test]
@@ -66,33 +81,84 @@ fn missing_and_unparsable_sort_schema() {
     let dir = tempfile::tempdir().unwrap();
     let bare = dir.path().join("bare.parquet");
     write_kv_file(&bare, &[vec!["a"]], None, None, EnabledStatistics::Page);
-    let err = merge_fails(&[bare.clone()], dir.path());
-    assert!(matches!(&err, Error::SortSchemaMissing { path } if *path == bare), "{err}");
+    let err = merge_fails(std::slice::from_ref(&bare), dir.path());
+    assert!(
+        matches!(&err, Error::SortSchemaMissing { path } if *path == bare),
+        "{err}"
+    );
     let bad = dir.path().join("bad.parquet");
-    write_kv_file(&bad, &[vec!["a"]], Some("k||ts"), Some(0), EnabledStatistics::Page);
+    write_kv_file(
+        &bad,
+        &[vec!["a"]],
+        Some("k||ts"),
+        Some(0),
+        EnabledStatistics::Page,
+    );
     let err = merge_fails(&[bad], dir.path());
-    assert!(matches!(&err, Error::BadMetadata { key, .. } if key == "qh.sort_fields"), "{err}");
+    assert!(
+        matches!(&err, Error::BadMetadata { key, .. } if key == "qh.sort_fields"),
+        "{err}"
+    );
 }
 
 #[test]
 fn inputs_disagree_on_schema_window_or_p() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.parquet");
-    write_kv_file(&a, &[vec!["a"]], Some("k|ts"), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &a,
+        &[vec!["a"]],
+        Some("k|ts"),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let b = dir.path().join("b.parquet");
-    write_kv_file(&b, &[vec!["a"]], Some("-k|ts"), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &b,
+        &[vec!["a"]],
+        Some("-k|ts"),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let err = merge_fails(&[a.clone(), b.clone()], dir.path());
-    assert!(matches!(&err, Error::InputMismatch { what: "sort schema", path, .. } if *path == b), "{err}");
-    write_kv_file(&b, &[vec!["a"]], Some("k|ts"), Some(0), EnabledStatistics::Page);
+    assert!(
+        matches!(&err, Error::InputMismatch { what: "sort schema", path, .. } if *path == b),
+        "{err}"
+    );
+    write_kv_file(
+        &b,
+        &[vec!["a"]],
+        Some("k|ts"),
+        Some(0),
+        EnabledStatistics::Page,
+    );
     let err = merge_fails(&[a.clone(), b.clone()], dir.path());
-    assert!(matches!(&err, Error::InputMismatch { what: "prefix length P", .. }), "{err}");
+    assert!(
+        matches!(
+            &err,
+            Error::InputMismatch {
+                what: "prefix length P",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Window: gen files carry one; a hand-built file has none.
     let gen = gen_inputs(dir.path(), 1);
     let c = dir.path().join("c.parquet");
     let sort = "metric_name|service|env|datacenter|region|host|timeseries_id|timestamp_secs/V2";
-    write_kv_file(&c, &[vec!["a"]], Some(sort), Some(1), EnabledStatistics::Page);
+    write_kv_file(
+        &c,
+        &[vec!["a"]],
+        Some(sort),
+        Some(1),
+        EnabledStatistics::Page,
+    );
     let err = merge_fails(&[gen[0].clone(), c], dir.path());
-    assert!(matches!(&err, Error::InputMismatch { what: "window", .. }), "{err}");
+    assert!(
+        matches!(&err, Error::InputMismatch { what: "window", .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -116,7 +182,11 @@ fn column_type_conflict_names_both_files() {
         };
         let b = RecordBatch::try_new(
             schema.clone(),
-            vec![Arc::new(StringArray::from(vec!["a"])), Arc::new(Int64Array::from(vec![1])), v],
+            vec![
+                Arc::new(StringArray::from(vec!["a"])),
+                Arc::new(Int64Array::from(vec![1])),
+                v,
+            ],
         )
         .unwrap();
         let p = dir.path().join(format!("t{i}.parquet"));
@@ -126,7 +196,10 @@ fn column_type_conflict_names_both_files() {
     let err = merge_fails(&paths, dir.path());
     let text = err.to_string();
     assert!(matches!(err, Error::TypeConflict { .. }), "{text}");
-    assert!(text.contains("t0.parquet") && text.contains("t1.parquet") && text.contains("\"v\""), "{text}");
+    assert!(
+        text.contains("t0.parquet") && text.contains("t1.parquet") && text.contains("\"v\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -139,8 +212,11 @@ fn alignment_violations_are_rejected_by_rule() {
     ] {
         let p = dir.path().join(format!("{rule}.parquet"));
         write_kv_file(&p, &rgs, Some("k|ts"), Some(1), EnabledStatistics::Page);
-        let err = merge_fails(&[p.clone()], dir.path());
-        assert!(matches!(&err, Error::Alignment { rule: r, path, .. } if *r == rule && *path == p), "{err}");
+        let err = merge_fails(std::slice::from_ref(&p), dir.path());
+        assert!(
+            matches!(&err, Error::Alignment { rule: r, path, .. } if *r == rule && *path == p),
+            "{err}"
+        );
     }
 }
 
@@ -148,10 +224,22 @@ fn alignment_violations_are_rejected_by_rule() {
 fn unsorted_input_names_file_row_group_and_row() {
     let dir = tempfile::tempdir().unwrap();
     let ok = dir.path().join("ok.parquet");
-    write_kv_file(&ok, &[vec!["a", "b"]], Some("k|-ts"), Some(0), EnabledStatistics::Page);
+    write_kv_file(
+        &ok,
+        &[vec!["a", "b"]],
+        Some("k|-ts"),
+        Some(0),
+        EnabledStatistics::Page,
+    );
     // ts ascends (1, 2, 3) but the schema says descending: row 1 breaks SS-1.
     let bad = dir.path().join("unsorted.parquet");
-    write_kv_file(&bad, &[vec!["c"], vec!["c", "c"]], Some("k|-ts"), Some(0), EnabledStatistics::Page);
+    write_kv_file(
+        &bad,
+        &[vec!["c"], vec!["c", "c"]],
+        Some("k|-ts"),
+        Some(0),
+        EnabledStatistics::Page,
+    );
     let err = merge_fails(&[ok, bad.clone()], dir.path());
     match &err {
         Error::Unsorted { path, location, .. } => {
@@ -167,8 +255,14 @@ fn bad_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = gen_inputs(dir.path(), 1);
     let none: Vec<PathBuf> = Vec::new();
-    assert!(matches!(MergeBuilder::new(&none, dir.path()).run(), Err(Error::InvalidArgument(_))));
-    let err = MergeBuilder::new(&inputs, dir.path().join("o")).num_outputs(0).run().unwrap_err();
+    assert!(matches!(
+        MergeBuilder::new(&none, dir.path()).run(),
+        Err(Error::InvalidArgument(_))
+    ));
+    let err = MergeBuilder::new(&inputs, dir.path().join("o"))
+        .num_outputs(0)
+        .run()
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)));
     // An output "directory" that is a regular file cannot be written.
     let file = dir.path().join("plain-file");
@@ -180,18 +274,29 @@ fn bad_arguments() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("merged_00000.parquet"), b"keep me").unwrap();
     assert!(MergeBuilder::new(&inputs, &out).run().is_err());
-    assert_eq!(std::fs::read(out.join("merged_00000.parquet")).unwrap(), b"keep me");
+    assert_eq!(
+        std::fs::read(out.join("merged_00000.parquet")).unwrap(),
+        b"keep me"
+    );
 }
 
 #[test]
 fn empty_inputs_are_fine() {
     let dir = tempfile::tempdir().unwrap();
     let mut inputs = gen_inputs(dir.path(), 2);
-    let cfg = GenConfig { files: 1, rows: 0, metrics: 5, ..GenConfig::default() };
+    let cfg = GenConfig {
+        files: 1,
+        rows: 0,
+        metrics: 5,
+        ..GenConfig::default()
+    };
     let zero = generate(&dir.path().join("zero"), &cfg).unwrap();
     assert_eq!(zero[0].rows, 0);
     inputs.insert(1, zero[0].path.clone());
-    let result = MergeBuilder::new(&inputs, dir.path().join("out")).num_outputs(2).run().unwrap();
+    let result = MergeBuilder::new(&inputs, dir.path().join("out"))
+        .num_outputs(2)
+        .run()
+        .unwrap();
     assert_eq!(result.rows_out, 6_000);
     assert_eq!(result.outputs.len(), 2);
 }
@@ -204,12 +309,21 @@ fn cli_failure_is_one_error_line_and_exit_1() {
     std::fs::write(&junk, b"nope").unwrap();
     inputs.push(junk);
     let out = dir.path().join("out");
-    let o = bin().arg("merge").arg("--output-dir").arg(&out).args(&inputs).output().unwrap();
+    let o = bin()
+        .arg("merge")
+        .arg("--output-dir")
+        .arg(&out)
+        .args(&inputs)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("error: ") && lines[0].contains("junk.parquet"), "{stderr}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains("junk.parquet"),
+        "{stderr}"
+    );
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
 }
 
@@ -229,6 +343,12 @@ fn disk_full_removes_partial_outputs() {
     let o = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.starts_with("error: ") && stderr.contains("File too large"), "{stderr}");
-    assert!(std::fs::read_dir(&out).unwrap().next().is_none(), "partial output left behind");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(&out).unwrap().next().is_none(),
+        "partial output left behind"
+    );
 }

@@ -9,21 +9,45 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 
 fn inputs(dir: &std::path::Path) -> Vec<PathBuf> {
-    let cfg = GenConfig { files: 3, rows: 20_000, metrics: 4, ..GenConfig::default() };
-    generate(&dir.join("in"), &cfg).unwrap().into_iter().map(|s| s.path).collect()
+    let cfg = GenConfig {
+        files: 3,
+        rows: 20_000,
+        metrics: 4,
+        ..GenConfig::default()
+    };
+    generate(&dir.join("in"), &cfg)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.path)
+        .collect()
 }
 
 #[test]
 fn run_async_matches_run() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = inputs(dir.path());
-    let sync = MergeBuilder::new(&inputs, dir.path().join("a")).num_outputs(2).run().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    let sync = MergeBuilder::new(&inputs, dir.path().join("a"))
+        .num_outputs(2)
+        .run()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
     let async_result = rt
-        .block_on(MergeBuilder::new(&inputs, dir.path().join("b")).num_outputs(2).run_async())
+        .block_on(
+            MergeBuilder::new(&inputs, dir.path().join("b"))
+                .num_outputs(2)
+                .run_async(),
+        )
         .unwrap();
     assert_eq!(sync.rows_out, async_result.rows_out);
-    let rows = |r: &prefix_merge::MergeResult| r.outputs.iter().map(|o| (o.rows, o.first_key.clone())).collect::<Vec<_>>();
+    let rows = |r: &prefix_merge::MergeResult| {
+        r.outputs
+            .iter()
+            .map(|o| (o.rows, o.first_key.clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(rows(&sync), rows(&async_result));
 }
 
@@ -37,7 +61,10 @@ fn dropping_the_future_cancels_and_cleans_up() {
     let release_rx = Mutex::new(release_rx);
     let first = AtomicBool::new(true);
     // Small windows so that the merge is mid-way when the first progress report comes.
-    let options = MergeOptions { batch_rows: 256, ..MergeOptions::default() };
+    let options = MergeOptions {
+        batch_rows: 256,
+        ..MergeOptions::default()
+    };
     let builder = MergeBuilder::new(&inputs, &out)
         .num_outputs(2)
         .options(options)
@@ -49,7 +76,10 @@ fn dropping_the_future_cancels_and_cleans_up() {
             }
         });
     let cancel = builder.cancel_flag();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let fut = builder.run_async();
         tokio::pin!(fut);
@@ -59,7 +89,10 @@ fn dropping_the_future_cancels_and_cleans_up() {
         }
         // `fut` is dropped here, mid-merge.
     });
-    assert!(cancel.load(Ordering::SeqCst), "dropping the future sets the cancel flag");
+    assert!(
+        cancel.load(Ordering::SeqCst),
+        "dropping the future sets the cancel flag"
+    );
     // The writer thread opens the first output while the merge is held; wait for it
     // (bounded) so the test shows that files the run created are removed.
     let partial = out.join(".merged_00000.parquet.inprogress");
@@ -72,6 +105,9 @@ fn dropping_the_future_cancels_and_cleans_up() {
     assert!(partial.exists(), "merge was writing");
     release_tx.send(()).unwrap();
     drop(rt); // waits for the blocking task, which stops and removes its files
-    let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -9,15 +9,29 @@ use prefix_merge::plan::check_alignment;
 use prefix_merge::{InputFile, MergeBuilder};
 
 const COLUMNS: [&str; 11] = [
-    "metric_name", "service", "env", "datacenter", "region", "host", "timeseries_id",
-    "timestamp_secs", "sorted_series", "metric_type", "value",
+    "metric_name",
+    "service",
+    "env",
+    "datacenter",
+    "region",
+    "host",
+    "timeseries_id",
+    "timestamp_secs",
+    "sorted_series",
+    "metric_type",
+    "value",
 ];
 
 fn check_layout(layout: &str, outputs: usize) {
-    let Some(root) = quickwit_fixtures() else { return };
+    let Some(root) = quickwit_fixtures() else {
+        return;
+    };
     let inputs = parquet_files(&root.join(layout));
     let dir = tempfile::tempdir().unwrap();
-    let result = MergeBuilder::new(&inputs, dir.path()).num_outputs(outputs).run().unwrap();
+    let result = MergeBuilder::new(&inputs, dir.path())
+        .num_outputs(outputs)
+        .run()
+        .unwrap();
     assert_eq!(result.rows_in, 8_000);
     assert_eq!(result.rows_out, 8_000);
     assert_eq!(result.outputs.len(), outputs);
@@ -26,7 +40,10 @@ fn check_layout(layout: &str, outputs: usize) {
     let mut last_series: Option<Cell> = None;
     for out in parquet_files(dir.path()) {
         let input = InputFile::open(&out).unwrap();
-        assert_eq!(input.prefix_len(), InputFile::open(&inputs[0]).unwrap().prefix_len());
+        assert_eq!(
+            input.prefix_len(),
+            InputFile::open(&inputs[0]).unwrap().prefix_len()
+        );
         assert!(check_alignment(&input).ok());
         let rows = read_rows(&out, &COLUMNS);
         // sorted_series is an order-preserving encoding of the series: in a sorted

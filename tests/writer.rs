@@ -101,8 +101,14 @@ fn write_split_sorts_stably_and_aligns() {
         .clone();
     assert_eq!(sorting.len(), 2);
     assert!(!sorting[0].descending && sorting[1].descending);
+    let with_index = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(
+        &std::fs::File::open(&path).unwrap(),
+        parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required),
+    )
+    .unwrap();
     assert!(
-        input.metadata.metadata().page_index().is_some(),
+        with_index.metadata().page_index().is_some(),
         "page index written"
     );
     assert!(input

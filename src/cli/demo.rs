@@ -22,7 +22,7 @@ pub fn run(a: DemoArgs) -> CliResult {
     let inputs = dir.join("inputs");
     if inputs.exists() {
         std::fs::remove_dir_all(&inputs)
-            .map_err(|e| (EXIT_VIOLATION, prefix_merge::Error::io(&inputs, e)))?;
+            .map_err(|e| Box::new((EXIT_VIOLATION, prefix_merge::Error::io(&inputs, e))))?;
     }
     let config = GenConfig {
         files: 4,
@@ -37,7 +37,7 @@ pub fn run(a: DemoArgs) -> CliResult {
         config.metrics,
         inputs.display()
     );
-    let splits = generate(&inputs, &config).map_err(|e| (EXIT_VIOLATION, e))?;
+    let splits = generate(&inputs, &config).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     println!();
     println!(
         "{:<40} {:>8} {:>11} {:>10}  alignment",
@@ -45,7 +45,7 @@ pub fn run(a: DemoArgs) -> CliResult {
     );
     let mut all_ok = true;
     for s in &splits {
-        let input = InputFile::open(&s.path).map_err(|e| (EXIT_VIOLATION, e))?;
+        let input = InputFile::open(&s.path).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
         let report = InspectReport::new(&input);
         all_ok &= report.ok;
         println!(
@@ -61,7 +61,7 @@ pub fn run(a: DemoArgs) -> CliResult {
         );
     }
     if let Some(first) = splits.first() {
-        let input = InputFile::open(&first.path).map_err(|e| (EXIT_VIOLATION, e))?;
+        let input = InputFile::open(&first.path).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
         println!();
         print!("{}", InspectReport::new(&input).render_text());
     }

@@ -39,7 +39,7 @@ pub fn run(a: GenArgs) -> CliResult {
         overlap: a.overlap,
         seed: a.seed,
     };
-    let summaries = generate(&a.output_dir, &config).map_err(|e| (EXIT_USAGE, e))?;
+    let summaries = generate(&a.output_dir, &config).map_err(|e| Box::new((EXIT_USAGE, e)))?;
     for s in summaries {
         println!(
             "{}\t{} rows\t{} row groups",

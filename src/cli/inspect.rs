@@ -22,7 +22,7 @@ pub struct InspectArgs {
 
 pub fn run(a: InspectArgs) -> CliResult {
     let input = InputFile::open_with_schema(&a.file, a.sort_schema.as_ref())
-        .map_err(|e| (EXIT_USAGE, e))?;
+        .map_err(|e| Box::new((EXIT_USAGE, e)))?;
     let report = InspectReport::new(&input);
     if a.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| {

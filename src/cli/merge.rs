@@ -72,7 +72,7 @@ pub fn run(a: MergeArgs) -> CliResult {
     });
     let result = builder.run();
     bar.finish_and_clear();
-    let result = result.map_err(|e| (EXIT_VIOLATION, e))?;
+    let result = result.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     if a.json {
         let text = serde_json::to_string_pretty(&result).map_err(|e| {
             (

@@ -44,7 +44,8 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err((code, err)) => {
+        Err(failure) => {
+            let (code, err) = *failure;
             let line = err.to_string().replace('\n', " ");
             eprintln!("error: {line}");
             ExitCode::from(code)
@@ -53,4 +54,4 @@ pub fn run() -> ExitCode {
 }
 
 /// What a subcommand returns: an exit code, or an error with the code to exit with.
-pub type CliResult = Result<ExitCode, (u8, prefix_merge::Error)>;
+pub type CliResult = Result<ExitCode, Box<(u8, prefix_merge::Error)>>;

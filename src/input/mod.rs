@@ -17,7 +17,7 @@ use crate::key::{KeyValue, ValueKind};
 use crate::schema::{resolve, Direction, ResolvedColumn, SortSchema};
 use crate::{Error, Result};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::metadata::{PageIndexPolicy, ParquetStatisticsPolicy};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -57,7 +57,14 @@ impl InputFile {
     pub fn open_with_schema(path: impl AsRef<Path>, explicit: Option<&SortSchema>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        // The page index is not needed to plan or merge; skipping it keeps per-input
+        // memory to the footer itself.
+        // Page encoding and size statistics are never used either.
+        let options = ArrowReaderOptions::new()
+            .with_page_index_policy(PageIndexPolicy::Skip)
+            .with_encoding_stats_as_mask(true)
+            .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll)
+            .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
         let metadata =
             ArrowReaderMetadata::load(&file, options).map_err(|e| Error::parquet(&path, e))?;
         let contract = FileContract::from_metadata(&path, metadata.metadata(), explicit)?;

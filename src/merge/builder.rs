@@ -19,6 +19,12 @@ use std::time::{Duration, Instant};
 /// Progress callback: (rows merged so far, total rows).
 pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
+/// Inputs as paths, or already opened by the caller.
+enum Inputs {
+    Paths(Vec<PathBuf>),
+    Opened(Vec<InputFile>),
+}
+
 /// Tuning knobs with sensible defaults.
 #[derive(Clone)]
 pub struct MergeOptions {
@@ -65,7 +71,7 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::O
 
 /// Configures and runs a merge of sorted inputs into at most `num_outputs` outputs.
 pub struct MergeBuilder {
-    inputs: Vec<PathBuf>,
+    inputs: Inputs,
     output_dir: PathBuf,
     num_outputs: Option<usize>,
     target_output_bytes: Option<u64>,
@@ -81,10 +87,12 @@ impl MergeBuilder {
         output_dir: impl AsRef<Path>,
     ) -> Self {
         MergeBuilder {
-            inputs: inputs
-                .into_iter()
-                .map(|p| p.as_ref().to_path_buf())
-                .collect(),
+            inputs: Inputs::Paths(
+                inputs
+                    .into_iter()
+                    .map(|p| p.as_ref().to_path_buf())
+                    .collect(),
+            ),
             output_dir: output_dir.as_ref().to_path_buf(),
             num_outputs: None,
             target_output_bytes: None,
@@ -92,6 +100,14 @@ impl MergeBuilder {
             sort_schema: None,
             options: MergeOptions::default(),
         }
+    }
+
+    /// Merge inputs the caller has already opened (their footers are not parsed
+    /// again; an explicit [`sort_schema`](Self::sort_schema) does not apply to them).
+    pub fn from_inputs(inputs: Vec<InputFile>, output_dir: impl AsRef<Path>) -> Self {
+        let mut builder = MergeBuilder::new(Vec::<PathBuf>::new(), output_dir);
+        builder.inputs = Inputs::Opened(inputs);
+        builder
     }
 
     /// Upper bound on the number of outputs (met when the data has enough series).
@@ -138,9 +154,13 @@ impl MergeBuilder {
     }
 
     /// Run the merge on the calling thread.
-    pub fn run(self) -> Result<MergeResult> {
+    pub fn run(mut self) -> Result<MergeResult> {
         let started = Instant::now();
-        if self.inputs.is_empty() {
+        let empty = match &self.inputs {
+            Inputs::Paths(p) => p.is_empty(),
+            Inputs::Opened(i) => i.is_empty(),
+        };
+        if empty {
             return Err(Error::InvalidArgument("no input files".into()));
         }
         if self.num_outputs == Some(0) {
@@ -158,11 +178,13 @@ impl MergeBuilder {
                 "batch and row-group rows must be > 0".into(),
             ));
         }
-        let inputs = self
-            .inputs
-            .iter()
-            .map(|p| InputFile::open_with_schema(p, self.sort_schema.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
+        let inputs = match std::mem::replace(&mut self.inputs, Inputs::Paths(Vec::new())) {
+            Inputs::Paths(paths) => paths
+                .iter()
+                .map(|p| InputFile::open_with_schema(p, self.sort_schema.as_ref()))
+                .collect::<Result<Vec<_>>>()?,
+            Inputs::Opened(inputs) => inputs,
+        };
         validate_inputs(&inputs)?;
         let schemas: Vec<_> = inputs
             .iter()
