@@ -1,37 +1,45 @@
-//! `prefix-merge demo`: generate a small sample data set and show what the engine
-//! sees in it.
+//! `prefix-merge demo`: generate a small sample data set, show what the engine sees
+//! in it, merge it and print the merge summary.
 
+use super::merge::render_summary;
 use super::{CliResult, EXIT_VIOLATION};
-use prefix_merge::gen::{generate, GenConfig};
+use prefix_merge::gen::{generate, GenConfig, Overlap};
 use prefix_merge::inspect::InspectReport;
-use prefix_merge::InputFile;
-use std::path::PathBuf;
+use prefix_merge::{InputFile, MergeBuilder};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Where to put the sample data (default: a folder in the system temp dir).
+    /// Where to put the sample data and outputs (default: a folder in the temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
+}
+
+fn fresh(dir: &Path) -> Result<(), Box<(u8, prefix_merge::Error)>> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| Box::new((EXIT_VIOLATION, prefix_merge::Error::io(dir, e))))?;
+    }
+    Ok(())
 }
 
 pub fn run(a: DemoArgs) -> CliResult {
     let dir = a
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join("prefix-merge-demo"));
-    let inputs = dir.join("inputs");
-    if inputs.exists() {
-        std::fs::remove_dir_all(&inputs)
-            .map_err(|e| Box::new((EXIT_VIOLATION, prefix_merge::Error::io(&inputs, e))))?;
-    }
+    let (inputs, outputs) = (dir.join("inputs"), dir.join("outputs"));
+    fresh(&inputs)?;
+    fresh(&outputs)?;
     let config = GenConfig {
         files: 4,
-        rows: 20_000,
+        rows: 50_000,
         metrics: 20,
+        overlap: Overlap::Interleave,
         ..GenConfig::default()
     };
     println!(
-        "generating {} files x {} rows ({} metrics, aligned, P=1) in {}",
+        "1. generating {} splits x {} rows ({} metrics, aligned P=1, interleaved in time) in {}",
         config.files,
         config.rows,
         config.metrics,
@@ -39,31 +47,41 @@ pub fn run(a: DemoArgs) -> CliResult {
     );
     let splits = generate(&inputs, &config).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     println!();
-    println!(
-        "{:<40} {:>8} {:>11} {:>10}  alignment",
-        "file", "rows", "row groups", "bytes"
-    );
+    println!("2. what the engine sees in each split");
+    println!("{:<20} {:>8} {:>11} {:>10}  alignment", "split", "rows", "row groups", "bytes");
     let mut all_ok = true;
     for s in &splits {
         let input = InputFile::open(&s.path).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
         let report = InspectReport::new(&input);
         all_ok &= report.ok;
         println!(
-            "{:<40} {:>8} {:>11} {:>10}  {}",
-            s.path
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
+            "{:<20} {:>8} {:>11} {:>10}  {}",
+            s.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
             report.rows,
             report.row_groups.len(),
             report.bytes,
             report.verdict
         );
     }
-    if let Some(first) = splits.first() {
-        let input = InputFile::open(&first.path).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
-        println!();
-        print!("{}", InspectReport::new(&input).render_text());
+    println!();
+    println!("3. merging them into at most 3 sorted, non-overlapping outputs in {}", outputs.display());
+    let paths: Vec<&PathBuf> = splits.iter().map(|s| &s.path).collect();
+    let result = MergeBuilder::new(paths, &outputs)
+        .num_outputs(3)
+        .run()
+        .map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    print!("{}", render_summary(&result));
+    println!();
+    println!("4. every output keeps the alignment claim");
+    for o in &result.outputs {
+        let input = InputFile::open(&o.path).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+        let report = InspectReport::new(&input);
+        all_ok &= report.ok;
+        println!(
+            "{:<22} {}",
+            o.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            report.verdict
+        );
     }
     Ok(if all_ok {
         ExitCode::SUCCESS
