@@ -48,7 +48,10 @@ pub fn run(a: DemoArgs) -> CliResult {
     let splits = generate(&inputs, &config).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     println!();
     println!("2. what the engine sees in each split");
-    println!("{:<20} {:>8} {:>11} {:>10}  alignment", "split", "rows", "row groups", "bytes");
+    println!(
+        "{:<20} {:>8} {:>11} {:>10}  alignment",
+        "split", "rows", "row groups", "bytes"
+    );
     let mut all_ok = true;
     for s in &splits {
         let input = InputFile::open(&s.path).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
@@ -56,7 +59,10 @@ pub fn run(a: DemoArgs) -> CliResult {
         all_ok &= report.ok;
         println!(
             "{:<20} {:>8} {:>11} {:>10}  {}",
-            s.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            s.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
             report.rows,
             report.row_groups.len(),
             report.bytes,
@@ -64,7 +70,10 @@ pub fn run(a: DemoArgs) -> CliResult {
         );
     }
     println!();
-    println!("3. merging them into at most 3 sorted, non-overlapping outputs in {}", outputs.display());
+    println!(
+        "3. merging them into at most 3 sorted, non-overlapping outputs in {}",
+        outputs.display()
+    );
     let paths: Vec<&PathBuf> = splits.iter().map(|s| &s.path).collect();
     let result = MergeBuilder::new(paths, &outputs)
         .num_outputs(3)
@@ -79,7 +88,10 @@ pub fn run(a: DemoArgs) -> CliResult {
         all_ok &= report.ok;
         println!(
             "{:<22} {}",
-            o.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            o.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
             report.verdict
         );
     }

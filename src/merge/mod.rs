@@ -5,13 +5,16 @@
 //! - `key_layout`: merge keys as arrow `Rows`, series boundaries;
 //! - `order`: k-way merge order with run detection;
 //! - `assemble`: interleave of the picked rows into output batches;
-//! - `engine`: the driver that walks regions and cuts outputs at series boundaries.
+//! - `engine`: the driver that walks regions and cuts outputs at series boundaries;
+//! - `memory`: merge order and assembly over in-memory batches (no files).
 
 mod assemble;
 pub mod builder;
 mod engine;
 mod key_layout;
+mod memory;
 mod order;
 mod stream;
 
 pub use builder::{MergeBuilder, MergeOptions, MergeResult, ProgressFn};
+pub use memory::{merge_batches, merge_order};

@@ -9,10 +9,14 @@ use crate::schema::InputAdapter;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_row::{OwnedRow, Row, Rows};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use arrow_schema::ArrowError;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
+
+/// Where a stream's batches come from: a parquet-rs reader, or memory.
+pub(crate) type BatchSource = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
 
 /// A decoded batch and its sort keys.
 pub(crate) struct Loaded {
@@ -25,7 +29,7 @@ pub(crate) struct SortedStream {
     /// Index of the input file in the merge's input list.
     pub input: usize,
     path: PathBuf,
-    reader: ParquetRecordBatchReader,
+    reader: BatchSource,
     adapter: InputAdapter,
     /// Batches still referenced by the window being built; positions are stable
     /// until [`release`](Self::release).
@@ -61,9 +65,28 @@ impl SortedStream {
             .iter()
             .map(|&rg| (rg, input.row_groups.get(rg).map_or(0, |r| r.rows)))
             .collect();
-        Ok(SortedStream {
-            input: member.input,
-            path: input.path.clone(),
+        Ok(Self::from_source(
+            member.input,
+            input.path.clone(),
+            Box::new(reader),
+            adapter,
+            row_groups,
+            member.rows,
+        ))
+    }
+
+    /// A stream over any batch source; `row_groups` only serves error locations.
+    pub fn from_source(
+        input: usize,
+        path: PathBuf,
+        reader: BatchSource,
+        adapter: InputAdapter,
+        row_groups: Vec<(usize, u64)>,
+        expected: u64,
+    ) -> Self {
+        SortedStream {
+            input,
+            path,
             reader,
             adapter,
             batches: VecDeque::new(),
@@ -73,9 +96,9 @@ impl SortedStream {
             loaded_rows: 0,
             row_groups,
             emitted: 0,
-            expected: member.rows,
+            expected,
             exhausted: false,
-        })
+        }
     }
 
     /// "row group G, row R" for the member's `offset`-th row.
