@@ -1,7 +1,8 @@
-//! Merge order: a k-way merge over the streams' head keys with run detection.
-//! The smallest head is emitted together with every following row of the same
-//! stream that still sorts before the second-smallest head, so long runs (disjoint
-//! inputs) cost one comparison per row. Ties go to the earlier stream (input order).
+//! Merge order: a k-way merge over the streams' head keys with a loser tree
+//! (log k comparisons per row) and run detection: when the same stream wins twice
+//! in a row, the runner-up is found once and the winner's rows are emitted while
+//! they still sort before it (one comparison per row on long, disjoint runs).
+//! Ties go to the earlier stream (input order).
 
 use super::key_layout::KeyLayout;
 use super::stream::SortedStream;
@@ -22,19 +23,92 @@ pub(crate) enum WindowEnd {
 /// One merged row: (stream, batch position in that stream, row in the batch).
 pub(crate) type Pick = (usize, usize, usize);
 
+/// No stream (an exhausted or padding leaf): sorts after everything.
+const NONE: usize = usize::MAX;
+
 /// Merge state carried across windows of one region.
 #[derive(Default)]
 pub(crate) struct MergeState {
     /// Key of the last emitted row of the previous window (for MC-3 and series
     /// transitions across windows).
     last_row: Option<OwnedRow>,
+    /// Loser tree: `losers[0]` is the current winner, `losers[1..n]` the losers
+    /// kept at internal nodes; leaves `n..2n` are streams. Empty until built.
+    losers: Vec<usize>,
+    /// Number of leaves (a power of two >= number of streams).
+    leaves: usize,
+    /// Whether each stream has a head row.
+    active: Vec<bool>,
+    /// The stream that won the previous pick.
+    last_winner: Option<usize>,
 }
 
-fn before(streams: &[SortedStream], a: usize, b: usize) -> bool {
+/// `a` sorts before `b` (heads compared; ties to the lower stream index).
+fn before(streams: &[SortedStream], active: &[bool], a: usize, b: usize) -> bool {
+    if a == NONE || !active[a] {
+        return false;
+    }
+    if b == NONE || !active[b] {
+        return true;
+    }
     match streams[a].head().cmp(&streams[b].head()) {
         std::cmp::Ordering::Less => true,
         std::cmp::Ordering::Equal => a < b,
         std::cmp::Ordering::Greater => false,
+    }
+}
+
+impl MergeState {
+    fn build(&mut self, streams: &mut [SortedStream], layout: &KeyLayout) -> Result<()> {
+        self.active = Vec::with_capacity(streams.len());
+        for s in streams.iter_mut() {
+            self.active.push(s.ensure_head(layout)?);
+        }
+        let n = streams.len().next_power_of_two().max(2);
+        let mut winners = vec![NONE; 2 * n];
+        for (i, w) in winners[n..n + streams.len()].iter_mut().enumerate() {
+            *w = i;
+        }
+        self.losers = vec![NONE; n];
+        for node in (1..n).rev() {
+            let (a, b) = (winners[2 * node], winners[2 * node + 1]);
+            let (win, lose) = if before(streams, &self.active, b, a) {
+                (b, a)
+            } else {
+                (a, b)
+            };
+            winners[node] = win;
+            self.losers[node] = lose;
+        }
+        self.losers[0] = winners[1];
+        self.leaves = n;
+        Ok(())
+    }
+
+    /// Re-establish the tree after stream `w`'s head changed.
+    fn replay(&mut self, streams: &[SortedStream], w: usize) {
+        let mut candidate = w;
+        let mut node = (self.leaves + w) / 2;
+        while node >= 1 {
+            if before(streams, &self.active, self.losers[node], candidate) {
+                std::mem::swap(&mut self.losers[node], &mut candidate);
+            }
+            node /= 2;
+        }
+        self.losers[0] = candidate;
+    }
+
+    /// The runner-up behind winner `w`: the best loser on `w`'s path to the root.
+    fn runner_up(&self, streams: &[SortedStream], w: usize) -> usize {
+        let mut best = NONE;
+        let mut node = (self.leaves + w) / 2;
+        while node >= 1 {
+            if before(streams, &self.active, self.losers[node], best) {
+                best = self.losers[node];
+            }
+            node /= 2;
+        }
+        best
     }
 }
 
@@ -49,35 +123,27 @@ pub(crate) fn select_window(
     out: &mut Vec<Pick>,
 ) -> Result<WindowEnd> {
     out.clear();
-    let end = 'outer: loop {
-        let mut best: Option<usize> = None;
-        let mut second: Option<usize> = None;
-        for s in 0..streams.len() {
-            if !streams[s].ensure_head(layout)? {
-                continue;
-            }
-            match best {
-                None => best = Some(s),
-                Some(b) if before(streams, s, b) => {
-                    second = best;
-                    best = Some(s);
-                }
-                Some(_) => {
-                    if second.is_none_or(|s2| before(streams, s, s2)) {
-                        second = Some(s);
-                    }
-                }
-            }
-        }
-        let Some(b) = best else {
+    if state.losers.is_empty() {
+        state.build(streams, layout)?;
+    }
+    let end = loop {
+        let w = state.losers[0];
+        if w == NONE || !state.active[w] {
             break WindowEnd::Exhausted;
+        }
+        // A stream that wins twice in a row is likely in a run: find the runner-up
+        // once and emit against it; otherwise emit one row and replay.
+        let bound = if state.last_winner == Some(w) {
+            Some(state.runner_up(streams, w))
+        } else {
+            None
         };
-        let mut run_start = true;
-        loop {
+        let mut emitted = false;
+        let stop = loop {
             if out.len() >= max_rows {
-                break 'outer WindowEnd::Full;
+                break Some(WindowEnd::Full);
             }
-            let stream = &streams[b];
+            let stream = &streams[w];
             let row = stream.head();
             let previous = match out.last() {
                 Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
@@ -86,29 +152,36 @@ pub(crate) fn select_window(
             // MC-3: the merged stream never goes backwards. Within a run the
             // stream's own order (SS-1, checked on load) guarantees it, so only the
             // first row of each run needs the comparison.
-            if run_start && previous.is_some_and(|p| row < p) {
+            if !emitted && previous.is_some_and(|p| row < p) {
                 return Err(Error::Invariant {
                     rule: "MC-3",
                     detail: "merged output would not be sorted".into(),
                 });
             }
-            run_start = false;
             // Cuts happen only where a new series starts.
             if cut_after.is_some_and(|c| out.len() >= c) {
                 let new_series = previous
                     .is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref()));
                 if new_series {
-                    break 'outer WindowEnd::Cut;
+                    break Some(WindowEnd::Cut);
                 }
             }
-            out.push((b, stream.head_batch, stream.head_row));
-            streams[b].advance();
-            if !streams[b].ensure_head(layout)? {
-                break;
+            out.push((w, stream.head_batch, stream.head_row));
+            emitted = true;
+            streams[w].advance();
+            state.active[w] = streams[w].ensure_head(layout)?;
+            match bound {
+                Some(b) if state.active[w] && before(streams, &state.active, w, b) => {}
+                _ => break None,
             }
-            if second.is_some_and(|s2| !before(streams, b, s2)) {
-                break;
-            }
+        };
+        if emitted {
+            // The winner's head moved: restore the tree before anything else.
+            state.replay(streams, w);
+            state.last_winner = Some(w);
+        }
+        if let Some(end) = stop {
+            break end;
         }
     };
     if let Some(&(s, pb, pr)) = out.last() {
