@@ -7,7 +7,9 @@
 //! - [`plan`]: metadata-only checks and planning (alignment);
 //! - [`write`]: the indexing-side writer that produces aligned files;
 //! - [`gen`]: deterministic sample metrics data;
-//! - [`inspect`]: the report behind `prefix-merge inspect`.
+//! - [`inspect`]: the report behind `prefix-merge inspect`;
+//! - [`verify`]: deep data checks behind `prefix-merge verify`;
+//! - [`merge`], [`output`]: the streaming merge engine and its output files.
 
 pub mod error;
 pub mod gen;
@@ -18,6 +20,7 @@ pub mod merge;
 pub mod output;
 pub mod plan;
 pub mod schema;
+pub mod verify;
 pub mod write;
 
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! The engine's oracle: random inputs written with the aligned writer are merged;
 //! the concatenated outputs must equal the stable sort of the concatenated inputs
 //! (ties in input order), and MC-1..4, MS-5, MS-6, PA-1 and PA-3 must hold on every
-//! output, checked with the same code as `inspect`.
+//! output, checked with the same code as `inspect`; `verify` passes every output.
 //!
 //! CI runs `ORACLE_CASES` (default 40) cases; 10x more:
 //! `ORACLE_CASES=400 cargo test --release --test merge_oracle`.
@@ -15,6 +15,7 @@ use arrow_schema::{DataType, Field, Schema};
 use common::{parquet_files, read_rows, Cell};
 use prefix_merge::merge::MergeOptions;
 use prefix_merge::plan::check_alignment;
+use prefix_merge::verify::verify_file;
 use prefix_merge::write::{write_split, SplitConfig};
 use prefix_merge::{InputFile, MergeBuilder, SortSchema};
 use proptest::prelude::*;
@@ -281,6 +282,9 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
         let report = check_alignment(&input);
         prop_assert!(report.ok(), "{:?}", report.violations);
         prop_assert_eq!(input.contract.num_merge_ops, 1);
+        // The deep check operators run after a merge agrees.
+        let deep = verify_file(path).unwrap();
+        prop_assert!(deep.ok(), "verify: {:?}", deep.violations);
         let rows = read_rows(path, &COLUMNS);
         prop_assert!(!rows.is_empty(), "empty output");
         // MC-3 per output.

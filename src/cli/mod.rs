@@ -4,6 +4,7 @@ mod demo;
 mod gen;
 mod inspect;
 mod merge;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Merge sorted Parquet files into at most N sorted, non-overlapping outputs.
     Merge(merge::MergeArgs),
+    /// Prove from the data that files are sorted and keep their alignment claim.
+    Verify(verify::VerifyArgs),
     /// Run the main job on built-in sample data.
     Demo(demo::DemoArgs),
 }
@@ -41,6 +44,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
         Ok(code) => code,

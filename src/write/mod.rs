@@ -11,7 +11,7 @@ mod sort;
 mod sorted_writer;
 
 pub use config::SplitConfig;
-pub use sort::sort_batch;
+pub use sort::{sort_batch, sort_converter};
 pub use sorted_writer::{SortedSplitWriter, SplitSummary};
 
 use crate::{Error, Result};

@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Build a row converter over the sort columns present in `schema` (absent ones are
 /// all-null and never change the order); also returns their field indices.
-pub(crate) fn sort_converter(
+pub fn sort_converter(
     sort: &SortSchema,
     schema: &arrow_schema::Schema,
     take: usize,
