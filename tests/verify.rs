@@ -14,11 +14,14 @@ fn verify(path: &Path) -> (i32, String) {
     )
 }
 
+/// (rule, row groups of k, sort schema, P, expected text)
+type Case<'a> = (&'a str, Vec<Vec<&'a str>>, &'a str, usize, &'a str);
+
 #[test]
 fn violations_exit_1_with_rule_row_group_and_row() {
     let dir = tempfile::tempdir().unwrap();
     // (rule, row groups of k, sort schema, P, expected text)
-    let cases: [(&str, Vec<Vec<&str>>, &str, usize, &str); 4] = [
+    let cases: [Case; 4] = [
         (
             "PA-1",
             vec![vec!["a", "a", "b"]],
