@@ -3,6 +3,9 @@
 //! (ties in input order), and MC-1..4, MS-5, MS-6, PA-1 and PA-3 must hold on every
 //! output, checked with the same code as `inspect`; `verify` passes every output.
 //!
+//! Inputs are aligned (P = the case's P) or legacy (P = 0, row groups cut by row
+//! count), in which case the merge promotes them to the case's P.
+//!
 //! CI runs `ORACLE_CASES` (default 40) cases; 10x more:
 //! `ORACLE_CASES=400 cargo test --release --test merge_oracle`.
 
@@ -35,6 +38,9 @@ struct RowSpec {
 #[derive(Debug, Clone)]
 struct InputSpec {
     rows: Vec<RowSpec>,
+    /// Written as a legacy file (P = 0, row groups cut every `legacy` rows) instead
+    /// of aligned; merged with promotion to the case's P.
+    legacy: Option<usize>,
     has_c: bool,
     has_body: bool,
     a_dict: bool,
@@ -78,9 +84,11 @@ fn input() -> impl Strategy<Value = InputSpec> {
         proptest::bool::weighted(0.7),
         any::<bool>(),
         any::<bool>(),
+        proptest::option::weighted(0.35, 1usize..700),
     )
-        .prop_map(|(rows, has_c, has_body, a_dict)| InputSpec {
+        .prop_map(|(rows, has_c, has_body, a_dict, legacy)| InputSpec {
             rows,
+            legacy,
             has_c,
             has_body,
             a_dict,
@@ -217,13 +225,17 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     for (i, spec) in case.inputs.iter().enumerate() {
         let path = dir.path().join(format!("in_{i}.parquet"));
         let b = batch(spec);
-        write_split(
-            &path,
-            b.schema(),
-            &[b],
-            &SplitConfig::new(sort.clone(), case.prefix_len),
-        )
-        .unwrap();
+        let config = match spec.legacy {
+            Some(rows) => SplitConfig {
+                max_row_group_rows: Some(rows),
+                ..SplitConfig::new(sort.clone(), 0)
+            },
+            None => SplitConfig::new(sort.clone(), case.prefix_len),
+        };
+        write_split(&path, b.schema(), &[b], &config).unwrap();
+        if spec.legacy.is_some() {
+            prop_assert_eq!(InputFile::open(&path).unwrap().prefix_len(), 0);
+        }
         expected.extend(read_rows(&path, &COLUMNS));
         paths.push(path);
     }
@@ -234,9 +246,13 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
         row_group_rows: case.row_group_rows,
         ..MergeOptions::default()
     };
-    let result = MergeBuilder::new(&paths, &out_dir)
+    let mut builder = MergeBuilder::new(&paths, &out_dir)
         .num_outputs(case.num_outputs)
-        .options(options)
+        .options(options);
+    if case.inputs.iter().any(|i| i.legacy.is_some()) {
+        builder = builder.promote_prefix_len(case.prefix_len);
+    }
+    let result = builder
         .run()
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let outputs = parquet_files(&out_dir);

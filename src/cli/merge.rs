@@ -21,6 +21,14 @@ pub struct MergeArgs {
     /// Sort schema to use instead of the inputs' own.
     #[arg(long)]
     sort_schema: Option<SortSchema>,
+    /// Write outputs aligned to this prefix length, cutting inputs with another P
+    /// (e.g. legacy P = 0 files) into virtual regions.
+    #[arg(long)]
+    promote_prefix_len: Option<usize>,
+    /// Do not trust the inputs' alignment claims: re-derive their regions from the
+    /// data (repairs files whose claim is false).
+    #[arg(long)]
+    rescan_alignment: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -60,6 +68,10 @@ pub fn run(a: MergeArgs) -> CliResult {
     if let Some(s) = a.sort_schema {
         builder = builder.sort_schema(s);
     }
+    if let Some(p) = a.promote_prefix_len {
+        builder = builder.promote_prefix_len(p);
+    }
+    builder = builder.rescan_alignment(a.rescan_alignment);
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")

@@ -4,6 +4,7 @@
 
 mod column;
 mod file_contract;
+mod legacy;
 mod prefix;
 
 pub use column::read_row_group_columns;
@@ -11,6 +12,7 @@ pub use file_contract::{
     FileContract, SchemaSource, Window, KEY_NUM_MERGE_OPS, KEY_PREFIX_LEN, KEY_SORT_FIELDS,
     KEY_WINDOW_DURATION, KEY_WINDOW_START,
 };
+pub use legacy::{scan_virtual_regions, VirtualRegion};
 pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
 
 use crate::key::{KeyValue, ValueKind};

@@ -84,7 +84,8 @@ pub(super) fn row_group_infos(input: &InputFile) -> Result<Vec<RowGroupInfo>> {
         .collect()
 }
 
-fn encode_values(input: &InputFile, values: &[KeyValue]) -> PrefixKey {
+/// Encode prefix values with the directions of `input`'s sort columns.
+pub(crate) fn encode_values(input: &InputFile, values: &[KeyValue]) -> PrefixKey {
     let mut key = Vec::new();
     for (v, c) in values.iter().zip(&input.sort_columns) {
         encode_column(&mut key, v, c.direction);

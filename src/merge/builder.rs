@@ -2,7 +2,7 @@
 
 use super::engine::Engine;
 use super::key_layout::KeyLayout;
-use crate::input::{FileContract, InputFile};
+use crate::input::{scan_virtual_regions, FileContract, InputFile};
 use crate::output::{OutputSet, OutputSink, OutputSummary};
 use crate::plan::{build_regions, validate_inputs, OutputTargets};
 use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
@@ -77,6 +77,8 @@ pub struct MergeBuilder {
     target_output_bytes: Option<u64>,
     properties: Option<WriterProperties>,
     sort_schema: Option<SortSchema>,
+    promote_prefix_len: Option<usize>,
+    rescan_alignment: bool,
     options: MergeOptions,
 }
 
@@ -98,6 +100,8 @@ impl MergeBuilder {
             target_output_bytes: None,
             properties: None,
             sort_schema: None,
+            promote_prefix_len: None,
+            rescan_alignment: false,
             options: MergeOptions::default(),
         }
     }
@@ -133,6 +137,21 @@ impl MergeBuilder {
     /// Use this sort schema instead of the inputs' own.
     pub fn sort_schema(mut self, schema: SortSchema) -> Self {
         self.sort_schema = Some(schema);
+        self
+    }
+
+    /// Write outputs aligned to prefix length `p`: inputs with another P (legacy
+    /// P = 0 files among them) are cut into virtual regions by the legacy adapter,
+    /// which reads only their prefix columns.
+    pub fn promote_prefix_len(mut self, p: usize) -> Self {
+        self.promote_prefix_len = Some(p);
+        self
+    }
+
+    /// Do not trust the inputs' alignment claims: re-derive every input's regions
+    /// from its data (legacy adapter). Repairs files whose claim is false.
+    pub fn rescan_alignment(mut self, rescan: bool) -> Self {
+        self.rescan_alignment = rescan;
         self
     }
 
@@ -185,16 +204,26 @@ impl MergeBuilder {
                 .collect::<Result<Vec<_>>>()?,
             Inputs::Opened(inputs) => inputs,
         };
-        validate_inputs(&inputs)?;
+        validate_inputs(&inputs, self.promote_prefix_len, self.rescan_alignment)?;
         let schemas: Vec<_> = inputs
             .iter()
             .map(|i| (i.path.as_path(), i.metadata.schema().as_ref()))
             .collect();
         let union = union_schemas(&schemas)?;
         let first = &inputs[0];
-        let prefix_len = first.prefix_len();
+        let prefix_len = self.promote_prefix_len.unwrap_or(first.prefix_len());
         let sort = first.sort_schema().clone();
-        let regions = build_regions(&inputs);
+        let virtual_regions = inputs
+            .iter()
+            .map(|input| {
+                let adapt =
+                    prefix_len > 0 && (self.rescan_alignment || input.prefix_len() != prefix_len);
+                adapt
+                    .then(|| scan_virtual_regions(input, prefix_len))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let regions = build_regions(&inputs, prefix_len, &virtual_regions);
         let rows_in: u64 = inputs.iter().map(InputFile::num_rows).sum();
         let bytes_in: u64 = inputs
             .iter()
@@ -222,6 +251,7 @@ impl MergeBuilder {
                 .unwrap_or(0)
                 + 1,
             sort_schema: sort.clone(),
+            prefix_len,
             ..first.contract.clone()
         };
         let parquet_schema = ArrowSchemaConverter::new()
@@ -255,6 +285,7 @@ impl MergeBuilder {
             targets.num_outputs,
         )?;
         let engine = Engine {
+            prefix_len,
             inputs: &inputs,
             union: &union,
             layout,

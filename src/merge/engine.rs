@@ -16,6 +16,8 @@ use std::sync::atomic::Ordering;
 
 /// Everything the driver needs, borrowed from the builder's run.
 pub(crate) struct Engine<'a> {
+    /// Prefix length of the outputs (regions hold one prefix value each).
+    pub prefix_len: usize,
     pub inputs: &'a [InputFile],
     pub union: &'a SchemaUnion,
     pub layout: KeyLayout,
@@ -27,7 +29,7 @@ pub(crate) struct Engine<'a> {
 impl Engine<'_> {
     /// Merge every region into `outputs`; returns rows emitted per input.
     pub fn run(&self, regions: &[Region], outputs: &mut OutputSink) -> Result<Vec<u64>> {
-        let prefix_len = self.inputs.first().map_or(0, |i| i.prefix_len());
+        let prefix_len = self.prefix_len;
         let prefix_names: Vec<&str> = self
             .inputs
             .first()

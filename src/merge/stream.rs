@@ -10,7 +10,7 @@ use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_row::{OwnedRow, Row, Rows};
 use arrow_schema::ArrowError;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
@@ -40,6 +40,8 @@ pub(crate) struct SortedStream {
     loaded_rows: u64,
     /// (row group index, rows) of the member's row groups, for error locations.
     row_groups: Vec<(usize, u64)>,
+    /// Rows skipped at the start of the first row group (virtual regions).
+    skip_rows: u64,
     pub emitted: u64,
     pub expected: u64,
     exhausted: bool,
@@ -54,25 +56,39 @@ impl SortedStream {
         batch_rows: usize,
     ) -> Result<Self> {
         let file = File::open(&input.path).map_err(|e| Error::io(&input.path, e))?;
-        let reader =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(file, input.metadata.clone())
-                .with_row_groups(member.row_groups.clone())
-                .with_batch_size(batch_rows)
-                .build()
-                .map_err(|e| Error::parquet(&input.path, e))?;
-        let row_groups = member
+        let row_groups: Vec<(usize, u64)> = member
             .row_groups
             .iter()
             .map(|&rg| (rg, input.row_groups.get(rg).map_or(0, |r| r.rows)))
             .collect();
-        Ok(Self::from_source(
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, input.metadata.clone())
+                .with_row_groups(member.row_groups.clone())
+                .with_batch_size(batch_rows);
+        let covered: u64 = row_groups.iter().map(|r| r.1).sum();
+        if member.skip_rows > 0 || member.rows < covered {
+            // A virtual region: a row range that may start and end mid row group.
+            let after = covered.saturating_sub(member.skip_rows + member.rows);
+            let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(to_usize(member.skip_rows)),
+                RowSelector::select(to_usize(member.rows)),
+                RowSelector::skip(to_usize(after)),
+            ]));
+        }
+        let reader = builder
+            .build()
+            .map_err(|e| Error::parquet(&input.path, e))?;
+        let mut stream = Self::from_source(
             member.input,
             input.path.clone(),
             Box::new(reader),
             adapter,
             row_groups,
             member.rows,
-        ))
+        );
+        stream.skip_rows = member.skip_rows;
+        Ok(stream)
     }
 
     /// A stream over any batch source; `row_groups` only serves error locations.
@@ -95,6 +111,7 @@ impl SortedStream {
             prev_last: None,
             loaded_rows: 0,
             row_groups,
+            skip_rows: 0,
             emitted: 0,
             expected,
             exhausted: false,
@@ -103,7 +120,7 @@ impl SortedStream {
 
     /// "row group G, row R" for the member's `offset`-th row.
     fn locate(&self, offset: u64) -> String {
-        let mut rest = offset;
+        let mut rest = offset + self.skip_rows;
         for &(rg, rows) in &self.row_groups {
             if rest < rows {
                 return format!("row group {rg}, row {rest}");

@@ -1,7 +1,7 @@
 //! Regions: one per distinct prefix key, each listing the row groups of every input
 //! that hold it. With P = 0 the whole data set is one region.
 
-use crate::input::InputFile;
+use crate::input::{InputFile, VirtualRegion};
 use crate::key::{KeyValue, PrefixKey};
 use std::collections::BTreeMap;
 
@@ -12,6 +12,10 @@ pub struct RegionMember {
     pub input: usize,
     /// Row groups of that input, in file order.
     pub row_groups: Vec<usize>,
+    /// Rows to skip at the start of the first row group (virtual regions of the
+    /// legacy adapter start mid row group).
+    pub skip_rows: u64,
+    /// Rows read after the skip.
     pub rows: u64,
 }
 
@@ -29,9 +33,15 @@ pub struct Region {
     pub bytes: u64,
 }
 
-/// Group the non-empty row groups of validated inputs into regions in key order.
-pub fn build_regions(inputs: &[InputFile]) -> Vec<Region> {
-    let prefix_len = inputs.first().map_or(0, |i| i.prefix_len());
+/// Group the rows of validated inputs into regions in key order. With
+/// `prefix_len` = 0 everything is one region; otherwise an input with virtual
+/// regions (from the legacy adapter) contributes those, any other input its row
+/// groups (whose prefix keys the plan has validated).
+pub fn build_regions(
+    inputs: &[InputFile],
+    prefix_len: usize,
+    virtual_regions: &[Option<Vec<VirtualRegion>>],
+) -> Vec<Region> {
     if prefix_len == 0 {
         let members: Vec<RegionMember> = inputs
             .iter()
@@ -46,6 +56,7 @@ pub fn build_regions(inputs: &[InputFile]) -> Vec<Region> {
                 (!rgs.is_empty()).then(|| RegionMember {
                     input: i,
                     row_groups: rgs,
+                    skip_rows: 0,
                     rows: input.num_rows(),
                 })
             })
@@ -66,24 +77,63 @@ pub fn build_regions(inputs: &[InputFile]) -> Vec<Region> {
         }];
     }
     let mut regions: BTreeMap<PrefixKey, Region> = BTreeMap::new();
+    let mut add = |key: &PrefixKey, values: &[KeyValue], member: RegionMember, bytes: u64| {
+        let region = regions.entry(key.clone()).or_insert_with(|| Region {
+            key: key.clone(),
+            values: values.to_vec(),
+            members: Vec::new(),
+            rows: 0,
+            bytes: 0,
+        });
+        region.rows += member.rows;
+        region.bytes += bytes;
+        region.members.push(member);
+    };
     for (i, input) in inputs.iter().enumerate() {
+        if let Some(Some(vrs)) = virtual_regions.get(i) {
+            let total_rows = input.num_rows().max(1);
+            let total_bytes: u64 = input.row_groups.iter().map(|rg| rg.bytes).sum();
+            for vr in vrs {
+                let member = member_for_range(i, input, vr.first_row, vr.rows);
+                let bytes = total_bytes * vr.rows / total_rows;
+                add(&vr.key, &vr.values, member, bytes);
+            }
+            continue;
+        }
         for rg in input.row_groups.iter().filter(|rg| rg.rows > 0) {
             let Some(prefix) = &rg.prefix else { continue };
-            let region = regions.entry(prefix.key.clone()).or_insert_with(|| Region {
-                key: prefix.key.clone(),
-                values: prefix.values.clone(),
-                members: Vec::new(),
-                rows: 0,
-                bytes: 0,
-            });
-            region.members.push(RegionMember {
+            let member = RegionMember {
                 input: i,
                 row_groups: vec![rg.index],
+                skip_rows: 0,
                 rows: rg.rows,
-            });
-            region.rows += rg.rows;
-            region.bytes += rg.bytes;
+            };
+            add(&prefix.key, &prefix.values, member, rg.bytes);
         }
     }
     regions.into_values().collect()
+}
+
+/// The row groups covering rows `first .. first + rows` of `input`.
+fn member_for_range(input_index: usize, input: &InputFile, first: u64, rows: u64) -> RegionMember {
+    let end = first + rows;
+    let mut start_of_rg = 0u64;
+    let mut row_groups = Vec::new();
+    let mut skip_rows = 0;
+    for rg in &input.row_groups {
+        let rg_end = start_of_rg + rg.rows;
+        if rg.rows > 0 && rg_end > first && start_of_rg < end {
+            if row_groups.is_empty() {
+                skip_rows = first - start_of_rg;
+            }
+            row_groups.push(rg.index);
+        }
+        start_of_rg = rg_end;
+    }
+    RegionMember {
+        input: input_index,
+        row_groups,
+        skip_rows,
+        rows,
+    }
 }

@@ -5,9 +5,15 @@ use crate::input::InputFile;
 use crate::plan::check_alignment;
 use crate::{Error, Result};
 
-/// Check that inputs agree on sort schema, P and window, that P stays within the
-/// series columns, and that every input keeps its alignment claim.
-pub fn validate_inputs(inputs: &[InputFile]) -> Result<()> {
+/// Check that inputs agree on sort schema and window, and on P unless the merge
+/// promotes them to `target_prefix_len`; that the output P stays within the series
+/// columns; and that every input used as-is keeps its alignment claim (with
+/// `rescan`, no input is used as-is: all are re-derived by the legacy adapter).
+pub fn validate_inputs(
+    inputs: &[InputFile],
+    target_prefix_len: Option<usize>,
+    rescan: bool,
+) -> Result<()> {
     let Some(first) = inputs.first() else {
         return Err(Error::InvalidArgument("no input files".into()));
     };
@@ -26,7 +32,7 @@ pub fn validate_inputs(inputs: &[InputFile]) -> Result<()> {
                 first.sort_schema().to_string(),
             ));
         }
-        if input.prefix_len() != first.prefix_len() {
+        if target_prefix_len.is_none() && input.prefix_len() != first.prefix_len() {
             return Err(mismatch(
                 "prefix length P",
                 input.prefix_len().to_string(),
@@ -41,15 +47,24 @@ pub fn validate_inputs(inputs: &[InputFile]) -> Result<()> {
             ));
         }
     }
-    for input in inputs {
-        let series_len = input.sort_schema().series_len();
-        if input.prefix_len() > series_len {
-            return Err(Error::BadMetadata {
-                path: input.path.clone(),
+    let target = target_prefix_len.unwrap_or(first.prefix_len());
+    let series_len = first.sort_schema().series_len();
+    if target > series_len {
+        return Err(match target_prefix_len {
+            Some(p) => Error::InvalidArgument(format!(
+                "prefix length {p} exceeds the {series_len} series columns of the sort schema"
+            )),
+            None => Error::BadMetadata {
+                path: first.path.clone(),
                 key: crate::input::KEY_PREFIX_LEN.into(),
-                value: input.prefix_len().to_string(),
+                value: target.to_string(),
                 reason: format!("P exceeds the {series_len} series columns"),
-            });
+            },
+        });
+    }
+    for input in inputs {
+        if rescan || input.prefix_len() != target {
+            continue; // re-derived from the data by the legacy adapter
         }
         let report = check_alignment(input);
         if let Some(v) = report.violations.first() {
