@@ -38,6 +38,21 @@ static GLOBAL: Counting = Counting;
 /// The allocator counts the whole process: tests measuring it run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Like [`merge_peak`], with the legacy adapter promoting inputs to P = 1.
+fn promoted_merge_peak(inputs: &[PathBuf], out: &Path) -> (usize, usize) {
+    let before_open = CURRENT.load(Ordering::SeqCst);
+    let opened: Vec<InputFile> = inputs.iter().map(|p| InputFile::open(p).unwrap()).collect();
+    let base = CURRENT.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let result = MergeBuilder::from_inputs(opened, out)
+        .num_outputs(2)
+        .promote_prefix_len(1)
+        .run()
+        .unwrap();
+    assert_eq!(result.rows_in, result.rows_out);
+    (base - before_open, PEAK.load(Ordering::SeqCst) - base)
+}
+
 /// Heap held by the inputs' parsed footers (O(row groups x columns): metadata, not
 /// pages), and the peak heap above that while merging them.
 fn merge_peak(inputs: &[PathBuf], out: &Path) -> (usize, usize) {
@@ -103,6 +118,27 @@ fn single_row_group_p0_peak_stays_bounded() {
     let (f10, p10) = merge_peak(&large, &dir.path().join("o10"));
     println!(
         "P=0 single row group: merge peak heap {:.1} MiB at 1.6M rows, {:.1} MiB at 16M rows (input footers {:.2} / {:.2} MiB)",
+        mib(p1), mib(p10), mib(f1), mib(f10)
+    );
+    assert!(
+        p10 as f64 <= 1.25 * p1 as f64,
+        "peak grew from {p1} to {p10} bytes"
+    );
+}
+
+#[test]
+#[ignore = "release-mode memory measurement; see module docs"]
+fn legacy_promoted_peak_does_not_grow_with_rows() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // Legacy files (row groups of 10,000 rows, P = 0) promoted to P = 1; regions keep
+    // their size (10,000 rows per file and metric) while rows grow 10x.
+    let small = data(dir.path(), "small", Layout::Legacy, 200_000, 20);
+    let large = data(dir.path(), "large", Layout::Legacy, 2_000_000, 200);
+    let (f1, p1) = promoted_merge_peak(&small, &dir.path().join("o1"));
+    let (f10, p10) = promoted_merge_peak(&large, &dir.path().join("o10"));
+    println!(
+        "legacy promoted to P=1: merge peak heap {:.1} MiB at 0.8M rows, {:.1} MiB at 8M rows (input footers {:.2} / {:.2} MiB)",
         mib(p1), mib(p10), mib(f1), mib(f10)
     );
     assert!(
