@@ -38,32 +38,19 @@ static GLOBAL: Counting = Counting;
 /// The allocator counts the whole process: tests measuring it run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Like [`merge_peak`], with the legacy adapter promoting inputs to P = 1.
-fn promoted_merge_peak(inputs: &[PathBuf], out: &Path) -> (usize, usize) {
-    let before_open = CURRENT.load(Ordering::SeqCst);
-    let opened: Vec<InputFile> = inputs.iter().map(|p| InputFile::open(p).unwrap()).collect();
-    let base = CURRENT.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let result = MergeBuilder::from_inputs(opened, out)
-        .num_outputs(2)
-        .promote_prefix_len(1)
-        .run()
-        .unwrap();
-    assert_eq!(result.rows_in, result.rows_out);
-    (base - before_open, PEAK.load(Ordering::SeqCst) - base)
-}
-
 /// Heap held by the inputs' parsed footers (O(row groups x columns): metadata, not
-/// pages), and the peak heap above that while merging them.
-fn merge_peak(inputs: &[PathBuf], out: &Path) -> (usize, usize) {
+/// pages), and the peak heap above that while merging them. `promote` asks the
+/// legacy adapter to promote the inputs to that prefix length.
+fn merge_peak(inputs: &[PathBuf], out: &Path, promote: Option<usize>) -> (usize, usize) {
     let before_open = CURRENT.load(Ordering::SeqCst);
     let opened: Vec<InputFile> = inputs.iter().map(|p| InputFile::open(p).unwrap()).collect();
     let base = CURRENT.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
-    let result = MergeBuilder::from_inputs(opened, out)
-        .num_outputs(2)
-        .run()
-        .unwrap();
+    let mut builder = MergeBuilder::from_inputs(opened, out).num_outputs(2);
+    if let Some(p) = promote {
+        builder = builder.promote_prefix_len(p);
+    }
+    let result = builder.run().unwrap();
     assert_eq!(result.rows_in, result.rows_out);
     (base - before_open, PEAK.load(Ordering::SeqCst) - base)
 }
@@ -95,8 +82,8 @@ fn aligned_peak_does_not_grow_with_rows() {
     // Same region size (10,000 rows per file and metric), 10x the regions.
     let small = data(dir.path(), "small", Layout::Aligned, 200_000, 20);
     let large = data(dir.path(), "large", Layout::Aligned, 2_000_000, 200);
-    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"));
-    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"));
+    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"), None);
+    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"), None);
     println!(
         "aligned: merge peak heap {:.1} MiB at 0.8M rows, {:.1} MiB at 8M rows (input footers {:.1} / {:.1} MiB)",
         mib(p1), mib(p10), mib(f1), mib(f10)
@@ -114,8 +101,8 @@ fn single_row_group_p0_peak_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let small = data(dir.path(), "small", Layout::Single, 400_000, 20);
     let large = data(dir.path(), "large", Layout::Single, 4_000_000, 20);
-    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"));
-    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"));
+    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"), None);
+    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"), None);
     println!(
         "P=0 single row group: merge peak heap {:.1} MiB at 1.6M rows, {:.1} MiB at 16M rows (input footers {:.2} / {:.2} MiB)",
         mib(p1), mib(p10), mib(f1), mib(f10)
@@ -135,8 +122,8 @@ fn legacy_promoted_peak_does_not_grow_with_rows() {
     // their size (10,000 rows per file and metric) while rows grow 10x.
     let small = data(dir.path(), "small", Layout::Legacy, 200_000, 20);
     let large = data(dir.path(), "large", Layout::Legacy, 2_000_000, 200);
-    let (f1, p1) = promoted_merge_peak(&small, &dir.path().join("o1"));
-    let (f10, p10) = promoted_merge_peak(&large, &dir.path().join("o10"));
+    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"), Some(1));
+    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"), Some(1));
     println!(
         "legacy promoted to P=1: merge peak heap {:.1} MiB at 0.8M rows, {:.1} MiB at 8M rows (input footers {:.2} / {:.2} MiB)",
         mib(p1), mib(p10), mib(f1), mib(f10)

@@ -1,7 +1,7 @@
 //! The merge key: sort columns after the region's constant prefix, encoded as
 //! arrow `Rows`; and where in a row the series ends (DESIGN §2 sorted_series).
 
-use crate::key::{describe, value_at, KeyValue};
+use crate::key::describe_row;
 use crate::schema::SortSchema;
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, NullArray, RecordBatch};
@@ -80,16 +80,6 @@ impl KeyLayout {
 
     /// `col=value, ...` of one row's sort columns, for error messages.
     pub fn describe_row(&self, batch: &RecordBatch, row: usize) -> String {
-        let names: Vec<&str> = self.sort_names.iter().map(String::as_str).collect();
-        let values: Vec<KeyValue> = names
-            .iter()
-            .map(|n| {
-                batch
-                    .column_by_name(n)
-                    .and_then(|c| value_at(c.as_ref(), row).ok())
-                    .unwrap_or(KeyValue::Null)
-            })
-            .collect();
-        describe(&names, &values)
+        describe_row(batch, &self.sort_names, row)
     }
 }

@@ -1,7 +1,7 @@
 //! Per-output summary: rows, row groups, bytes, first and last sort key, time
 //! range and distinct prefix values.
 
-use crate::key::{describe, value_at, KeyValue};
+use crate::key::{describe, row_values, KeyValue};
 use arrow_array::{ArrayRef, RecordBatch};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -49,15 +49,7 @@ impl SummaryTracker {
     }
 
     fn row_values(&self, batch: &RecordBatch, row: usize) -> Vec<KeyValue> {
-        self.sort_names
-            .iter()
-            .map(|n| {
-                batch
-                    .column_by_name(n)
-                    .and_then(|c| value_at(c.as_ref(), row).ok())
-                    .unwrap_or(KeyValue::Null)
-            })
-            .collect()
+        row_values(batch, &self.sort_names, row)
     }
 
     /// Account for a written batch.

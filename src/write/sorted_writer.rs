@@ -3,7 +3,6 @@
 
 use super::config::SplitConfig;
 use super::sort::sort_converter;
-use crate::key::{describe, value_at, KeyValue};
 use crate::schema::to_sorting_columns;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
@@ -128,16 +127,7 @@ impl SortedSplitWriter {
 
     fn describe_row(&self, batch: &RecordBatch, row: usize) -> String {
         let names: Vec<&str> = self.config.sort_schema.column_names().collect();
-        let values: Vec<KeyValue> = names
-            .iter()
-            .map(|n| {
-                batch
-                    .column_by_name(n)
-                    .and_then(|c| value_at(c.as_ref(), row).ok())
-                    .unwrap_or(KeyValue::Null)
-            })
-            .collect();
-        describe(&names, &values)
+        crate::key::describe_row(batch, &names, row)
     }
 
     /// Append a batch whose rows continue the sort order.
