@@ -275,7 +275,8 @@ impl MergeBuilder {
         let time_column = (sort.series_len() < sort.columns.len())
             .then(|| sort.columns.last())
             .flatten()
-            .and_then(|c| union.schema.index_of(&c.name).ok());
+            .filter(|c| union.schema.index_of(&c.name).is_ok())
+            .map(|c| c.name.clone());
         let outputs = OutputSet::new(
             &self.output_dir,
             union.schema.clone(),

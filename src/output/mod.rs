@@ -1,18 +1,19 @@
 //! Output files: written under temporary names, renamed only when the whole merge
 //! succeeded; on any error (or drop) every file the run created is removed.
 
+mod file_writer;
 mod sink;
 mod summary;
 
+pub use file_writer::OutputFileWriter;
 pub use sink::OutputSink;
 pub use summary::{OutputSummary, SummaryTracker};
 
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// Final file name of output `i`.
@@ -23,7 +24,7 @@ pub fn output_name(i: usize) -> String {
 struct OpenOutput {
     index: usize,
     temp_path: PathBuf,
-    writer: ArrowWriter<File>,
+    writer: OutputFileWriter,
     tracker: SummaryTracker,
 }
 
@@ -33,7 +34,7 @@ pub struct OutputSet {
     schema: SchemaRef,
     properties: WriterProperties,
     sort_names: Vec<String>,
-    time_column: Option<usize>,
+    time_column: Option<String>,
     current: Option<OpenOutput>,
     finished: Vec<(PathBuf, OutputSummary)>,
     temp_files: Vec<PathBuf>,
@@ -48,7 +49,7 @@ impl OutputSet {
         schema: SchemaRef,
         properties: WriterProperties,
         sort_names: Vec<String>,
-        time_column: Option<usize>,
+        time_column: Option<String>,
         max_outputs: usize,
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -78,16 +79,17 @@ impl OutputSet {
         if self.current.is_none() {
             let index = self.finished.len();
             let temp_path = self.dir.join(format!(".{}.inprogress", output_name(index)));
-            let file = File::create(&temp_path).map_err(|e| Error::io(&temp_path, e))?;
             self.temp_files.push(temp_path.clone());
-            let writer =
-                ArrowWriter::try_new(file, self.schema.clone(), Some(self.properties.clone()))
-                    .map_err(|e| Error::parquet(&temp_path, e))?;
+            let writer = OutputFileWriter::create(
+                &temp_path,
+                self.schema.clone(),
+                self.properties.clone(),
+            )?;
             self.current = Some(OpenOutput {
                 index,
                 temp_path,
                 writer,
-                tracker: SummaryTracker::new(self.sort_names.clone(), self.time_column),
+                tracker: SummaryTracker::new(self.sort_names.clone(), self.time_column.clone()),
             });
         }
         self.current
@@ -101,10 +103,23 @@ impl OutputSet {
             return Ok(());
         }
         let out = self.open_next()?;
-        out.writer
-            .write(batch)
-            .map_err(|e| Error::parquet(&out.temp_path, e))?;
+        out.writer.write(batch)?;
         out.tracker.observe(batch);
+        Ok(())
+    }
+
+    /// Copy row group `index` of `source` verbatim as one row group of the current
+    /// output; `sort_columns` are that row group's sort columns (for the summary).
+    pub fn copy_row_group(
+        &mut self,
+        source: &Path,
+        metadata: &ParquetMetaData,
+        index: usize,
+        sort_columns: &[RecordBatch],
+    ) -> Result<()> {
+        let out = self.open_next()?;
+        out.writer.copy_row_group(source, metadata, index)?;
+        sort_columns.iter().for_each(|b| out.tracker.observe(b));
         Ok(())
     }
 
@@ -118,9 +133,7 @@ impl OutputSet {
     /// Close the row group in progress, if any.
     pub fn flush_row_group(&mut self) -> Result<()> {
         if let Some(out) = self.current.as_mut() {
-            out.writer
-                .flush()
-                .map_err(|e| Error::parquet(&out.temp_path, e))?;
+            out.writer.flush_row_group()?;
         }
         Ok(())
     }
@@ -128,15 +141,12 @@ impl OutputSet {
     /// Close the current output file (it stays under its temporary name).
     pub fn finish_current(&mut self) -> Result<()> {
         if let Some(out) = self.current.take() {
-            let meta = out
-                .writer
-                .close()
-                .map_err(|e| Error::parquet(&out.temp_path, e))?;
+            let row_groups = out.writer.close()?;
             let bytes = std::fs::metadata(&out.temp_path)
                 .map_err(|e| Error::io(&out.temp_path, e))?
                 .len();
             let final_path = self.dir.join(output_name(out.index));
-            let summary = out.tracker.finish(final_path, meta.num_row_groups(), bytes);
+            let summary = out.tracker.finish(final_path, row_groups, bytes);
             self.finished.push((out.temp_path, summary));
         }
         Ok(())

@@ -27,7 +27,7 @@ pub struct OutputSummary {
 /// Accumulates an [`OutputSummary`] as batches are written.
 pub struct SummaryTracker {
     sort_names: Vec<String>,
-    time_column: Option<usize>,
+    time_column: Option<String>,
     rows: u64,
     first: Option<Vec<KeyValue>>,
     last: Vec<KeyValue>,
@@ -36,7 +36,7 @@ pub struct SummaryTracker {
 }
 
 impl SummaryTracker {
-    pub fn new(sort_names: Vec<String>, time_column: Option<usize>) -> Self {
+    pub fn new(sort_names: Vec<String>, time_column: Option<String>) -> Self {
         SummaryTracker {
             sort_names,
             time_column,
@@ -63,7 +63,8 @@ impl SummaryTracker {
         }
         self.last = self.row_values(batch, n - 1);
         self.rows += n as u64;
-        if let Some((lo, hi)) = self.time_column.and_then(|t| time_bounds(batch.column(t))) {
+        let time = self.time_column.as_deref().and_then(|t| batch.column_by_name(t));
+        if let Some((lo, hi)) = time.and_then(time_bounds) {
             let key = |v: &KeyValue| {
                 let mut k = Vec::new();
                 crate::key::encode_column(&mut k, v, crate::Direction::Ascending);
