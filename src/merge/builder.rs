@@ -35,6 +35,9 @@ pub struct MergeOptions {
     pub row_group_rows: usize,
     /// ...or once the row group's buffered encoded size reaches this many bytes.
     pub row_group_bytes: usize,
+    /// Copy a region's row group verbatim (no decode, no re-encode) when it is the
+    /// region's only contributor and its Parquet schema equals the output's.
+    pub verbatim_copy: bool,
     pub progress: Option<ProgressFn>,
     /// Set to stop the merge; it then fails with [`Error::Cancelled`] and removes
     /// its outputs.
@@ -47,6 +50,7 @@ impl Default for MergeOptions {
             batch_rows: 8192,
             row_group_rows: 1 << 20,
             row_group_bytes: 64 << 20,
+            verbatim_copy: true,
             progress: None,
             cancel: Arc::new(AtomicBool::new(false)),
         }
@@ -285,8 +289,27 @@ impl MergeBuilder {
             time_column,
             targets.num_outputs,
         )?;
+        let output_parquet = ArrowSchemaConverter::new()
+            .convert(&union.schema)
+            .map_err(|e| Error::parquet(&self.output_dir, e))?;
+        let verbatim = inputs
+            .iter()
+            .zip(&union.adapters)
+            .map(|(input, adapter)| {
+                let columns = input
+                    .metadata
+                    .metadata()
+                    .file_metadata()
+                    .schema_descr()
+                    .columns();
+                self.options.verbatim_copy
+                    && adapter.is_identity()
+                    && columns == output_parquet.columns()
+            })
+            .collect();
         let engine = Engine {
             prefix_len,
+            verbatim,
             inputs: &inputs,
             union: &union,
             layout,

@@ -6,10 +6,11 @@ use super::key_layout::KeyLayout;
 use super::order::{select_window, MergeState, WindowEnd};
 use super::stream::SortedStream;
 use super::MergeOptions;
+use crate::input::read_row_group_columns;
 use crate::input::InputFile;
 use crate::key::describe;
 use crate::output::OutputSink;
-use crate::plan::{OutputTargets, Region};
+use crate::plan::{OutputTargets, Region, RegionMember};
 use crate::schema::SchemaUnion;
 use crate::{Error, Result};
 use std::sync::atomic::Ordering;
@@ -18,6 +19,8 @@ use std::sync::atomic::Ordering;
 pub(crate) struct Engine<'a> {
     /// Prefix length of the outputs (regions hold one prefix value each).
     pub prefix_len: usize,
+    /// Per input: its row groups may be copied verbatim into outputs.
+    pub verbatim: Vec<bool>,
     pub inputs: &'a [InputFile],
     pub union: &'a SchemaUnion,
     pub layout: KeyLayout,
@@ -39,6 +42,27 @@ impl Engine<'_> {
         let mut cuts = CutState::default();
         let mut picks = Vec::with_capacity(self.options.batch_rows);
         for region in regions {
+            if self.options.cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let output_left = self
+                .targets
+                .cut_rows
+                .get(cuts.next)
+                .map(|&c| c.saturating_sub(cuts.written));
+            if let Some(member) = self.verbatim_member(region, output_left) {
+                let prefix = describe(&prefix_names, &region.values);
+                outputs.note_prefix(prefix)?;
+                self.copy_region(member, outputs)?;
+                emitted[member.input] += member.rows;
+                cuts.written += member.rows;
+                cuts.row_group_done();
+                if let Some(progress) = &self.options.progress {
+                    progress(cuts.written, self.total_rows);
+                }
+                self.cut_output(outputs, &mut cuts)?;
+                continue;
+            }
             let mut streams = region
                 .members
                 .iter()
@@ -130,6 +154,85 @@ impl Engine<'_> {
             self.cut_output(outputs, &mut cuts)?;
         }
         Ok(emitted)
+    }
+
+    /// The region's only member, if its row group can be copied verbatim: one whole
+    /// row group of an input whose schema equals the output's, with P > 0 (one
+    /// output row group per region) and no output cut due inside the region.
+    fn verbatim_member<'r>(
+        &self,
+        region: &'r Region,
+        output_left: Option<u64>,
+    ) -> Option<&'r RegionMember> {
+        let [member] = region.members.as_slice() else {
+            return None;
+        };
+        let input = &self.inputs[member.input];
+        let whole_row_group = member.skip_rows == 0
+            && matches!(member.row_groups.as_slice(), [rg] if input.row_groups.get(*rg).is_some_and(|r| r.rows == member.rows));
+        let fits = output_left.is_none_or(|left| left >= member.rows);
+        (self.prefix_len > 0
+            && self.verbatim.get(member.input) == Some(&true)
+            && whole_row_group
+            && fits)
+            .then_some(member)
+    }
+
+    /// Copy a member's row group verbatim, after proving from its sort columns that
+    /// it is sorted (SS-1) and holds the promised rows (MC-1).
+    fn copy_region(&self, member: &RegionMember, outputs: &mut OutputSink) -> Result<()> {
+        let input = &self.inputs[member.input];
+        let schema = input.metadata.schema();
+        let key_fields: Vec<usize> = input
+            .sort_schema()
+            .column_names()
+            .filter_map(|n| schema.index_of(n).ok())
+            .collect();
+        let mut previous: Option<arrow_row::OwnedRow> = None;
+        let mut rows = 0u64;
+        let rg = member.row_groups[0];
+        if !key_fields.is_empty() {
+            for batch in read_row_group_columns(input, rg, &key_fields)? {
+                let batch = batch.map_err(|e| Error::arrow(&input.path, e))?;
+                let keys = self
+                    .layout
+                    .convert_named(&batch)
+                    .map_err(|e| Error::arrow(&input.path, e))?;
+                let n = keys.num_rows();
+                let bad = match &previous {
+                    Some(p) if n > 0 && keys.row(0) < p.row() => Some(0),
+                    _ => (1..n).find(|&i| keys.row(i) < keys.row(i - 1)),
+                };
+                if let Some(i) = bad {
+                    return Err(Error::Unsorted {
+                        path: input.path.clone(),
+                        location: format!("row group {rg}, row {}", rows + i as u64),
+                        detail: format!(
+                            "({}) sorts before the row preceding it",
+                            self.layout.describe_row(&batch, i)
+                        ),
+                    });
+                }
+                if n > 0 {
+                    previous = Some(keys.row(n - 1).owned());
+                }
+                rows += n as u64;
+                outputs.observe(batch)?;
+            }
+        } else {
+            rows = member.rows;
+        }
+        if rows != member.rows {
+            return Err(Error::Invariant {
+                rule: "MC-1",
+                detail: format!(
+                    "{}: row group {rg} has {rows} rows, the footer promises {}",
+                    input.path.display(),
+                    member.rows
+                ),
+            });
+        }
+        outputs.copy_row_group(input.path.clone(), input.metadata.metadata().clone(), rg)
     }
 
     /// Close the current output if the next cut threshold has been reached

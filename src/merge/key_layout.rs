@@ -14,6 +14,8 @@ pub(crate) struct KeyLayout {
     converter: RowConverter,
     /// Unified-schema indices of the key columns (sort columns P..n present).
     fields: Vec<usize>,
+    /// Names of the key columns, for batches that hold only some columns.
+    field_names: Vec<String>,
     /// Bytes at the end of every row that hold the time column (0: none), so
     /// `row[..len - tail]` identifies the series.
     tail: usize,
@@ -24,6 +26,7 @@ impl KeyLayout {
     pub fn new(sort: &SortSchema, prefix_len: usize, schema: &Schema) -> Result<Self> {
         let mut sort_fields = Vec::new();
         let mut fields = Vec::new();
+        let mut field_names = Vec::new();
         let series_len = sort.series_len();
         let mut tail = 0;
         for (pos, c) in sort.columns.iter().enumerate().skip(prefix_len) {
@@ -37,6 +40,7 @@ impl KeyLayout {
             };
             sort_fields.push(SortField::new_with_options(dt.clone(), options));
             fields.push(i);
+            field_names.push(c.name.clone());
             if pos >= series_len {
                 let width = dt.primitive_width().ok_or_else(|| {
                     Error::InvalidData(format!(
@@ -55,6 +59,7 @@ impl KeyLayout {
         Ok(KeyLayout {
             converter,
             fields,
+            field_names,
             tail,
             sort_names: sort.columns.iter().map(|c| c.name.clone()).collect(),
         })
@@ -69,6 +74,24 @@ impl KeyLayout {
                 .iter()
                 .map(|&i| batch.column(i).clone())
                 .collect()
+        };
+        self.converter.convert_columns(&cols)
+    }
+
+    /// Merge keys of a batch holding (at least) the key columns, found by name.
+    pub fn convert_named(&self, batch: &RecordBatch) -> Result<Rows, ArrowError> {
+        let cols: Vec<ArrayRef> = if self.field_names.is_empty() {
+            vec![Arc::new(NullArray::new(batch.num_rows()))]
+        } else {
+            self.field_names
+                .iter()
+                .map(|n| {
+                    batch
+                        .column_by_name(n)
+                        .cloned()
+                        .ok_or_else(|| ArrowError::SchemaError(format!("key column {n:?} missing")))
+                })
+                .collect::<Result<_, _>>()?
         };
         self.converter.convert_columns(&cols)
     }

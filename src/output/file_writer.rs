@@ -58,10 +58,12 @@ impl OutputFileWriter {
         };
         let mut leaf = 0;
         for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            for leaf_column in compute_leaves(field, column).map_err(|e| Error::parquet(&self.path, e))? {
-                let writer = writers
-                    .get_mut(leaf)
-                    .ok_or_else(|| Error::InvalidData("batch has more leaf columns than the schema".into()))?;
+            for leaf_column in
+                compute_leaves(field, column).map_err(|e| Error::parquet(&self.path, e))?
+            {
+                let writer = writers.get_mut(leaf).ok_or_else(|| {
+                    Error::InvalidData("batch has more leaf columns than the schema".into())
+                })?;
                 writer
                     .write(&leaf_column)
                     .map_err(|e| Error::parquet(&self.path, e))?;
@@ -91,13 +93,17 @@ impl OutputFileWriter {
 
     /// Copy row group `index` of `source` (whose footer is `metadata`) as a whole
     /// row group, column chunk by column chunk, without decoding.
-    pub fn copy_row_group(&mut self, source: &Path, metadata: &ParquetMetaData, index: usize) -> Result<()> {
+    pub fn copy_row_group(
+        &mut self,
+        source: &Path,
+        metadata: &ParquetMetaData,
+        index: usize,
+    ) -> Result<()> {
         self.flush_row_group()?;
         let file = File::open(source).map_err(|e| Error::io(source, e))?;
-        let rg = metadata
-            .row_groups()
-            .get(index)
-            .ok_or_else(|| Error::InvalidArgument(format!("{}: no row group {index}", source.display())))?;
+        let rg = metadata.row_groups().get(index).ok_or_else(|| {
+            Error::InvalidArgument(format!("{}: no row group {index}", source.display()))
+        })?;
         let rows = u64::try_from(rg.num_rows()).unwrap_or(0);
         let path = &self.path;
         let mut row_group = self
@@ -125,7 +131,10 @@ impl OutputFileWriter {
     /// Finish the file; returns its row-group count.
     pub fn close(mut self) -> Result<usize> {
         self.flush_row_group()?;
-        let meta = self.writer.close().map_err(|e| Error::parquet(&self.path, e))?;
+        let meta = self
+            .writer
+            .close()
+            .map_err(|e| Error::parquet(&self.path, e))?;
         Ok(meta.num_row_groups())
     }
 }

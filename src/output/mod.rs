@@ -80,11 +80,8 @@ impl OutputSet {
             let index = self.finished.len();
             let temp_path = self.dir.join(format!(".{}.inprogress", output_name(index)));
             self.temp_files.push(temp_path.clone());
-            let writer = OutputFileWriter::create(
-                &temp_path,
-                self.schema.clone(),
-                self.properties.clone(),
-            )?;
+            let writer =
+                OutputFileWriter::create(&temp_path, self.schema.clone(), self.properties.clone())?;
             self.current = Some(OpenOutput {
                 index,
                 temp_path,
@@ -109,17 +106,22 @@ impl OutputSet {
     }
 
     /// Copy row group `index` of `source` verbatim as one row group of the current
-    /// output; `sort_columns` are that row group's sort columns (for the summary).
+    /// output.
     pub fn copy_row_group(
         &mut self,
         source: &Path,
         metadata: &ParquetMetaData,
         index: usize,
-        sort_columns: &[RecordBatch],
     ) -> Result<()> {
         let out = self.open_next()?;
-        out.writer.copy_row_group(source, metadata, index)?;
-        sort_columns.iter().for_each(|b| out.tracker.observe(b));
+        out.writer.copy_row_group(source, metadata, index)
+    }
+
+    /// Account for rows that reach the current output without passing through
+    /// [`write`](Self::write) (verbatim copies): `batch` holds their sort columns.
+    pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        let out = self.open_next()?;
+        out.tracker.observe(batch);
         Ok(())
     }
 

@@ -5,7 +5,10 @@
 use super::{OutputSet, OutputSummary};
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
+use parquet::file::metadata::ParquetMetaData;
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Batches in flight between the merge and the encoder.
@@ -13,6 +16,12 @@ const IN_FLIGHT: usize = 4;
 
 enum Command {
     Write(RecordBatch),
+    Observe(RecordBatch),
+    CopyRowGroup {
+        source: PathBuf,
+        metadata: Arc<ParquetMetaData>,
+        index: usize,
+    },
     NotePrefix(String),
     FlushRowGroup,
     FinishCurrent,
@@ -30,6 +39,12 @@ fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Vec<Outp
     for command in commands {
         match command {
             Command::Write(batch) => outputs.write(&batch)?,
+            Command::Observe(batch) => outputs.observe(&batch)?,
+            Command::CopyRowGroup {
+                source,
+                metadata,
+                index,
+            } => outputs.copy_row_group(&source, &metadata, index)?,
             Command::NotePrefix(p) => outputs.note_prefix(&p)?,
             Command::FlushRowGroup => outputs.flush_row_group()?,
             Command::FinishCurrent => outputs.finish_current()?,
@@ -79,6 +94,25 @@ impl OutputSink {
     /// Append merged rows to the current output.
     pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
         self.send(Command::Write(batch))
+    }
+
+    /// Account for the sort columns of rows copied verbatim (summary only).
+    pub fn observe(&mut self, batch: RecordBatch) -> Result<()> {
+        self.send(Command::Observe(batch))
+    }
+
+    /// Copy row group `index` of `source` verbatim into the current output.
+    pub fn copy_row_group(
+        &mut self,
+        source: PathBuf,
+        metadata: Arc<ParquetMetaData>,
+        index: usize,
+    ) -> Result<()> {
+        self.send(Command::CopyRowGroup {
+            source,
+            metadata,
+            index,
+        })
     }
 
     /// Record a region's prefix values in the current output's summary.

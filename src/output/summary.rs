@@ -63,7 +63,10 @@ impl SummaryTracker {
         }
         self.last = self.row_values(batch, n - 1);
         self.rows += n as u64;
-        let time = self.time_column.as_deref().and_then(|t| batch.column_by_name(t));
+        let time = self
+            .time_column
+            .as_deref()
+            .and_then(|t| batch.column_by_name(t));
         if let Some((lo, hi)) = time.and_then(time_bounds) {
             let key = |v: &KeyValue| {
                 let mut k = Vec::new();
