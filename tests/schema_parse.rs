@@ -2,6 +2,7 @@
 //! arbitrary strings never panic the parser.
 
 use prefix_merge::schema::parse;
+use prefix_merge::Error;
 use prefix_merge::{Direction, SortColumn, SortSchema};
 use proptest::prelude::*;
 
@@ -71,4 +72,46 @@ proptest! {
             prop_assert_eq!(parse(&schema.to_string()).ok(), Some(schema));
         }
     }
+}
+
+#[test]
+fn parses_quickwit_schema() {
+    let s = parse("metric_name|service|env|datacenter|region|host|timeseries_id|timestamp_secs/V2")
+        .unwrap();
+    assert_eq!(s.columns.len(), 8);
+    assert_eq!(s.version.as_deref(), Some("V2"));
+    assert_eq!(s.columns[7].direction, Direction::Descending);
+    assert_eq!(s.columns[0].direction, Direction::Ascending);
+    assert_eq!(s.series_len(), 7);
+}
+
+#[test]
+fn parses_all_direction_forms() {
+    let s = parse("idx=-a|b-|+timestamp|c+|d:i64:desc|e:str").unwrap();
+    let dirs: Vec<_> = s.columns.iter().map(|c| c.direction).collect();
+    use Direction::*;
+    assert_eq!(
+        dirs,
+        [Descending, Descending, Ascending, Ascending, Descending, Ascending]
+    );
+    assert_eq!(s.name.as_deref(), Some("idx"));
+    assert_eq!(s.columns[4].type_hint.as_deref(), Some("i64"));
+}
+
+#[test]
+fn errors_name_column_and_position() {
+    let e = parse("a|b|-|d").unwrap_err();
+    match e {
+        Error::SortSchemaSyntax {
+            column, position, ..
+        } => {
+            assert_eq!(column, 3);
+            assert_eq!(position, 4);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(parse("").is_err());
+    assert!(parse("a|a").is_err());
+    assert!(parse("a/2").is_err());
+    assert!(parse("a:b:c:d").is_err());
 }
