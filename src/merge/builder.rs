@@ -10,6 +10,7 @@ use crate::{Error, Result};
 use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -269,13 +270,17 @@ impl MergeBuilder {
         let mut kv = base.key_value_metadata().cloned().unwrap_or_default();
         kv.retain(|e| !e.key.starts_with("qh."));
         kv.extend(contract.key_values());
-        let properties = base
+        let mut builder = base
             .into_builder()
             .set_sorting_columns(Some(to_sorting_columns(&sort, &parquet_schema)))
             .set_key_value_metadata(Some(kv))
             .set_max_row_group_row_count(None)
-            .set_max_row_group_bytes(None)
-            .build();
+            .set_max_row_group_bytes(None);
+        // Keep bloom filters on every column for which an input has one.
+        for column in bloom_filter_columns(&inputs) {
+            builder = builder.set_column_bloom_filter_enabled(column, true);
+        }
+        let properties = builder.build();
         let time_column = (sort.series_len() < sort.columns.len())
             .then(|| sort.columns.last())
             .flatten()
@@ -360,6 +365,21 @@ impl MergeBuilder {
         guard.0 = None; // finished: nothing to cancel
         result
     }
+}
+
+/// Columns (by path) that carry a bloom filter in any input row group.
+fn bloom_filter_columns(inputs: &[InputFile]) -> Vec<ColumnPath> {
+    let mut columns: Vec<ColumnPath> = Vec::new();
+    for input in inputs {
+        for rg in input.metadata.metadata().row_groups() {
+            for c in rg.columns() {
+                if c.bloom_filter_offset().is_some() && !columns.contains(c.column_path()) {
+                    columns.push(c.column_path().clone());
+                }
+            }
+        }
+    }
+    columns
 }
 
 /// Sets the cancel flag when dropped (i.e. when the async merge is abandoned).

@@ -8,6 +8,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
+use parquet::bloom_filter::Sbbf;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
@@ -111,11 +112,14 @@ impl OutputFileWriter {
             .next_row_group()
             .map_err(|e| Error::parquet(path, e))?;
         for column in rg.columns() {
+            // Carry the chunk's bloom filter along with its pages.
+            let bloom_filter = Sbbf::read_from_column_chunk(column, &file)
+                .map_err(|e| Error::parquet(source, e))?;
             let close = ColumnCloseResult {
                 bytes_written: u64::try_from(column.compressed_size()).unwrap_or(0),
                 rows_written: rows,
                 metadata: column.clone(),
-                bloom_filter: None,
+                bloom_filter,
                 column_index: None,
                 offset_index: None,
             };
