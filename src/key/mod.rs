@@ -66,6 +66,23 @@ pub fn describe_row<S: AsRef<str>>(
     describe(&refs, &row_values(batch, names, row))
 }
 
+/// The first row of `rows` that sorts before the row preceding it, where the row
+/// before `rows[0]` is `previous` (the last row of the previous batch): the SS-1
+/// check shared by the writer, the merge streams and verbatim copies.
+pub fn first_unsorted(
+    rows: &arrow_row::Rows,
+    previous: Option<&arrow_row::OwnedRow>,
+) -> Option<usize> {
+    let n = rows.num_rows();
+    if n == 0 {
+        return None;
+    }
+    if previous.is_some_and(|p| rows.row(0) < p.row()) {
+        return Some(0);
+    }
+    (1..n).find(|&i| rows.row(i) < rows.row(i - 1))
+}
+
 /// Render decoded values as `col=value, col=value`.
 pub fn describe(names: &[&str], values: &[KeyValue]) -> String {
     names

@@ -8,7 +8,7 @@ use super::stream::SortedStream;
 use super::MergeOptions;
 use crate::input::read_row_group_columns;
 use crate::input::InputFile;
-use crate::key::describe;
+use crate::key::{describe, first_unsorted};
 use crate::output::OutputSink;
 use crate::plan::{OutputTargets, Region, RegionMember};
 use crate::schema::SchemaUnion;
@@ -42,15 +42,8 @@ impl Engine<'_> {
         let mut cuts = CutState::default();
         let mut picks = Vec::with_capacity(self.options.batch_rows);
         for region in regions {
-            if self.options.cancel.load(Ordering::Relaxed) {
-                return Err(Error::Cancelled);
-            }
-            let output_left = self
-                .targets
-                .cut_rows
-                .get(cuts.next)
-                .map(|&c| c.saturating_sub(cuts.written));
-            if let Some(member) = self.verbatim_member(region, output_left) {
+            self.check_cancel()?;
+            if let Some(member) = self.verbatim_member(region, self.output_left(&cuts)) {
                 let prefix = describe(&prefix_names, &region.values);
                 outputs.note_prefix(prefix)?;
                 self.copy_region(member, outputs)?;
@@ -79,14 +72,8 @@ impl Engine<'_> {
             let mut noted_in = None;
             let mut state = MergeState::default();
             loop {
-                if self.options.cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Cancelled);
-                }
-                let output_left = self
-                    .targets
-                    .cut_rows
-                    .get(cuts.next)
-                    .map(|&c| c.saturating_sub(cuts.written));
+                self.check_cancel()?;
+                let output_left = self.output_left(&cuts);
                 let row_group_left = (prefix_len == 0).then(|| {
                     if cuts.row_group_bytes >= self.options.row_group_bytes {
                         0
@@ -156,6 +143,21 @@ impl Engine<'_> {
         Ok(emitted)
     }
 
+    fn check_cancel(&self) -> Result<()> {
+        if self.options.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Rows the current output may still take before its cut threshold.
+    fn output_left(&self, cuts: &CutState) -> Option<u64> {
+        self.targets
+            .cut_rows
+            .get(cuts.next)
+            .map(|&c| c.saturating_sub(cuts.written))
+    }
+
     /// The region's only member, if its row group can be copied verbatim: one whole
     /// row group of an input whose schema equals the output's, with P > 0 (one
     /// output row group per region) and no output cut due inside the region.
@@ -199,11 +201,7 @@ impl Engine<'_> {
                     .convert_named(&batch)
                     .map_err(|e| Error::arrow(&input.path, e))?;
                 let n = keys.num_rows();
-                let bad = match &previous {
-                    Some(p) if n > 0 && keys.row(0) < p.row() => Some(0),
-                    _ => (1..n).find(|&i| keys.row(i) < keys.row(i - 1)),
-                };
-                if let Some(i) = bad {
+                if let Some(i) = first_unsorted(&keys, previous.as_ref()) {
                     return Err(Error::Unsorted {
                         path: input.path.clone(),
                         location: format!("row group {rg}, row {}", rows + i as u64),

@@ -4,7 +4,7 @@
 
 use super::assemble::assemble;
 use super::key_layout::KeyLayout;
-use super::order::{select_window, MergeState, WindowEnd};
+use super::order::{select_window, MergeState, Pick, WindowEnd};
 use super::stream::SortedStream;
 use crate::schema::{union_schemas, SortSchema};
 use crate::{Error, Result};
@@ -43,63 +43,17 @@ fn streams(
     Ok((layout, streams))
 }
 
-/// The merge order alone: for every merged row, (input, row within that input).
-/// Inputs must each be sorted by `sort` (checked, SS-1); ties go to the earlier input.
-pub fn merge_order(
+/// Run the merge window by window, handing each window's picks (before the
+/// streams release consumed batches) to `on_window`.
+fn for_each_window(
     sort: &SortSchema,
     inputs: Vec<Vec<RecordBatch>>,
     window_rows: usize,
-) -> Result<Vec<(usize, u64)>> {
+    mut on_window: impl FnMut(&[SortedStream], &[Pick]) -> Result<()>,
+) -> Result<()> {
     let (layout, mut streams) = streams(sort, inputs)?;
     let mut state = MergeState::default();
     let mut picks = Vec::with_capacity(window_rows);
-    let mut order = Vec::new();
-    let mut base = vec![0u64; streams.len()];
-    loop {
-        let end = select_window(
-            &mut streams,
-            &layout,
-            window_rows.max(1),
-            None,
-            &mut state,
-            &mut picks,
-        )?;
-        for &(s, b, r) in &picks {
-            let before: u64 = streams[s]
-                .batches
-                .iter()
-                .take(b)
-                .map(|l| l.batch.num_rows() as u64)
-                .sum();
-            order.push((s, base[s] + before + r as u64));
-        }
-        for (s, stream) in streams.iter_mut().enumerate() {
-            let released: u64 = stream
-                .batches
-                .iter()
-                .take(stream.head_batch)
-                .map(|l| l.batch.num_rows() as u64)
-                .sum();
-            base[s] += released;
-            stream.release();
-        }
-        if end == WindowEnd::Exhausted {
-            return Ok(order);
-        }
-    }
-}
-
-/// Merge sorted in-memory inputs into sorted batches of at most `window_rows` rows,
-/// with the engine's merge order and interleave assembler.
-pub fn merge_batches(
-    sort: &SortSchema,
-    inputs: Vec<Vec<RecordBatch>>,
-    window_rows: usize,
-) -> Result<Vec<RecordBatch>> {
-    let (layout, mut streams) = streams(sort, inputs)?;
-    let mut state = MergeState::default();
-    let mut picks = Vec::with_capacity(window_rows);
-    let mut out = Vec::new();
     loop {
         let end = select_window(
             &mut streams,
@@ -110,11 +64,58 @@ pub fn merge_batches(
             &mut picks,
         )?;
         if !picks.is_empty() {
-            out.push(assemble(&streams, &picks)?);
+            on_window(&streams, &picks)?;
         }
         streams.iter_mut().for_each(SortedStream::release);
         if end == WindowEnd::Exhausted {
-            return Ok(out);
+            return Ok(());
         }
     }
+}
+
+/// Rows held by a stream's batches before deque position `position`.
+fn rows_before(stream: &SortedStream, position: usize) -> u64 {
+    stream
+        .batches
+        .iter()
+        .take(position)
+        .map(|l| l.batch.num_rows() as u64)
+        .sum()
+}
+
+/// The merge order alone: for every merged row, (input, row within that input).
+/// Inputs must each be sorted by `sort` (checked, SS-1); ties go to the earlier input.
+pub fn merge_order(
+    sort: &SortSchema,
+    inputs: Vec<Vec<RecordBatch>>,
+    window_rows: usize,
+) -> Result<Vec<(usize, u64)>> {
+    let mut order = Vec::new();
+    let mut base = vec![0u64; inputs.len()];
+    for_each_window(sort, inputs, window_rows, |streams, picks| {
+        for &(s, b, r) in picks {
+            order.push((s, base[s] + rows_before(&streams[s], b) + r as u64));
+        }
+        // Batches before each head are released after this window.
+        for (s, stream) in streams.iter().enumerate() {
+            base[s] += rows_before(stream, stream.head_batch);
+        }
+        Ok(())
+    })?;
+    Ok(order)
+}
+
+/// Merge sorted in-memory inputs into sorted batches of at most `window_rows` rows,
+/// with the engine's merge order and interleave assembler.
+pub fn merge_batches(
+    sort: &SortSchema,
+    inputs: Vec<Vec<RecordBatch>>,
+    window_rows: usize,
+) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for_each_window(sort, inputs, window_rows, |streams, picks| {
+        out.push(assemble(streams, picks)?);
+        Ok(())
+    })?;
+    Ok(out)
 }

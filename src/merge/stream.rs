@@ -4,6 +4,7 @@
 
 use super::key_layout::KeyLayout;
 use crate::input::InputFile;
+use crate::key::first_unsorted;
 use crate::plan::RegionMember;
 use crate::schema::InputAdapter;
 use crate::{Error, Result};
@@ -180,11 +181,7 @@ impl SortedStream {
         let rows = layout
             .convert(&batch)
             .map_err(|e| Error::arrow(&self.path, e))?;
-        let bad = match &self.prev_last {
-            Some(prev) if rows.row(0) < prev.row() => Some(0),
-            _ => (1..n).find(|&i| rows.row(i) < rows.row(i - 1)),
-        };
-        if let Some(i) = bad {
+        if let Some(i) = first_unsorted(&rows, self.prev_last.as_ref()) {
             return Err(Error::Unsorted {
                 path: self.path.clone(),
                 location: self.locate(self.loaded_rows + i as u64),

@@ -145,11 +145,7 @@ impl SortedSplitWriter {
         }
         if !self.sort_fields.is_empty() {
             let rows = self.convert(&self.sort, &self.sort_fields, batch)?;
-            let first_bad = match &self.last_sort {
-                Some(last) if rows.row(0) < last.row() => Some(0),
-                _ => (1..n).find(|&i| rows.row(i) < rows.row(i - 1)),
-            };
-            if let Some(i) = first_bad {
+            if let Some(i) = crate::key::first_unsorted(&rows, self.last_sort.as_ref()) {
                 return Err(Error::Unsorted {
                     path: self.path.clone(),
                     location: format!("row {}", self.rows + i as u64),
