@@ -23,6 +23,14 @@ pub enum Error {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// The footer describes impossible column chunks (corrupt or truncated file).
+    #[error("{path}: corrupt footer: row group {row_group}, column {column}: {reason}")]
+    CorruptFooter {
+        path: PathBuf,
+        row_group: usize,
+        column: String,
+        reason: String,
+    },
     /// An Arrow compute kernel failed on data from the file.
     #[error("{path}: arrow: {source}")]
     Arrow {

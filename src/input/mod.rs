@@ -4,6 +4,7 @@
 
 mod column;
 mod file_contract;
+mod footer_check;
 mod legacy;
 mod prefix;
 
@@ -69,6 +70,8 @@ impl InputFile {
             .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
         let metadata =
             ArrowReaderMetadata::load(&file, options).map_err(|e| Error::parquet(&path, e))?;
+        let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        footer_check::check_footer(&path, metadata.metadata(), file_len)?;
         let contract = FileContract::from_metadata(&path, metadata.metadata(), explicit)?;
         let sort_columns = resolve(&contract.sort_schema, metadata.schema(), &path)?;
         let mut input = InputFile {
