@@ -1,6 +1,6 @@
 //! Streaming reads of selected columns of one row group, built on parquet-rs.
 
-use super::InputFile;
+use super::{Guarded, InputFile};
 use crate::{Error, Result};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
@@ -10,12 +10,13 @@ use std::fs::File;
 pub const SCAN_BATCH_ROWS: usize = 8192;
 
 /// A reader over the given top-level fields of row group `row_group`, yielding
-/// small batches (the file's footer is not parsed again).
+/// small batches (the file's footer is not parsed again). Decoder panics on corrupt
+/// pages come out as errors.
 pub fn read_row_group_columns(
     input: &InputFile,
     row_group: usize,
     field_indices: &[usize],
-) -> Result<ParquetRecordBatchReader> {
+) -> Result<Guarded<ParquetRecordBatchReader>> {
     let file = File::open(&input.path).map_err(|e| Error::io(&input.path, e))?;
     let mask = ProjectionMask::roots(
         input.metadata.metadata().file_metadata().schema_descr(),
@@ -26,5 +27,6 @@ pub fn read_row_group_columns(
         .with_row_groups(vec![row_group])
         .with_batch_size(SCAN_BATCH_ROWS)
         .build()
+        .map(Guarded::new)
         .map_err(|e| Error::parquet(&input.path, e))
 }

@@ -5,6 +5,7 @@
 mod column;
 mod file_contract;
 mod footer_check;
+mod guard;
 mod legacy;
 mod prefix;
 
@@ -13,6 +14,7 @@ pub use file_contract::{
     FileContract, SchemaSource, Window, KEY_NUM_MERGE_OPS, KEY_PREFIX_LEN, KEY_SORT_FIELDS,
     KEY_WINDOW_DURATION, KEY_WINDOW_START,
 };
+pub use guard::{catch_decoder_panic, in_guarded_decode, Guarded};
 pub use legacy::{scan_virtual_regions, VirtualRegion};
 pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
 
@@ -68,8 +70,9 @@ impl InputFile {
             .with_encoding_stats_as_mask(true)
             .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll)
             .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
-        let metadata =
-            ArrowReaderMetadata::load(&file, options).map_err(|e| Error::parquet(&path, e))?;
+        let metadata = catch_decoder_panic(|| ArrowReaderMetadata::load(&file, options))
+            .map_err(|m| Error::parquet(&path, parquet::errors::ParquetError::General(m)))?
+            .map_err(|e| Error::parquet(&path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         footer_check::check_footer(&path, metadata.metadata(), file_len)?;
         let contract = FileContract::from_metadata(&path, metadata.metadata(), explicit)?;

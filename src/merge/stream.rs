@@ -3,7 +3,7 @@
 //! `Rows`, and the SS-1 check as batches arrive.
 
 use super::key_layout::KeyLayout;
-use crate::input::InputFile;
+use crate::input::{Guarded, InputFile};
 use crate::key::first_unsorted;
 use crate::plan::RegionMember;
 use crate::schema::InputAdapter;
@@ -83,7 +83,7 @@ impl SortedStream {
         let mut stream = Self::from_source(
             member.input,
             input.path.clone(),
-            Box::new(reader),
+            Box::new(Guarded::new(reader)),
             adapter,
             row_groups,
             member.rows,
