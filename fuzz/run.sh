@@ -56,16 +56,16 @@ for t in "${targets[@]}"; do
     rc=0
     cargo fuzz run "$t" "target/work-corpus/$t" "corpus/$t" -- \
         -max_total_time="$seconds" "${flags[@]}" >"$log" 2>&1 || rc=$?
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -n1 | awk '{print $2}' || true)
+    execs=$(grep -a -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -n1 | awk '{print $2}' || true)
     if [[ $rc -ne 0 ]]; then
         echo "!! $t CRASHED (exit $rc) after ${execs:-?} execs; excerpt:" >&2
         # The Rust panic and its frames (without source lines), else the sanitizer report.
-        if grep -q 'panicked at' "$log"; then
-            grep -A60 'panicked at' "$log" | grep -v '^ *at ' | head -n 30 >&2 || true
+        if grep -a -q 'panicked at' "$log"; then
+            grep -a -A60 'panicked at' "$log" | grep -v '^ *at ' | head -n 30 >&2 || true
         else
-            grep -E -A20 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)' "$log" | head -n 30 >&2 || true
+            grep -a -E -A20 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)' "$log" | head -n 30 >&2 || true
         fi
-        grep -E 'Test unit written to|minimize it' "$log" >&2 || true
+        grep -a -E 'Test unit written to|minimize it' "$log" >&2 || true
         failed+=("$t")
     else
         echo "ok $t: ${execs:-?} execs in ${seconds}s" >&2

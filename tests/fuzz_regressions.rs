@@ -1,6 +1,6 @@
 //! Every crash input the fuzzers found (fuzz/regressions/) replayed through
 //! inspect, verify and merge: each must end in a result or a typed error, never a
-//! panic.
+//! panic, and a merge that succeeds must write outputs that pass `verify`.
 
 use prefix_merge::inspect::InspectReport;
 use prefix_merge::verify::verify_file;
@@ -30,9 +30,27 @@ fn corrupt_inputs_give_errors_not_panics() {
                 let _ = InspectReport::new(&input).render_text();
             }
             let _ = verify_file(&file);
-            let _ = MergeBuilder::new([&file], dir.path().join("out")).run();
+            // A merge of corrupt input may fail, but if it succeeds its outputs
+            // must be sound.
+            if let Ok(result) = MergeBuilder::new([&file], dir.path().join("out"))
+                .num_outputs(2)
+                .run()
+            {
+                for o in &result.outputs {
+                    let report = verify_file(&o.path).map(|r| r.violations);
+                    assert!(
+                        matches!(&report, Ok(v) if v.is_empty()),
+                        "{}: {report:?}",
+                        path.display()
+                    );
+                }
+            }
         });
-        assert!(outcome.is_ok(), "{} panicked", path.display());
+        assert!(
+            outcome.is_ok(),
+            "{} panicked or merged into unsound output",
+            path.display()
+        );
         let out = dir.path().join("out");
         if out.exists() {
             for e in std::fs::read_dir(&out).unwrap() {

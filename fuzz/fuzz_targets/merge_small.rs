@@ -3,8 +3,8 @@
 //! 1..=4 files of 0..64 rows with sort columns `a` (string, several encodings),
 //! `b` (i64), `c` (string, absent in some files) and optionally `timestamp`
 //! (i64, descending by default), small value domains, random directions,
-//! P in 0..=2, 1..=3 outputs and small batches are written with `write_split`
-//! and merged. Checks:
+//! P in 0..=2, 1..=3 outputs, small batches, with and without verbatim
+//! row-group copies, are written with `write_split` and merged. Checks:
 //! - rows_out == rows_in == rows written, and per-output row counts are right;
 //! - the outputs, concatenated, are exactly the stable sort of the concatenated
 //!   inputs (ties in input order), computed here independently, with every
@@ -80,6 +80,9 @@ struct Case {
     num_outputs: u8,
     batch_rows: u8,
     row_group_rows: u8,
+    /// Let the merge copy single-member regions verbatim (the default) or decode
+    /// and re-encode everything.
+    no_verbatim_copy: bool,
 }
 
 /// A normalized row: the sort key plus its unique id.
@@ -296,6 +299,7 @@ fn run(case: Case) {
     let options = MergeOptions {
         batch_rows,
         row_group_rows,
+        verbatim_copy: !case.no_verbatim_copy,
         ..MergeOptions::default()
     };
     let result = match MergeBuilder::new(&paths, &out_dir)

@@ -4,6 +4,7 @@
 use super::assemble::assemble;
 use super::key_layout::KeyLayout;
 use super::order::{select_window, MergeState, WindowEnd};
+use super::prefix_check::PrefixCheck;
 use super::stream::SortedStream;
 use super::MergeOptions;
 use crate::input::read_row_group_columns;
@@ -46,7 +47,7 @@ impl Engine<'_> {
             if let Some(member) = self.verbatim_member(region, self.output_left(&cuts)) {
                 let prefix = describe(&prefix_names, &region.values);
                 outputs.note_prefix(prefix)?;
-                self.copy_region(member, outputs)?;
+                self.copy_region(region, member, outputs)?;
                 emitted[member.input] += member.rows;
                 cuts.written += member.rows;
                 cuts.row_group_done();
@@ -65,6 +66,7 @@ impl Engine<'_> {
                         m,
                         self.union.adapters[m.input].clone(),
                         self.options.batch_rows,
+                        self.prefix_check(&self.union.schema, region)?,
                     )
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -143,6 +145,20 @@ impl Engine<'_> {
         Ok(emitted)
     }
 
+    /// The PA-1 data check for members of `region` whose batches have `schema`.
+    fn prefix_check(
+        &self,
+        schema: &arrow_schema::Schema,
+        region: &Region,
+    ) -> Result<Option<PrefixCheck>> {
+        match self.inputs.first() {
+            Some(first) => {
+                PrefixCheck::new(first.sort_schema(), self.prefix_len, schema, &region.key)
+            }
+            None => Ok(None),
+        }
+    }
+
     fn check_cancel(&self) -> Result<()> {
         if self.options.cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
@@ -182,9 +198,15 @@ impl Engine<'_> {
 
     /// Copy a member's row group verbatim, after proving from its sort columns that
     /// it is sorted (SS-1) and holds the promised rows (MC-1).
-    fn copy_region(&self, member: &RegionMember, outputs: &mut OutputSink) -> Result<()> {
+    fn copy_region(
+        &self,
+        region: &Region,
+        member: &RegionMember,
+        outputs: &mut OutputSink,
+    ) -> Result<()> {
         let input = &self.inputs[member.input];
         let schema = input.metadata.schema();
+        let prefix_check = self.prefix_check(schema, region)?;
         let key_fields: Vec<usize> = input
             .sort_schema()
             .column_names()
@@ -196,6 +218,11 @@ impl Engine<'_> {
         if !key_fields.is_empty() {
             for batch in read_row_group_columns(input, rg, &key_fields)? {
                 let batch = batch.map_err(|e| Error::arrow(&input.path, e))?;
+                if let Some(check) = &prefix_check {
+                    check.check(&batch, &input.path, |i| {
+                        format!("row group {rg}, row {}", rows + i as u64)
+                    })?;
+                }
                 let keys = self
                     .layout
                     .convert_named(&batch)

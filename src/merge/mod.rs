@@ -2,6 +2,7 @@
 //!
 //! - [`builder`]: the public API (`MergeBuilder`, `MergeResult`);
 //! - `stream`: one region member read as sorted batches, SS-1 checked;
+//! - `prefix_check`: PA-1 from the data (rows carry their region's prefix);
 //! - `key_layout`: merge keys as arrow `Rows`, series boundaries;
 //! - `order`: k-way merge order with run detection;
 //! - `assemble`: interleave of the picked rows into output batches;
@@ -14,6 +15,7 @@ mod engine;
 mod key_layout;
 mod memory;
 mod order;
+mod prefix_check;
 mod stream;
 
 pub use builder::{MergeBuilder, MergeOptions, MergeResult, ProgressFn};

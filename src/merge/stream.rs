@@ -3,6 +3,7 @@
 //! `Rows`, and the SS-1 check as batches arrive.
 
 use super::key_layout::KeyLayout;
+use super::prefix_check::PrefixCheck;
 use crate::input::{Guarded, InputFile};
 use crate::key::first_unsorted;
 use crate::plan::RegionMember;
@@ -46,6 +47,8 @@ pub(crate) struct SortedStream {
     pub emitted: u64,
     pub expected: u64,
     exhausted: bool,
+    /// PA-1 check of every batch against the region's prefix (P > 0).
+    prefix_check: Option<PrefixCheck>,
 }
 
 impl SortedStream {
@@ -55,6 +58,7 @@ impl SortedStream {
         member: &RegionMember,
         adapter: InputAdapter,
         batch_rows: usize,
+        prefix_check: Option<PrefixCheck>,
     ) -> Result<Self> {
         let file = File::open(&input.path).map_err(|e| Error::io(&input.path, e))?;
         let row_groups: Vec<(usize, u64)> = member
@@ -89,6 +93,7 @@ impl SortedStream {
             member.rows,
         );
         stream.skip_rows = member.skip_rows;
+        stream.prefix_check = prefix_check;
         Ok(stream)
     }
 
@@ -116,6 +121,7 @@ impl SortedStream {
             emitted: 0,
             expected,
             exhausted: false,
+            prefix_check: None,
         }
     }
 
