@@ -74,62 +74,60 @@ fn mib(b: usize) -> f64 {
     b as f64 / (1 << 20) as f64
 }
 
-#[test]
-#[ignore = "release-mode memory measurement; see module docs"]
-fn aligned_peak_does_not_grow_with_rows() {
+/// Merge `rows` and `10 * rows` rows per file (4 files; metrics scaled by
+/// `metrics_grow` so region sizes stay fixed when it is 10) and assert that the
+/// merge's peak heap grows by at most 25%.
+fn assert_bounded(
+    label: &str,
+    layout: Layout,
+    rows: usize,
+    metrics_grow: usize,
+    promote: Option<usize>,
+) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    // Same region size (10,000 rows per file and metric), 10x the regions.
-    let small = data(dir.path(), "small", Layout::Aligned, 200_000, 20);
-    let large = data(dir.path(), "large", Layout::Aligned, 2_000_000, 200);
-    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"), None);
-    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"), None);
+    let small = data(dir.path(), "small", layout, rows, 20);
+    let large = data(dir.path(), "large", layout, 10 * rows, 20 * metrics_grow);
+    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"), promote);
+    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"), promote);
     println!(
-        "aligned: merge peak heap {:.1} MiB at 0.8M rows, {:.1} MiB at 8M rows (input footers {:.1} / {:.1} MiB)",
-        mib(p1), mib(p10), mib(f1), mib(f10)
+        "{label}: merge peak heap {:.1} MiB at {:.1}M rows, {:.1} MiB at {:.1}M rows (input footers {:.2} / {:.2} MiB)",
+        mib(p1),
+        (4 * rows) as f64 / 1e6,
+        mib(p10),
+        (40 * rows) as f64 / 1e6,
+        mib(f1),
+        mib(f10)
     );
     assert!(
         p10 as f64 <= 1.25 * p1 as f64,
-        "peak grew from {p1} to {p10} bytes"
+        "{label}: peak grew from {p1} to {p10} bytes"
     );
+}
+
+#[test]
+#[ignore = "release-mode memory measurement; see module docs"]
+fn aligned_peak_does_not_grow_with_rows() {
+    // Same region size (10,000 rows per file and metric), 10x the regions.
+    assert_bounded("aligned", Layout::Aligned, 200_000, 10, None);
 }
 
 #[test]
 #[ignore = "release-mode memory measurement; see module docs"]
 fn single_row_group_p0_peak_stays_bounded() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let small = data(dir.path(), "small", Layout::Single, 400_000, 20);
-    let large = data(dir.path(), "large", Layout::Single, 4_000_000, 20);
-    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"), None);
-    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"), None);
-    println!(
-        "P=0 single row group: merge peak heap {:.1} MiB at 1.6M rows, {:.1} MiB at 16M rows (input footers {:.2} / {:.2} MiB)",
-        mib(p1), mib(p10), mib(f1), mib(f10)
-    );
-    assert!(
-        p10 as f64 <= 1.25 * p1 as f64,
-        "peak grew from {p1} to {p10} bytes"
-    );
+    assert_bounded("P=0 single row group", Layout::Single, 400_000, 1, None);
 }
 
 #[test]
 #[ignore = "release-mode memory measurement; see module docs"]
 fn legacy_promoted_peak_does_not_grow_with_rows() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
     // Legacy files (row groups of 10,000 rows, P = 0) promoted to P = 1; regions keep
     // their size (10,000 rows per file and metric) while rows grow 10x.
-    let small = data(dir.path(), "small", Layout::Legacy, 200_000, 20);
-    let large = data(dir.path(), "large", Layout::Legacy, 2_000_000, 200);
-    let (f1, p1) = merge_peak(&small, &dir.path().join("o1"), Some(1));
-    let (f10, p10) = merge_peak(&large, &dir.path().join("o10"), Some(1));
-    println!(
-        "legacy promoted to P=1: merge peak heap {:.1} MiB at 0.8M rows, {:.1} MiB at 8M rows (input footers {:.2} / {:.2} MiB)",
-        mib(p1), mib(p10), mib(f1), mib(f10)
-    );
-    assert!(
-        p10 as f64 <= 1.25 * p1 as f64,
-        "peak grew from {p1} to {p10} bytes"
+    assert_bounded(
+        "legacy promoted to P=1",
+        Layout::Legacy,
+        200_000,
+        10,
+        Some(1),
     );
 }
