@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, write_kv_file};
+use common::write_kv_file;
 use parquet::file::properties::EnabledStatistics;
 use prefix_merge::gen::{generate, GenConfig};
 use prefix_merge::{Error, MergeBuilder};
@@ -24,17 +24,7 @@ fn merge_fails(inputs: &[PathBuf], dir: &Path) -> Error {
 }
 
 fn gen_inputs(dir: &Path, files: usize) -> Vec<PathBuf> {
-    let cfg = GenConfig {
-        files,
-        rows: 3_000,
-        metrics: 5,
-        ..GenConfig::default()
-    };
-    generate(&dir.join("in"), &cfg)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.path)
-        .collect()
+    common::gen_splits(dir, files, 3_000, 5)
 }
 
 #[test]
@@ -309,13 +299,7 @@ fn cli_failure_is_one_error_line_and_exit_1() {
     std::fs::write(&junk, b"nope").unwrap();
     inputs.push(junk);
     let out = dir.path().join("out");
-    let o = bin()
-        .arg("merge")
-        .arg("--output-dir")
-        .arg(&out)
-        .args(&inputs)
-        .output()
-        .unwrap();
+    let o = common::merge_cli(&out, &[], &inputs);
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

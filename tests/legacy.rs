@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bin, parquet_files, write_kv_file};
+use common::{parquet_files, write_kv_file};
 use parquet::file::properties::EnabledStatistics;
 use prefix_merge::gen::{generate, GenConfig, Layout, LEGACY_ROW_GROUP_ROWS};
 use prefix_merge::input::scan_virtual_regions;
@@ -94,28 +94,14 @@ fn legacy_and_aligned_inputs_merge_into_aligned_outputs_via_cli() {
     );
     let out = dir.path().join("out");
     // Without promotion the inputs disagree on P.
-    let o = bin()
-        .arg("merge")
-        .arg("--output-dir")
-        .arg(&out)
-        .args(&inputs)
-        .output()
-        .unwrap();
+    let o = common::merge_cli(&out, &[], &inputs);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("prefix length P"));
-    let o = bin()
-        .args([
-            "merge",
-            "--promote-prefix-len",
-            "1",
-            "--num-outputs",
-            "2",
-            "--output-dir",
-        ])
-        .arg(&out)
-        .args(&inputs)
-        .output()
-        .unwrap();
+    let o = common::merge_cli(
+        &out,
+        &["--promote-prefix-len", "1", "--num-outputs", "2"],
+        &inputs,
+    );
     assert_eq!(
         o.status.code(),
         Some(0),

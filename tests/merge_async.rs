@@ -1,7 +1,8 @@
 //! The tokio front: `run_async` gives the same result as `run`, and dropping its
 //! future cancels the merge and leaves no file behind.
 
-use prefix_merge::gen::{generate, GenConfig};
+mod common;
+
 use prefix_merge::merge::MergeOptions;
 use prefix_merge::MergeBuilder;
 use std::path::PathBuf;
@@ -9,17 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 
 fn inputs(dir: &std::path::Path) -> Vec<PathBuf> {
-    let cfg = GenConfig {
-        files: 3,
-        rows: 20_000,
-        metrics: 4,
-        ..GenConfig::default()
-    };
-    generate(&dir.join("in"), &cfg)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.path)
-        .collect()
+    common::gen_splits(dir, 3, 20_000, 4)
 }
 
 #[test]

@@ -142,3 +142,31 @@ pub fn read_rows(path: &Path, columns: &[&str]) -> Vec<Vec<Cell>> {
     }
     out
 }
+
+/// `files` generated aligned metrics splits of `rows` rows and `metrics` metrics in
+/// `dir/in`.
+pub fn gen_splits(dir: &Path, files: usize, rows: usize, metrics: usize) -> Vec<PathBuf> {
+    let cfg = prefix_merge::gen::GenConfig {
+        files,
+        rows,
+        metrics,
+        ..prefix_merge::gen::GenConfig::default()
+    };
+    prefix_merge::gen::generate(&dir.join("in"), &cfg)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.path)
+        .collect()
+}
+
+/// Run `prefix-merge merge --output-dir OUT EXTRA... INPUTS...`.
+pub fn merge_cli(out: &Path, extra: &[&str], inputs: &[PathBuf]) -> std::process::Output {
+    bin()
+        .arg("merge")
+        .args(extra)
+        .arg("--output-dir")
+        .arg(out)
+        .args(inputs)
+        .output()
+        .unwrap()
+}
