@@ -40,7 +40,7 @@ pub enum Error {
     },
     /// A sort schema string does not follow the grammar.
     #[error(
-        "sort schema {input:?}: column {column} ({column_name:?}) at byte {position}: {reason}"
+        "sort schema '{input}': column {column} ('{column_name}') at byte {position}: {reason}"
     )]
     SortSchemaSyntax {
         input: String,
@@ -56,14 +56,14 @@ pub enum Error {
     #[error("{path}: no sort schema (no qh.sort_fields key, no sorting_columns) and none given")]
     SortSchemaMissing { path: PathBuf },
     /// A sort column has a type that cannot be ordered by prefix keys.
-    #[error("{path}: sort column {column:?} has type {data_type} which cannot be ordered")]
+    #[error("{path}: sort column '{column}' has type {data_type} which cannot be ordered")]
     UnorderableColumn {
         path: PathBuf,
         column: String,
         data_type: String,
     },
     /// A `qh.*` key-value entry is malformed.
-    #[error("{path}: metadata key {key}={value:?}: {reason}")]
+    #[error("{path}: metadata key {key}='{value}': {reason}")]
     BadMetadata {
         path: PathBuf,
         key: String,
@@ -94,7 +94,7 @@ pub enum Error {
         expected: String,
     },
     /// A column has types across inputs that cannot be unified.
-    #[error("column {column:?}: type {found} in {path} conflicts with {expected} in {other_path}")]
+    #[error("column '{column}': type {found} in {path} conflicts with {expected} in {other_path}")]
     TypeConflict {
         column: String,
         path: PathBuf,
@@ -102,6 +102,17 @@ pub enum Error {
         other_path: PathBuf,
         expected: String,
     },
+    /// The same file was given twice as an input (same path, or a hard link to it).
+    #[error(
+        "{path}: given twice as an input (same file as {other_path}); each input may appear once"
+    )]
+    DuplicateInput { path: PathBuf, other_path: PathBuf },
+    /// A sort column exists in no input, so it could not order anything (a typo?).
+    #[error("sort column '{column}' is in no input; the inputs have columns: {available}")]
+    UnknownSortColumn { column: String, available: String },
+    /// A final name is taken: outputs and manifests never replace an existing file.
+    #[error("{path}: already exists; outputs never replace an existing file")]
+    OutputExists { path: PathBuf },
     /// A run-time invariant (MC-1, MC-3, ...) failed: a bug or corrupt input.
     #[error("{rule} violated: {detail}")]
     Invariant { rule: &'static str, detail: String },

@@ -71,7 +71,7 @@ impl InspectReport {
         let _ = writeln!(s, "file:         {}", self.path);
         let _ = writeln!(
             s,
-            "sort schema:  {} (from {:?})",
+            "sort schema:  {} (from {})",
             self.sort_schema, c.schema_source
         );
         let _ = writeln!(s, "prefix len P: {}", c.prefix_len);

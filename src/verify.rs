@@ -5,7 +5,7 @@
 
 use crate::input::{read_row_group_columns, InputFile};
 use crate::plan::Violation;
-use crate::schema::to_sorting_columns;
+use crate::schema::{describe_sorting_columns, to_sorting_columns};
 use crate::write::sort_converter;
 use crate::{Error, Result};
 use arrow_row::OwnedRow;
@@ -77,8 +77,10 @@ fn check_sorting_columns(input: &InputFile, out: &mut Vec<Violation>) {
                     row_group: i,
                     row: None,
                     detail: format!(
-                        "row group {i} sorting_columns {found:?} disagree with sort schema {} ({expected:?})",
-                        input.sort_schema()
+                        "row group {i} sorting_columns ({}) disagree with sort schema {} ({})",
+                        describe_sorting_columns(found, meta.file_metadata().schema_descr()),
+                        input.sort_schema(),
+                        describe_sorting_columns(&expected, meta.file_metadata().schema_descr()),
                     ),
                 });
                 return;

@@ -115,6 +115,11 @@ fn inputs_disagree_on_schema_window_or_p() {
         matches!(&err, Error::InputMismatch { what: "sort schema", path, .. } if *path == b),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("sort schema -k|ts disagrees with"),
+        "{err}"
+    );
+    assert!(err.to_string().ends_with(": k|ts"), "{err}");
     write_kv_file(
         &b,
         &[vec!["a"]],
@@ -133,6 +138,11 @@ fn inputs_disagree_on_schema_window_or_p() {
         ),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("prefix length P 0 disagrees with"),
+        "{err}"
+    );
+    assert!(err.to_string().ends_with(": 1"), "{err}");
     // Window: gen files carry one; a hand-built file has none.
     let gen = gen_inputs(dir.path(), 1);
     let c = dir.path().join("c.parquet");
@@ -149,6 +159,11 @@ fn inputs_disagree_on_schema_window_or_p() {
         matches!(&err, Error::InputMismatch { what: "window", .. }),
         "{err}"
     );
+    // Values, not Rust Debug output: no `Some(Window { .. })`.
+    let text = err.to_string();
+    assert!(text.contains("window none disagrees with"), "{text}");
+    assert!(text.ends_with(": start=1699999200 duration=900s"), "{text}");
+    assert!(!text.contains("Some(") && !text.contains('{'), "{text}");
 }
 
 #[test]
@@ -187,7 +202,7 @@ fn column_type_conflict_names_both_files() {
     let text = err.to_string();
     assert!(matches!(err, Error::TypeConflict { .. }), "{text}");
     assert!(
-        text.contains("t0.parquet") && text.contains("t1.parquet") && text.contains("\"v\""),
+        text.contains("t0.parquet") && text.contains("t1.parquet") && text.contains("'v'"),
         "{text}"
     );
 }
@@ -263,7 +278,11 @@ fn bad_arguments() {
     let out = dir.path().join("existing");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("merged_00000.parquet"), b"keep me").unwrap();
-    assert!(MergeBuilder::new(&inputs, &out).run().is_err());
+    let err = MergeBuilder::new(&inputs, &out)
+        .output_prefix("merged")
+        .run()
+        .unwrap_err();
+    assert!(matches!(err, Error::OutputExists { .. }), "{err}");
     assert_eq!(
         std::fs::read(out.join("merged_00000.parquet")).unwrap(),
         b"keep me"

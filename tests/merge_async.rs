@@ -86,15 +86,23 @@ fn dropping_the_future_cancels_and_cleans_up() {
     );
     // The writer thread opens the first output while the merge is held; wait for it
     // (bounded) so the test shows that files the run created are removed.
-    let partial = out.join(".merged_00000.parquet.inprogress");
+    let partial = || {
+        std::fs::read_dir(&out).ok().is_some_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(".pm-") && name.ends_with(".parquet.tmp")
+            })
+        })
+    };
     for _ in 0..10_000 {
-        if partial.exists() {
+        if partial() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    assert!(partial.exists(), "merge was writing");
+    let was_writing = partial();
     release_tx.send(()).unwrap();
+    assert!(was_writing, "merge was writing");
     drop(rt); // waits for the blocking task, which stops and removes its files
     let left: Vec<_> = std::fs::read_dir(&out)
         .unwrap()

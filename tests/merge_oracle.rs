@@ -252,6 +252,17 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     if case.inputs.iter().any(|i| i.legacy.is_some()) {
         builder = builder.promote_prefix_len(case.prefix_len);
     }
+    if !case.inputs.iter().any(|i| i.has_c) {
+        // Sort column `c` is in no input: a typo, refused before anything is written.
+        let err = builder.run().err();
+        prop_assert!(
+            matches!(&err, Some(prefix_merge::Error::UnknownSortColumn { column, .. }) if column == "c"),
+            "{:?}",
+            err.map(|e| e.to_string())
+        );
+        prop_assert!(!out_dir.exists() || parquet_files(&out_dir).is_empty());
+        return Ok(());
+    }
     let result = builder
         .run()
         .map_err(|e| TestCaseError::fail(e.to_string()))?;

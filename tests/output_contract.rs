@@ -65,7 +65,9 @@ fn requested_count_and_even_sizes() {
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .collect();
             names.sort();
-            let expected: Vec<String> = (0..n).map(|i| format!("merged_{i:05}.parquet")).collect();
+            let expected: Vec<String> = (0..n)
+                .map(|i| format!("merged_{}_{i:05}.parquet", result.run_id))
+                .collect();
             assert_eq!(names, expected);
         }
     }

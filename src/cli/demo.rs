@@ -75,11 +75,21 @@ pub fn run(a: DemoArgs) -> CliResult {
         outputs.display()
     );
     let paths: Vec<&PathBuf> = splits.iter().map(|s| &s.path).collect();
+    let manifest = outputs.join("manifest.json");
     let result = MergeBuilder::new(paths, &outputs)
         .num_outputs(3)
+        .manifest_path(&manifest)
+        .summary_columns(["service"])
         .run()
         .map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     print!("{}", render_summary(&result));
+    println!();
+    println!(
+        "   run {} published {} outputs (fsynced, never replacing a file), then its manifest {}",
+        result.run_id,
+        result.outputs.len(),
+        manifest.display()
+    );
     println!();
     println!("4. every output keeps the alignment claim");
     for o in &result.outputs {
@@ -87,7 +97,7 @@ pub fn run(a: DemoArgs) -> CliResult {
         let report = InspectReport::new(&input);
         all_ok &= report.ok;
         println!(
-            "{:<22} {}",
+            "{:<48} {}",
             o.path
                 .file_name()
                 .map(|n| n.to_string_lossy())

@@ -3,6 +3,8 @@
 
 use super::{CliResult, EXIT_VIOLATION};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use prefix_merge::key::describe;
+use prefix_merge::output::SortKey;
 use prefix_merge::{MergeBuilder, MergeResult, SortSchema};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +31,17 @@ pub struct MergeArgs {
     /// data (repairs files whose claim is false).
     #[arg(long)]
     rescan_alignment: bool,
-    /// Print the summary as JSON.
+    /// Name outputs PREFIX_NNNNN.parquet (default merged_RUNID, unique per run).
+    #[arg(long)]
+    output_prefix: Option<String>,
+    /// Publish the run manifest (JSON) at this path once every output is durable.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Columns whose distinct values the manifest lists per output (comma-separated),
+    /// besides the prefix columns.
+    #[arg(long, value_delimiter = ',')]
+    summary_columns: Vec<String>,
+    /// Print the manifest (JSON) instead of the summary table.
     #[arg(long)]
     json: bool,
     /// Input Parquet files.
@@ -42,7 +54,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let n: u64 = num.parse().map_err(|_| format!("invalid size '{s}'"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1_000,
@@ -51,10 +63,10 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "mib" | "m" => 1 << 20,
         "gb" => 1_000_000_000,
         "gib" | "g" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?}")),
+        other => return Err(format!("unknown size unit '{other}'")),
     };
     n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} too large"))
+        .ok_or_else(|| format!("size '{s}' too large"))
 }
 
 pub fn run(a: MergeArgs) -> CliResult {
@@ -72,6 +84,13 @@ pub fn run(a: MergeArgs) -> CliResult {
         builder = builder.promote_prefix_len(p);
     }
     builder = builder.rescan_alignment(a.rescan_alignment);
+    if let Some(p) = a.output_prefix {
+        builder = builder.output_prefix(p);
+    }
+    if let Some(m) = &a.manifest {
+        builder = builder.manifest_path(m);
+    }
+    builder = builder.summary_columns(a.summary_columns);
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
@@ -86,12 +105,9 @@ pub fn run(a: MergeArgs) -> CliResult {
     bar.finish_and_clear();
     let result = result.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     if a.json {
-        let text = serde_json::to_string_pretty(&result).map_err(|e| {
-            (
-                EXIT_VIOLATION,
-                prefix_merge::Error::InvalidData(format!("json: {e}")),
-            )
-        })?;
+        let text = result
+            .to_json()
+            .map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
         println!("{text}");
     } else {
         print!("{}", render_summary(&result));
@@ -102,39 +118,72 @@ pub fn run(a: MergeArgs) -> CliResult {
 /// The human-readable merge summary.
 pub fn render_summary(r: &MergeResult) -> String {
     use std::fmt::Write as _;
+    let names: Vec<&str> = r.sort_columns.iter().map(|c| c.name.as_str()).collect();
+    let prefix_names = &names[..r.prefix_len.min(names.len())];
+    let key = |k: &Option<SortKey>| {
+        k.as_ref()
+            .map(|k| describe(&names, &k.values))
+            .unwrap_or_default()
+    };
+    let file_name = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let width = r
+        .outputs
+        .iter()
+        .map(|o| file_name(&o.path).len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     let mut s = String::new();
+    let _ = writeln!(s, "run {}", r.run_id);
     let _ = writeln!(
         s,
-        "{:<22} {:>10} {:>4} {:>12} {:>21}  first key .. last key",
-        "output", "rows", "rgs", "bytes", "time range"
+        "{:<w$} {:>10} {:>4} {:>12} {:>21}  first key .. last key",
+        "output",
+        "rows",
+        "rgs",
+        "bytes",
+        "time range",
+        w = width
     );
     for o in &r.outputs {
-        let name = o
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
+        let name = file_name(&o.path);
         let time = match (&o.time_min, &o.time_max) {
             (Some(a), Some(b)) => format!("{a}..{b}"),
             _ => "-".into(),
         };
         let _ = writeln!(
             s,
-            "{:<22} {:>10} {:>4} {:>12} {:>21}  [{}] .. [{}]",
-            name, o.rows, o.row_groups, o.bytes, time, o.first_key, o.last_key
+            "{:<w$} {:>10} {:>4} {:>12} {:>21}  [{}] .. [{}]",
+            name,
+            o.rows,
+            o.row_groups,
+            o.bytes,
+            time,
+            key(&o.first_key),
+            key(&o.last_key),
+            w = width
         );
         if !o.prefixes.is_empty() {
-            let shown: Vec<&str> = o.prefixes.iter().take(4).map(String::as_str).collect();
+            let shown: Vec<String> = o
+                .prefixes
+                .iter()
+                .take(4)
+                .map(|p| describe(prefix_names, p))
+                .collect();
             let more = o.prefixes.len().saturating_sub(shown.len());
             let tail = if more > 0 {
                 format!(" (+{more} more)")
             } else {
                 String::new()
             };
-            let _ = writeln!(s, "{:<22} prefixes: {}{}", "", shown.join("; "), tail);
+            let _ = writeln!(s, "{:<width$} prefixes: {}{}", "", shown.join("; "), tail);
         }
     }
-    let secs = r.elapsed.as_secs_f64();
+    let secs = r.elapsed_secs;
     let _ = writeln!(
         s,
         "total: {} rows in -> {} rows out, {} bytes in -> {} bytes out, {} outputs, {:.3}s ({:.1} M rows/s)",

@@ -1,5 +1,6 @@
 //! Command-line front end: argument parsing and dispatch to subcommands.
 
+mod cleanup;
 mod demo;
 mod gen;
 mod inspect;
@@ -27,6 +28,9 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Prove from the data that files are sorted and keep their alignment claim.
     Verify(verify::VerifyArgs),
+    /// Remove what dead runs left in a directory (temporary files, unpublished
+    /// outputs); live runs are left alone.
+    Cleanup(cleanup::CleanupArgs),
     /// Run the main job on built-in sample data.
     Demo(demo::DemoArgs),
 }
@@ -43,6 +47,7 @@ pub fn run() -> ExitCode {
         Command::Gen(a) => gen::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Cleanup(a) => cleanup::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Verify(a) => verify::run(a),
     };

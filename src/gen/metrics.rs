@@ -134,8 +134,9 @@ struct Series {
 fn series(config: &GenConfig, s: usize) -> Series {
     let metric = s % config.metrics;
     let h = mix(config.seed ^ (s as u64).wrapping_mul(0x1000_0001));
-    let null_if =
-        |shift: u32, one_in: u64, v: &str| ((h >> shift) % one_in != 0).then(|| v.to_string());
+    let null_if = |shift: u32, one_in: u64, v: &str| {
+        (!(h >> shift).is_multiple_of(one_in)).then(|| v.to_string())
+    };
     let tags = [
         Some(pick(&SERVICES, h).to_string()),
         null_if(8, 20, pick(&ENVS, h >> 16)),

@@ -28,11 +28,33 @@ pub enum SchemaSource {
     Explicit,
 }
 
+impl std::fmt::Display for SchemaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SchemaSource::SortFields => KEY_SORT_FIELDS,
+            SchemaSource::SortingColumns => "sorting_columns",
+            SchemaSource::Explicit => "explicit",
+        })
+    }
+}
+
 /// Time window a split covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Window {
     pub start: i64,
     pub duration_secs: u64,
+}
+
+impl std::fmt::Display for Window {
+    /// `start=1700000100 duration=900s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "start={} duration={}s", self.start, self.duration_secs)
+    }
+}
+
+/// `start=... duration=...s`, or `none` for a file without a window.
+pub fn describe_window(window: Option<Window>) -> String {
+    window.map_or_else(|| "none".to_string(), |w| w.to_string())
 }
 
 /// What a file claims about itself.

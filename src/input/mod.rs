@@ -4,6 +4,7 @@
 
 mod column;
 mod file_contract;
+mod fingerprint;
 mod footer_check;
 mod guard;
 mod legacy;
@@ -11,8 +12,8 @@ mod prefix;
 
 pub use column::read_row_group_columns;
 pub use file_contract::{
-    FileContract, SchemaSource, Window, KEY_NUM_MERGE_OPS, KEY_PREFIX_LEN, KEY_SORT_FIELDS,
-    KEY_WINDOW_DURATION, KEY_WINDOW_START,
+    describe_window, FileContract, SchemaSource, Window, KEY_NUM_MERGE_OPS, KEY_PREFIX_LEN,
+    KEY_SORT_FIELDS, KEY_WINDOW_DURATION, KEY_WINDOW_START,
 };
 pub use guard::{catch_decoder_panic, in_guarded_decode, Guarded};
 pub use legacy::{scan_virtual_regions, VirtualRegion};
@@ -49,6 +50,10 @@ pub struct InputFile {
     /// Sort columns located in this file's schema.
     pub sort_columns: Vec<ResolvedColumn>,
     pub row_groups: Vec<RowGroupInfo>,
+    /// Size of the file in bytes when it was opened.
+    pub file_bytes: u64,
+    /// Fingerprint of the footer read at open (see [`fingerprint`]).
+    pub footer_fingerprint: String,
 }
 
 impl InputFile {
@@ -61,7 +66,7 @@ impl InputFile {
     /// Open `path`; an explicit sort schema overrides whatever the file says.
     pub fn open_with_schema(path: impl AsRef<Path>, explicit: Option<&SortSchema>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         // The page index is not needed to plan or merge; skipping it keeps per-input
         // memory to the footer itself.
         // Page encoding and size statistics are never used either.
@@ -75,6 +80,7 @@ impl InputFile {
             .map_err(|e| Error::parquet(&path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         footer_check::check_footer(&path, metadata.metadata(), file_len)?;
+        let footer_fingerprint = fingerprint::footer_fingerprint(&path, &mut file, file_len)?;
         let contract = FileContract::from_metadata(&path, metadata.metadata(), explicit)?;
         let sort_columns = resolve(&contract.sort_schema, metadata.schema(), &path)?;
         let mut input = InputFile {
@@ -83,6 +89,8 @@ impl InputFile {
             contract,
             sort_columns,
             row_groups: Vec::new(),
+            file_bytes: file_len,
+            footer_fingerprint,
         };
         input.row_groups = prefix::row_group_infos(&input)?;
         Ok(input)

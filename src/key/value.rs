@@ -10,7 +10,11 @@ use std::fmt;
 
 /// One cell of a sort column, widened to a canonical representation: signed
 /// integers (and dates, timestamps) as `i64`, unsigned as `u64`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Serializes as a plain JSON value: `null`, `true`, a number (floats that are not
+/// finite as the strings `"NaN"`, `"inf"`, `"-inf"`), a string, or binary as a
+/// lowercase hex string.
+#[derive(Debug, Clone, PartialEq)]
 pub enum KeyValue {
     Null,
     Bool(bool),
@@ -31,10 +35,39 @@ impl fmt::Display for KeyValue {
             KeyValue::UInt(v) => write!(f, "{v}"),
             KeyValue::Float32(v) => write!(f, "{v}"),
             KeyValue::Float64(v) => write!(f, "{v}"),
-            KeyValue::Utf8(s) => write!(f, "{s:?}"),
+            KeyValue::Utf8(s) => write!(f, "\"{s}\""),
             KeyValue::Binary(b) => {
                 f.write_str("0x")?;
                 b.iter().try_for_each(|x| write!(f, "{x:02x}"))
+            }
+        }
+    }
+}
+
+impl Serialize for KeyValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        fn float<S: serde::Serializer>(v: f64, s: S) -> Result<S::Ok, S::Error> {
+            if v.is_finite() {
+                s.serialize_f64(v)
+            } else if v.is_nan() {
+                s.serialize_str("NaN")
+            } else if v > 0.0 {
+                s.serialize_str("inf")
+            } else {
+                s.serialize_str("-inf")
+            }
+        }
+        match self {
+            KeyValue::Null => s.serialize_unit(),
+            KeyValue::Bool(b) => s.serialize_bool(*b),
+            KeyValue::Int(v) => s.serialize_i64(*v),
+            KeyValue::UInt(v) => s.serialize_u64(*v),
+            KeyValue::Float32(v) => float(f64::from(*v), s),
+            KeyValue::Float64(v) => float(*v, s),
+            KeyValue::Utf8(v) => s.serialize_str(v),
+            KeyValue::Binary(b) => {
+                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                s.serialize_str(&hex)
             }
         }
     }

@@ -3,7 +3,12 @@
 use super::engine::Engine;
 use super::key_layout::KeyLayout;
 use crate::input::{scan_virtual_regions, FileContract, InputFile};
-use crate::output::{OutputSet, OutputSink, OutputSummary};
+use crate::output::manifest::{rfc3339, MANIFEST_VERSION};
+use crate::output::run::new_run_id;
+use crate::output::{
+    default_output_prefix, InputEntry, Manifest, OutputConfig, OutputSet, OutputSink, Sealed,
+    SortColumnEntry, SummarySpec,
+};
 use crate::plan::{build_regions, validate_inputs, OutputTargets};
 use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
 use crate::{Error, Result};
@@ -11,11 +16,10 @@ use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Instant, SystemTime};
 
 /// Progress callback: (rows merged so far, total rows).
 pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
@@ -58,21 +62,8 @@ impl Default for MergeOptions {
     }
 }
 
-/// What a merge produced.
-#[derive(Debug, Clone, Serialize)]
-pub struct MergeResult {
-    pub outputs: Vec<OutputSummary>,
-    pub rows_in: u64,
-    pub rows_out: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    #[serde(serialize_with = "seconds")]
-    pub elapsed: Duration,
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
+/// What a merge produced: its manifest (the document `--manifest` publishes).
+pub type MergeResult = Manifest;
 
 /// Configures and runs a merge of sorted inputs into at most `num_outputs` outputs.
 pub struct MergeBuilder {
@@ -84,6 +75,9 @@ pub struct MergeBuilder {
     sort_schema: Option<SortSchema>,
     promote_prefix_len: Option<usize>,
     rescan_alignment: bool,
+    output_prefix: Option<String>,
+    manifest: Option<PathBuf>,
+    summary_columns: Vec<String>,
     options: MergeOptions,
 }
 
@@ -107,6 +101,9 @@ impl MergeBuilder {
             sort_schema: None,
             promote_prefix_len: None,
             rescan_alignment: false,
+            output_prefix: None,
+            manifest: None,
+            summary_columns: Vec::new(),
             options: MergeOptions::default(),
         }
     }
@@ -160,6 +157,31 @@ impl MergeBuilder {
         self
     }
 
+    /// Name outputs `PREFIX_NNNNN.parquet` (default `merged_RUNID`, unique per run,
+    /// so that runs sharing a directory never collide). An existing file with a
+    /// final name fails the run: outputs never replace files.
+    pub fn output_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.output_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Publish the run manifest at `path` (JSON), atomically and only after every
+    /// output is durable. It must not exist yet.
+    pub fn manifest_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.manifest = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// List the distinct values of these columns per output in the manifest
+    /// (besides the prefix columns), up to [`crate::output::DISTINCT_CAP`] each.
+    pub fn summary_columns<S: Into<String>>(
+        mut self,
+        columns: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.summary_columns = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Replace the tuning options.
     pub fn options(mut self, options: MergeOptions) -> Self {
         self.options = options;
@@ -177,9 +199,93 @@ impl MergeBuilder {
         self.options.cancel.clone()
     }
 
-    /// Run the merge on the calling thread.
+    /// Run the merge on the calling thread, in stages: open -> validate -> plan ->
+    /// execute -> commit. Nothing is visible until commit publishes the outputs.
     pub fn run(mut self) -> Result<MergeResult> {
-        let started = Instant::now();
+        let started = (Instant::now(), SystemTime::now());
+        self.check_arguments()?;
+        let inputs = self.open_inputs()?;
+        validate_inputs(&inputs, self.promote_prefix_len, self.rescan_alignment)?;
+        let plan = self.plan(&inputs)?;
+        let (sealed, emitted) = self.execute(&inputs, &plan)?;
+        for (input, n) in inputs.iter().zip(&emitted) {
+            if *n != input.num_rows() {
+                return Err(Error::Invariant {
+                    rule: "MC-1",
+                    detail: format!(
+                        "{}: {n} rows merged, {} in the file",
+                        input.path.display(),
+                        input.num_rows()
+                    ),
+                });
+            }
+        }
+        let outputs = sealed.summaries();
+        let rows_out: u64 = outputs.iter().map(|s| s.rows).sum();
+        if rows_out != plan.rows_in {
+            return Err(Error::Invariant {
+                rule: "MC-1",
+                detail: format!("{rows_out} rows written, {} read", plan.rows_in),
+            });
+        }
+        let finished = SystemTime::now();
+        let manifest = Manifest {
+            manifest_version: MANIFEST_VERSION,
+            run_id: plan.run_id.clone(),
+            engine: env!("CARGO_PKG_NAME"),
+            engine_version: env!("CARGO_PKG_VERSION"),
+            started_at: rfc3339(started.1),
+            finished_at: rfc3339(finished),
+            elapsed_secs: started.0.elapsed().as_secs_f64(),
+            sort_schema: plan.contract.sort_schema.to_string(),
+            sort_columns: plan
+                .contract
+                .sort_schema
+                .columns
+                .iter()
+                .map(|c| SortColumnEntry {
+                    name: c.name.clone(),
+                    direction: if c.direction.is_descending() {
+                        "desc"
+                    } else {
+                        "asc"
+                    },
+                    data_type: plan
+                        .union
+                        .schema
+                        .field_with_name(&c.name)
+                        .ok()
+                        .map(|f| f.data_type().to_string()),
+                })
+                .collect(),
+            prefix_len: plan.contract.prefix_len,
+            window: plan.contract.window,
+            num_merge_ops: plan.contract.num_merge_ops,
+            rows_in: plan.rows_in,
+            rows_out,
+            bytes_in: plan.bytes_in,
+            bytes_out: outputs.iter().map(|s| s.bytes).sum(),
+            inputs: inputs
+                .iter()
+                .map(|i| InputEntry {
+                    path: i.path.clone(),
+                    bytes: i.file_bytes,
+                    rows: i.num_rows(),
+                    footer_fingerprint: i.footer_fingerprint.clone(),
+                })
+                .collect(),
+            outputs,
+        };
+        let json = match self.manifest {
+            Some(_) => Some(manifest.to_json()?),
+            None => None,
+        };
+        sealed.publish(json.as_deref().map(str::as_bytes))?;
+        Ok(manifest)
+    }
+
+    /// Arguments that are wrong whatever the inputs.
+    fn check_arguments(&self) -> Result<()> {
         let empty = match &self.inputs {
             Inputs::Paths(p) => p.is_empty(),
             Inputs::Opened(i) => i.is_empty(),
@@ -202,22 +308,49 @@ impl MergeBuilder {
                 "batch and row-group rows must be > 0".into(),
             ));
         }
-        let inputs = match std::mem::replace(&mut self.inputs, Inputs::Paths(Vec::new())) {
+        if let Some(p) = &self.output_prefix {
+            crate::output::check_output_prefix(p)?;
+        }
+        Ok(())
+    }
+
+    /// Stage 1: open every input (each footer parsed once).
+    fn open_inputs(&mut self) -> Result<Vec<InputFile>> {
+        match std::mem::replace(&mut self.inputs, Inputs::Paths(Vec::new())) {
             Inputs::Paths(paths) => paths
                 .iter()
                 .map(|p| InputFile::open_with_schema(p, self.sort_schema.as_ref()))
-                .collect::<Result<Vec<_>>>()?,
-            Inputs::Opened(inputs) => inputs,
-        };
-        validate_inputs(&inputs, self.promote_prefix_len, self.rescan_alignment)?;
+                .collect(),
+            Inputs::Opened(inputs) => Ok(inputs),
+        }
+    }
+
+    /// Stage 3: everything decided from metadata before a byte is written.
+    fn plan(&self, inputs: &[InputFile]) -> Result<Plan> {
         let schemas: Vec<_> = inputs
             .iter()
             .map(|i| (i.path.as_path(), i.metadata.schema().as_ref()))
             .collect();
         let union = union_schemas(&schemas)?;
-        let first = &inputs[0];
+        let first = inputs
+            .first()
+            .ok_or_else(|| Error::InvalidArgument("no input files".into()))?;
         let prefix_len = self.promote_prefix_len.unwrap_or(first.prefix_len());
         let sort = first.sort_schema().clone();
+        for c in &self.summary_columns {
+            if union.schema.index_of(c).is_err() {
+                return Err(Error::InvalidArgument(format!(
+                    "summary column '{c}' is in no input; the inputs have columns: {}",
+                    union
+                        .schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
         let virtual_regions = inputs
             .iter()
             .map(|input| {
@@ -228,16 +361,9 @@ impl MergeBuilder {
                     .transpose()
             })
             .collect::<Result<Vec<_>>>()?;
-        let regions = build_regions(&inputs, prefix_len, &virtual_regions);
+        let regions = build_regions(inputs, prefix_len, &virtual_regions);
         let rows_in: u64 = inputs.iter().map(InputFile::num_rows).sum();
-        let bytes_in: u64 = inputs
-            .iter()
-            .map(|i| {
-                std::fs::metadata(&i.path)
-                    .map(|m| m.len())
-                    .map_err(|e| Error::io(&i.path, e))
-            })
-            .sum::<Result<u64>>()?;
+        let bytes_in: u64 = inputs.iter().map(|i| i.file_bytes).sum();
         let num_outputs = match (self.num_outputs, self.target_output_bytes) {
             (Some(n), _) => n,
             (None, Some(t)) => usize::try_from(bytes_in.div_ceil(t))
@@ -247,7 +373,6 @@ impl MergeBuilder {
         };
         let targets = OutputTargets::even(rows_in, num_outputs);
         let layout = KeyLayout::new(&sort, prefix_len, &union.schema)?;
-
         let contract = FileContract {
             num_merge_ops: inputs
                 .iter()
@@ -259,41 +384,6 @@ impl MergeBuilder {
             prefix_len,
             ..first.contract.clone()
         };
-        let parquet_schema = ArrowSchemaConverter::new()
-            .convert(&union.schema)
-            .map_err(|e| Error::parquet(&self.output_dir, e))?;
-        let base = self.properties.clone().unwrap_or_else(|| {
-            WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-                .build()
-        });
-        let mut kv = base.key_value_metadata().cloned().unwrap_or_default();
-        kv.retain(|e| !e.key.starts_with("qh."));
-        kv.extend(contract.key_values());
-        let mut builder = base
-            .into_builder()
-            .set_sorting_columns(Some(to_sorting_columns(&sort, &parquet_schema)))
-            .set_key_value_metadata(Some(kv))
-            .set_max_row_group_row_count(None)
-            .set_max_row_group_bytes(None);
-        // Keep bloom filters on every column for which an input has one.
-        for column in bloom_filter_columns(&inputs) {
-            builder = builder.set_column_bloom_filter_enabled(column, true);
-        }
-        let properties = builder.build();
-        let time_column = (sort.series_len() < sort.columns.len())
-            .then(|| sort.columns.last())
-            .flatten()
-            .filter(|c| union.schema.index_of(&c.name).is_ok())
-            .map(|c| c.name.clone());
-        let outputs = OutputSet::new(
-            &self.output_dir,
-            union.schema.clone(),
-            properties,
-            sort.column_names().map(str::to_string).collect(),
-            time_column,
-            targets.num_outputs,
-        )?;
         let output_parquet = ArrowSchemaConverter::new()
             .convert(&union.schema)
             .map_err(|e| Error::parquet(&self.output_dir, e))?;
@@ -312,46 +402,99 @@ impl MergeBuilder {
                     && columns == output_parquet.columns()
             })
             .collect();
-        let engine = Engine {
-            prefix_len,
-            verbatim,
-            inputs: &inputs,
-            union: &union,
-            layout,
+        let run_id = new_run_id();
+        Ok(Plan {
+            output_prefix: self
+                .output_prefix
+                .clone()
+                .unwrap_or_else(|| default_output_prefix(&run_id)),
+            run_id,
+            properties: self.output_properties(inputs, &contract, &output_parquet),
+            union,
+            regions,
+            rows_in,
+            bytes_in,
             targets,
+            layout,
+            contract,
+            verbatim,
+        })
+    }
+
+    /// Output writer properties: the caller's (default ZSTD(3)) plus sorting
+    /// columns, the `qh.*` contract, and bloom filters where any input has one.
+    fn output_properties(
+        &self,
+        inputs: &[InputFile],
+        contract: &FileContract,
+        parquet_schema: &parquet::schema::types::SchemaDescriptor,
+    ) -> WriterProperties {
+        let base = self.properties.clone().unwrap_or_else(|| {
+            WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+                .build()
+        });
+        let mut kv = base.key_value_metadata().cloned().unwrap_or_default();
+        kv.retain(|e| !e.key.starts_with("qh."));
+        kv.extend(contract.key_values());
+        let mut builder = base
+            .into_builder()
+            .set_sorting_columns(Some(to_sorting_columns(
+                &contract.sort_schema,
+                parquet_schema,
+            )))
+            .set_key_value_metadata(Some(kv))
+            .set_max_row_group_row_count(None)
+            .set_max_row_group_bytes(None);
+        for column in bloom_filter_columns(inputs) {
+            builder = builder.set_column_bloom_filter_enabled(column, true);
+        }
+        builder.build()
+    }
+
+    /// Stage 4: merge every region into sealed outputs (complete, fsynced, not yet
+    /// visible); returns them with the rows emitted per input.
+    fn execute(&self, inputs: &[InputFile], plan: &Plan) -> Result<(Sealed, Vec<u64>)> {
+        let sort = &plan.contract.sort_schema;
+        let time_column = (sort.series_len() < sort.columns.len())
+            .then(|| sort.columns.last())
+            .flatten()
+            .filter(|c| plan.union.schema.index_of(&c.name).is_ok())
+            .map(|c| c.name.clone());
+        let outputs = OutputSet::new(OutputConfig {
+            dir: self.output_dir.clone(),
+            run_id: plan.run_id.clone(),
+            prefix: plan.output_prefix.clone(),
+            schema: plan.union.schema.clone(),
+            properties: plan.properties.clone(),
+            summary: SummarySpec {
+                sort_columns: sort
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.direction))
+                    .collect(),
+                series_len: sort.series_len(),
+                prefix_len: plan.contract.prefix_len,
+                time_column,
+                summary_columns: self.summary_columns.clone(),
+            },
+            max_outputs: plan.targets.num_outputs,
+            manifest: self.manifest.clone(),
+        })?;
+        let engine = Engine {
+            prefix_len: plan.contract.prefix_len,
+            verbatim: plan.verbatim.clone(),
+            inputs,
+            union: &plan.union,
+            layout: &plan.layout,
+            targets: plan.targets.clone(),
             options: &self.options,
-            total_rows: rows_in,
+            total_rows: plan.rows_in,
+            summary_columns: &self.summary_columns,
         };
         let mut sink = OutputSink::spawn(outputs)?;
-        let emitted = engine.run(&regions, &mut sink)?;
-        for (input, n) in inputs.iter().zip(&emitted) {
-            if *n != input.num_rows() {
-                return Err(Error::Invariant {
-                    rule: "MC-1",
-                    detail: format!(
-                        "{}: {n} rows merged, {} in the file",
-                        input.path.display(),
-                        input.num_rows()
-                    ),
-                });
-            }
-        }
-        let summaries = sink.commit()?;
-        let rows_out = summaries.iter().map(|s| s.rows).sum();
-        if rows_out != rows_in {
-            return Err(Error::Invariant {
-                rule: "MC-1",
-                detail: format!("{rows_out} rows written, {rows_in} read"),
-            });
-        }
-        Ok(MergeResult {
-            rows_in,
-            rows_out,
-            bytes_in,
-            bytes_out: summaries.iter().map(|s| s.bytes).sum(),
-            outputs: summaries,
-            elapsed: started.elapsed(),
-        })
+        let emitted = engine.run(&plan.regions, &mut sink)?;
+        Ok((sink.seal()?, emitted))
     }
 
     /// Run the merge on tokio's blocking pool. Dropping the returned future cancels
@@ -380,6 +523,23 @@ fn bloom_filter_columns(inputs: &[InputFile]) -> Vec<ColumnPath> {
         }
     }
     columns
+}
+
+/// Everything the plan stage decided.
+struct Plan {
+    run_id: String,
+    output_prefix: String,
+    union: crate::schema::SchemaUnion,
+    regions: Vec<crate::plan::Region>,
+    rows_in: u64,
+    bytes_in: u64,
+    targets: OutputTargets,
+    layout: KeyLayout,
+    /// The outputs' contract (sort schema, P, window, merge ops).
+    contract: FileContract,
+    properties: WriterProperties,
+    /// Per input: its row groups may be copied verbatim.
+    verbatim: Vec<bool>,
 }
 
 /// Sets the cancel flag when dropped (i.e. when the async merge is abandoned).

@@ -9,7 +9,7 @@ use super::stream::SortedStream;
 use super::MergeOptions;
 use crate::input::read_row_group_columns;
 use crate::input::InputFile;
-use crate::key::{describe, first_unsorted};
+use crate::key::first_unsorted;
 use crate::output::OutputSink;
 use crate::plan::{OutputTargets, Region, RegionMember};
 use crate::schema::SchemaUnion;
@@ -24,29 +24,26 @@ pub(crate) struct Engine<'a> {
     pub verbatim: Vec<bool>,
     pub inputs: &'a [InputFile],
     pub union: &'a SchemaUnion,
-    pub layout: KeyLayout,
+    pub layout: &'a KeyLayout,
     pub targets: OutputTargets,
     pub options: &'a MergeOptions,
     pub total_rows: u64,
+    /// Columns summarized per output besides the sort columns (read along with the
+    /// sort columns of verbatim-copied row groups).
+    pub summary_columns: &'a [String],
 }
 
 impl Engine<'_> {
     /// Merge every region into `outputs`; returns rows emitted per input.
     pub fn run(&self, regions: &[Region], outputs: &mut OutputSink) -> Result<Vec<u64>> {
         let prefix_len = self.prefix_len;
-        let prefix_names: Vec<&str> = self
-            .inputs
-            .first()
-            .map(|i| i.sort_schema().column_names().take(prefix_len).collect())
-            .unwrap_or_default();
         let mut emitted = vec![0u64; self.inputs.len()];
         let mut cuts = CutState::default();
         let mut picks = Vec::with_capacity(self.options.batch_rows);
         for region in regions {
             self.check_cancel()?;
             if let Some(member) = self.verbatim_member(region, self.output_left(&cuts)) {
-                let prefix = describe(&prefix_names, &region.values);
-                outputs.note_prefix(prefix)?;
+                outputs.note_prefix(region.values.clone())?;
                 self.copy_region(region, member, outputs)?;
                 emitted[member.input] += member.rows;
                 cuts.written += member.rows;
@@ -70,7 +67,6 @@ impl Engine<'_> {
                     )
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let prefix = describe(&prefix_names, &region.values);
             let mut noted_in = None;
             let mut state = MergeState::default();
             loop {
@@ -90,7 +86,7 @@ impl Engine<'_> {
                     .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
                 let end = select_window(
                     &mut streams,
-                    &self.layout,
+                    self.layout,
                     self.options.batch_rows,
                     cut_after,
                     &mut state,
@@ -99,7 +95,7 @@ impl Engine<'_> {
                 if !picks.is_empty() {
                     let batch = assemble(&streams, &picks)?;
                     if prefix_len > 0 && noted_in != Some(cuts.output) {
-                        outputs.note_prefix(prefix.clone())?;
+                        outputs.note_prefix(region.values.clone())?;
                         noted_in = Some(cuts.output);
                     }
                     cuts.written += picks.len() as u64;
@@ -207,11 +203,14 @@ impl Engine<'_> {
         let input = &self.inputs[member.input];
         let schema = input.metadata.schema();
         let prefix_check = self.prefix_check(schema, region)?;
-        let key_fields: Vec<usize> = input
+        let mut key_fields: Vec<usize> = input
             .sort_schema()
             .column_names()
+            .chain(self.summary_columns.iter().map(String::as_str))
             .filter_map(|n| schema.index_of(n).ok())
             .collect();
+        key_fields.sort_unstable();
+        key_fields.dedup();
         let mut previous: Option<arrow_row::OwnedRow> = None;
         let mut rows = 0u64;
         let rg = member.row_groups[0];

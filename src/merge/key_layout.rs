@@ -44,7 +44,7 @@ impl KeyLayout {
             if pos >= series_len {
                 let width = dt.primitive_width().ok_or_else(|| {
                     Error::InvalidData(format!(
-                        "time column {:?} has type {dt}; a fixed-width type is required",
+                        "time column '{}' has type {dt}; a fixed-width type is required",
                         c.name
                     ))
                 })?;
@@ -89,7 +89,7 @@ impl KeyLayout {
                     batch
                         .column_by_name(n)
                         .cloned()
-                        .ok_or_else(|| ArrowError::SchemaError(format!("key column {n:?} missing")))
+                        .ok_or_else(|| ArrowError::SchemaError(format!("key column '{n}' missing")))
                 })
                 .collect::<Result<_, _>>()?
         };

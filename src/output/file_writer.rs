@@ -31,7 +31,7 @@ impl OutputFileWriter {
     /// Create `path` for batches of `schema`. The Arrow schema is embedded in the
     /// footer as parquet-rs' `ArrowWriter` does.
     pub fn create(path: &Path, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let file = super::durable::create_new(path)?;
         let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .and_then(ArrowWriter::into_serialized_writer)
             .map_err(|e| Error::parquet(path, e))?;
@@ -132,13 +132,18 @@ impl OutputFileWriter {
         Ok(())
     }
 
-    /// Finish the file; returns its row-group count.
-    pub fn close(mut self) -> Result<usize> {
+    /// Finish the file and fsync it; returns its row-group count and size in bytes.
+    pub fn close(mut self) -> Result<(usize, u64)> {
         self.flush_row_group()?;
         let meta = self
             .writer
-            .close()
+            .finish()
             .map_err(|e| Error::parquet(&self.path, e))?;
-        Ok(meta.num_row_groups())
+        self.writer
+            .inner()
+            .sync_all()
+            .map_err(|e| Error::io(&self.path, e))?;
+        let bytes = u64::try_from(self.writer.bytes_written()).unwrap_or(u64::MAX);
+        Ok((meta.num_row_groups(), bytes))
     }
 }

@@ -1,24 +1,81 @@
-//! Output files: written under temporary names, renamed only when the whole merge
-//! succeeded; on any error (or drop) every file the run created is removed.
+//! Output files and the commit protocol (DESIGN §4.6): outputs are written under
+//! temporary names carrying the run id, fsynced, and given final names that never
+//! replace a file only when the whole merge succeeded; the manifest comes last.
+//!
+//! - [`run`]: run ids, temporary names, the lock/journal file;
+//! - [`durable`]: fsync of files and directories, no-replace publication;
+//! - [`commit`]: sealed outputs, publication and rollback;
+//! - [`cleanup`]: removal of what dead runs left behind;
+//! - [`manifest`]: the run manifest, the hand-off document of a merge;
+//! - `summary`, `file_writer`, `sink`: per-output summary, one output file, the
+//!   writer thread.
 
+pub mod cleanup;
+pub mod commit;
+pub mod durable;
 mod file_writer;
+pub mod manifest;
+pub mod run;
 mod sink;
 mod summary;
 
+pub use cleanup::{cleanup_dir, CleanupReport};
+pub use commit::{ManifestTarget, Sealed};
 pub use file_writer::OutputFileWriter;
+pub use manifest::{InputEntry, Manifest, SortColumnEntry};
 pub use sink::OutputSink;
-pub use summary::{OutputSummary, SummaryTracker};
+pub use summary::{
+    ColumnValues, OutputSummary, SortKey, SummarySpec, SummaryTracker, DISTINCT_CAP,
+};
 
+use crate::key::KeyValue;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use commit::check_free;
+use durable::parent_dir;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
+use run::{temp_name, RunLock};
 use std::path::{Path, PathBuf};
 
-/// Final file name of output `i`.
-pub fn output_name(i: usize) -> String {
-    format!("merged_{i:05}.parquet")
+/// Final file name of output `i` for the given name prefix: `PREFIX_NNNNN.parquet`.
+pub fn output_name(prefix: &str, i: usize) -> String {
+    format!("{prefix}_{i:05}.parquet")
+}
+
+/// The default output name prefix of a run: `merged_RUNID`.
+pub fn default_output_prefix(run_id: &str) -> String {
+    format!("merged_{run_id}")
+}
+
+/// Check a caller's output name prefix: a plain file-name stem.
+pub fn check_output_prefix(prefix: &str) -> Result<()> {
+    let ok = !prefix.is_empty()
+        && !prefix.starts_with('.')
+        && !prefix.contains(['/', '\\', '\n', '\r', '\0']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "output prefix '{prefix}' must be a non-empty file name stem without '/' and not starting with '.'"
+        )))
+    }
+}
+
+/// Where and how a merge writes its outputs.
+pub struct OutputConfig {
+    pub dir: PathBuf,
+    pub run_id: String,
+    /// Final names are `PREFIX_NNNNN.parquet`.
+    pub prefix: String,
+    pub schema: SchemaRef,
+    pub properties: WriterProperties,
+    pub summary: SummarySpec,
+    /// Upper bound on the number of outputs (their names are checked up front).
+    pub max_outputs: usize,
+    /// Final path of the run manifest, if the run writes one.
+    pub manifest: Option<PathBuf>,
 }
 
 struct OpenOutput {
@@ -30,63 +87,76 @@ struct OpenOutput {
 
 /// The set of outputs of one merge.
 pub struct OutputSet {
-    dir: PathBuf,
-    schema: SchemaRef,
-    properties: WriterProperties,
-    sort_names: Vec<String>,
-    time_column: Option<String>,
+    config: OutputConfig,
+    lock: Option<RunLock>,
+    manifest: Option<ManifestTarget>,
     current: Option<OpenOutput>,
     finished: Vec<(PathBuf, OutputSummary)>,
-    temp_files: Vec<PathBuf>,
-    committed: bool,
+    /// Every temporary file created, for removal if the run fails.
+    temps: Vec<PathBuf>,
 }
 
 impl OutputSet {
-    /// Prepare outputs in `dir` (created if missing). Fails if any of the first
-    /// `max_outputs` output names already exists: outputs never overwrite.
-    pub fn new(
-        dir: &Path,
-        schema: SchemaRef,
-        properties: WriterProperties,
-        sort_names: Vec<String>,
-        time_column: Option<String>,
-        max_outputs: usize,
-    ) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        for i in 0..max_outputs {
-            let p = dir.join(output_name(i));
-            if p.exists() {
-                return Err(Error::InvalidArgument(format!(
-                    "{} already exists; refusing to overwrite",
-                    p.display()
-                )));
-            }
+    /// Prepare outputs in `config.dir` (created if missing): take the run's lock
+    /// there (and in the manifest's directory), and fail early if a final name the
+    /// run may use is taken.
+    pub fn new(mut config: OutputConfig) -> Result<Self> {
+        check_output_prefix(&config.prefix)?;
+        std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
+        // Absolute paths, so that the journal means the same to any later cleanup.
+        config.dir = std::path::absolute(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
+        for i in 0..config.max_outputs {
+            check_free(&config.dir.join(output_name(&config.prefix, i)))?;
         }
+        let manifest = match &config.manifest {
+            Some(path) => {
+                let path = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+                check_free(&path)?;
+                Some(path)
+            }
+            None => None,
+        };
+        let lock = RunLock::acquire(&config.dir, &config.run_id)?;
+        let manifest = match manifest {
+            Some(path) => {
+                let mdir = parent_dir(&path);
+                let lock = if same_dir(mdir, &config.dir) {
+                    None
+                } else {
+                    let mut l = RunLock::acquire(mdir, &config.run_id)?;
+                    l.append(&run::JournalRecord::JournalAt(lock.path.clone()))?;
+                    Some(l)
+                };
+                Some(ManifestTarget { path, lock })
+            }
+            None => None,
+        };
         Ok(OutputSet {
-            dir: dir.to_path_buf(),
-            schema,
-            properties,
-            sort_names,
-            time_column,
+            config,
+            lock: Some(lock),
+            manifest,
             current: None,
             finished: Vec::new(),
-            temp_files: Vec::new(),
-            committed: false,
+            temps: Vec::new(),
         })
     }
 
     fn open_next(&mut self) -> Result<&mut OpenOutput> {
         if self.current.is_none() {
             let index = self.finished.len();
-            let temp_path = self.dir.join(format!(".{}.inprogress", output_name(index)));
-            self.temp_files.push(temp_path.clone());
-            let writer =
-                OutputFileWriter::create(&temp_path, self.schema.clone(), self.properties.clone())?;
+            let what = format!("{index:05}.parquet");
+            let temp_path = self.config.dir.join(temp_name(&self.config.run_id, &what));
+            self.temps.push(temp_path.clone());
+            let writer = OutputFileWriter::create(
+                &temp_path,
+                self.config.schema.clone(),
+                self.config.properties.clone(),
+            )?;
             self.current = Some(OpenOutput {
                 index,
                 temp_path,
                 writer,
-                tracker: SummaryTracker::new(self.sort_names.clone(), self.time_column.clone()),
+                tracker: SummaryTracker::new(self.config.summary.clone()),
             });
         }
         self.current
@@ -118,7 +188,8 @@ impl OutputSet {
     }
 
     /// Account for rows that reach the current output without passing through
-    /// [`write`](Self::write) (verbatim copies): `batch` holds their sort columns.
+    /// [`write`](Self::write) (verbatim copies): `batch` holds their sort and
+    /// summary columns.
     pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
         let out = self.open_next()?;
         out.tracker.observe(batch);
@@ -126,7 +197,7 @@ impl OutputSet {
     }
 
     /// Record that the current output holds rows of a region with these prefix values.
-    pub fn note_prefix(&mut self, values: &str) -> Result<()> {
+    pub fn note_prefix(&mut self, values: &[KeyValue]) -> Result<()> {
         let out = self.open_next()?;
         out.tracker.note_prefix(values);
         Ok(())
@@ -140,43 +211,59 @@ impl OutputSet {
         Ok(())
     }
 
-    /// Close the current output file (it stays under its temporary name).
+    /// Close the current output file: complete and fsynced, still under its
+    /// temporary name.
     pub fn finish_current(&mut self) -> Result<()> {
         if let Some(out) = self.current.take() {
-            let row_groups = out.writer.close()?;
-            let bytes = std::fs::metadata(&out.temp_path)
-                .map_err(|e| Error::io(&out.temp_path, e))?
-                .len();
-            let final_path = self.dir.join(output_name(out.index));
+            let (row_groups, bytes) = out.writer.close()?;
+            let final_path = self
+                .config
+                .dir
+                .join(output_name(&self.config.prefix, out.index));
             let summary = out.tracker.finish(final_path, row_groups, bytes);
             self.finished.push((out.temp_path, summary));
         }
         Ok(())
     }
 
-    /// Make every output visible under its final name.
-    pub fn commit(mut self) -> Result<Vec<OutputSummary>> {
+    /// Finish the last output; the outputs are then ready to be published.
+    pub fn seal(mut self) -> Result<Sealed> {
         self.finish_current()?;
-        for (temp, summary) in &self.finished {
-            std::fs::rename(temp, &summary.path).map_err(|e| Error::io(&summary.path, e))?;
-        }
-        self.committed = true;
-        Ok(self.finished.iter().map(|(_, s)| s.clone()).collect())
+        Ok(Sealed {
+            run_id: self.config.run_id.clone(),
+            dir: self.config.dir.clone(),
+            lock: self.lock.take(),
+            manifest: self.manifest.take(),
+            outputs: std::mem::take(&mut self.finished),
+            journaled: Vec::new(),
+            done: false,
+        })
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
 impl Drop for OutputSet {
-    /// Without a commit, remove everything this run created.
+    /// Without a seal, remove every file this run created and release its locks.
     fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
+        let Some(lock) = self.lock.take() else {
+            return; // sealed: the `Sealed` owns the rest
+        };
         self.current = None;
-        for p in &self.temp_files {
-            let _ = std::fs::remove_file(p);
-        }
-        for (_, s) in &self.finished {
-            let _ = std::fs::remove_file(&s.path);
+        let cleaned = self
+            .temps
+            .iter()
+            .all(|t| durable::remove_if_exists(t).is_ok());
+        if cleaned {
+            if let Some(l) = self.manifest.as_mut().and_then(|m| m.lock.take()) {
+                let _ = l.release();
+            }
+            let _ = lock.release();
         }
     }
 }

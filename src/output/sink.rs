@@ -2,7 +2,8 @@
 //! decoding and merging (the machine has two cores). The channel is bounded, so at
 //! most a few merged batches are in flight.
 
-use super::{OutputSet, OutputSummary};
+use super::{OutputSet, Sealed};
+use crate::key::KeyValue;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use parquet::file::metadata::ParquetMetaData;
@@ -22,20 +23,20 @@ enum Command {
         metadata: Arc<ParquetMetaData>,
         index: usize,
     },
-    NotePrefix(String),
+    NotePrefix(Vec<KeyValue>),
     FlushRowGroup,
     FinishCurrent,
-    Commit,
+    Seal,
 }
 
-/// Handle to the output thread. Dropping it without [`commit`](Self::commit) stops
+/// Handle to the output thread. Dropping it without [`seal`](Self::seal) stops
 /// the thread and removes every file the run created before returning.
 pub struct OutputSink {
     sender: Option<SyncSender<Command>>,
-    thread: Option<JoinHandle<Result<Vec<OutputSummary>>>>,
+    thread: Option<JoinHandle<Result<Sealed>>>,
 }
 
-fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Vec<OutputSummary>> {
+fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Sealed> {
     for command in commands {
         match command {
             Command::Write(batch) => outputs.write(&batch)?,
@@ -48,7 +49,7 @@ fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Vec<Outp
             Command::NotePrefix(p) => outputs.note_prefix(&p)?,
             Command::FlushRowGroup => outputs.flush_row_group()?,
             Command::FinishCurrent => outputs.finish_current()?,
-            Command::Commit => return outputs.commit(),
+            Command::Seal => return outputs.seal(),
         }
     }
     // Sender dropped without a commit: `outputs` is dropped here and cleans up.
@@ -78,10 +79,13 @@ impl OutputSink {
             return Ok(());
         }
         // The writer stopped: its error explains why.
-        Err(self.join().err().unwrap_or(Error::Cancelled))
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_sealed) => Err(Error::Cancelled), // dropped here: removes its files
+        }
     }
 
-    fn join(&mut self) -> Result<Vec<OutputSummary>> {
+    fn join(&mut self) -> Result<Sealed> {
         self.sender = None;
         match self.thread.take() {
             Some(t) => t
@@ -116,7 +120,7 @@ impl OutputSink {
     }
 
     /// Record a region's prefix values in the current output's summary.
-    pub fn note_prefix(&mut self, prefix: String) -> Result<()> {
+    pub fn note_prefix(&mut self, prefix: Vec<KeyValue>) -> Result<()> {
         self.send(Command::NotePrefix(prefix))
     }
 
@@ -130,9 +134,10 @@ impl OutputSink {
         self.send(Command::FinishCurrent)
     }
 
-    /// Make all outputs visible and return their summaries.
-    pub fn commit(mut self) -> Result<Vec<OutputSummary>> {
-        self.send(Command::Commit)?;
+    /// Finish the last output and hand the sealed outputs (complete, durable, not
+    /// yet visible) back to the caller, which publishes them.
+    pub fn seal(mut self) -> Result<Sealed> {
+        self.send(Command::Seal)?;
         self.join()
     }
 }

@@ -1,76 +1,192 @@
-//! Per-output summary: rows, row groups, bytes, first and last sort key, time
-//! range and distinct prefix values.
+//! Per-output summary, as a metastore needs it: rows, row groups, bytes, first and
+//! last sort key (typed values and encoded hex), time range, prefix values, series
+//! count, and the distinct values of low-cardinality columns.
 
-use crate::key::{describe, row_values, KeyValue};
+use crate::key::{encode_column, row_values, KeyValue};
+use crate::schema::Direction;
 use arrow_array::{ArrayRef, RecordBatch};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// Distinct values kept per summarized column; past this the column is marked
+/// high-cardinality and its values are dropped.
+pub const DISTINCT_CAP: usize = 1000;
+
+/// What to summarize about the outputs of one merge.
+#[derive(Debug, Clone, Default)]
+pub struct SummarySpec {
+    /// Sort columns with their directions, most significant first.
+    pub sort_columns: Vec<(String, Direction)>,
+    /// Leading sort columns that identify a series.
+    pub series_len: usize,
+    /// Leading sort columns constant within a region (P).
+    pub prefix_len: usize,
+    /// The time column, when the sort schema ends in one.
+    pub time_column: Option<String>,
+    /// Further columns whose distinct values are listed (besides the prefix columns).
+    pub summary_columns: Vec<String>,
+}
+
+/// A sort key: typed values per sort column and the hex of its encoded bytes
+/// (DESIGN §3), which orders as the key does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SortKey {
+    pub values: Vec<KeyValue>,
+    pub hex: String,
+}
+
+/// Distinct values of one column in one output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnValues {
+    pub column: String,
+    /// More than [`DISTINCT_CAP`] distinct values: `values` is then empty.
+    pub high_cardinality: bool,
+    /// Distinct non-null values in ascending order, then `null` if there was one.
+    pub values: Vec<KeyValue>,
+}
 
 /// What one output file holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutputSummary {
     pub path: PathBuf,
     pub rows: u64,
-    pub row_groups: usize,
     pub bytes: u64,
-    /// Decoded sort key of the first row, e.g. `metric_name="cpu", host="a", ...`.
-    pub first_key: String,
-    /// Decoded sort key of the last row.
-    pub last_key: String,
+    pub row_groups: usize,
+    /// Sort key of the first and of the last row (`None` for an empty output).
+    pub first_key: Option<SortKey>,
+    pub last_key: Option<SortKey>,
     /// Smallest and largest value of the time column, when there is one.
     pub time_min: Option<KeyValue>,
     pub time_max: Option<KeyValue>,
-    /// Distinct prefix values, in order (empty when P = 0).
-    pub prefixes: Vec<String>,
+    /// Distinct prefix tuples (values of the first P sort columns), in key order.
+    pub prefixes: Vec<Vec<KeyValue>>,
+    /// Number of distinct series (sort columns before the time column).
+    pub series: u64,
+    /// Distinct values of the prefix columns and of the requested summary columns.
+    pub columns: Vec<ColumnValues>,
+}
+
+/// Distinct values of one column, capped.
+struct Distinct {
+    column: String,
+    values: BTreeMap<Vec<u8>, KeyValue>,
+    high: bool,
+}
+
+impl Distinct {
+    fn new(column: String) -> Self {
+        Distinct {
+            column,
+            values: BTreeMap::new(),
+            high: false,
+        }
+    }
+
+    fn insert(&mut self, value: KeyValue) {
+        if self.high {
+            return;
+        }
+        let mut key = Vec::new();
+        encode_column(&mut key, &value, Direction::Ascending);
+        self.values.entry(key).or_insert(value);
+        if self.values.len() > DISTINCT_CAP {
+            self.high = true;
+            self.values.clear();
+        }
+    }
+
+    fn finish(self) -> ColumnValues {
+        ColumnValues {
+            column: self.column,
+            high_cardinality: self.high,
+            values: self.values.into_values().collect(),
+        }
+    }
 }
 
 /// Accumulates an [`OutputSummary`] as batches are written.
 pub struct SummaryTracker {
-    sort_names: Vec<String>,
-    time_column: Option<String>,
+    spec: SummarySpec,
     rows: u64,
     first: Option<Vec<KeyValue>>,
     last: Vec<KeyValue>,
     time: Option<(Vec<u8>, KeyValue, Vec<u8>, KeyValue)>,
-    prefixes: Vec<String>,
+    prefixes: Vec<Vec<KeyValue>>,
+    series: u64,
+    /// Encoded series of the last row seen.
+    last_series: Option<Vec<u8>>,
+    /// Requested summary columns that are not prefix columns.
+    distinct: Vec<Distinct>,
 }
 
 impl SummaryTracker {
-    pub fn new(sort_names: Vec<String>, time_column: Option<String>) -> Self {
+    pub fn new(spec: SummarySpec) -> Self {
+        let prefix_names: Vec<&str> = spec
+            .sort_columns
+            .iter()
+            .take(spec.prefix_len)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut distinct: Vec<Distinct> = Vec::new();
+        for c in &spec.summary_columns {
+            if !prefix_names.contains(&c.as_str()) && !distinct.iter().any(|d| &d.column == c) {
+                distinct.push(Distinct::new(c.clone()));
+            }
+        }
         SummaryTracker {
-            sort_names,
-            time_column,
+            spec,
             rows: 0,
             first: None,
             last: Vec::new(),
             time: None,
             prefixes: Vec::new(),
+            series: 0,
+            last_series: None,
+            distinct,
         }
     }
 
-    fn row_values(&self, batch: &RecordBatch, row: usize) -> Vec<KeyValue> {
-        row_values(batch, &self.sort_names, row)
+    fn sort_names(&self) -> Vec<String> {
+        self.spec
+            .sort_columns
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
-    /// Account for a written batch.
+    /// Account for a written batch (it must hold at least the sort columns and the
+    /// summary columns).
     pub fn observe(&mut self, batch: &RecordBatch) {
         let n = batch.num_rows();
         if n == 0 {
             return;
         }
+        let names = self.sort_names();
         if self.first.is_none() {
-            self.first = Some(self.row_values(batch, 0));
+            self.first = Some(row_values(batch, &names, 0));
         }
-        self.last = self.row_values(batch, n - 1);
+        self.last = row_values(batch, &names, n - 1);
         self.rows += n as u64;
+        self.count_series(batch);
+        for d in &mut self.distinct {
+            if let Some(col) = batch.column_by_name(&d.column) {
+                for start in run_starts(std::slice::from_ref(col)) {
+                    if let Ok(v) = crate::key::value_at(col.as_ref(), start) {
+                        d.insert(v);
+                    }
+                }
+            }
+        }
         let time = self
+            .spec
             .time_column
             .as_deref()
             .and_then(|t| batch.column_by_name(t));
         if let Some((lo, hi)) = time.and_then(time_bounds) {
             let key = |v: &KeyValue| {
                 let mut k = Vec::new();
-                crate::key::encode_column(&mut k, v, crate::Direction::Ascending);
+                encode_column(&mut k, v, Direction::Ascending);
                 k
             };
             let (lo_k, hi_k) = (key(&lo), key(&hi));
@@ -88,27 +204,100 @@ impl SummaryTracker {
         }
     }
 
+    /// Count series transitions in `batch` (rows arrive in sort order).
+    fn count_series(&mut self, batch: &RecordBatch) {
+        let n = batch.num_rows();
+        let mut series = self.sort_names();
+        series.truncate(self.spec.series_len);
+        let columns: Vec<ArrayRef> = series
+            .iter()
+            .filter_map(|c| batch.column_by_name(c).cloned())
+            .collect();
+        let runs = if columns.is_empty() {
+            1
+        } else {
+            run_starts(&columns).len() as u64
+        };
+        let encode = |row: usize| {
+            let mut k = Vec::new();
+            for (v, (_, dir)) in row_values(batch, &series, row)
+                .iter()
+                .zip(&self.spec.sort_columns)
+            {
+                encode_column(&mut k, v, *dir);
+            }
+            k
+        };
+        let first = encode(0);
+        let continues = self.last_series.as_ref() == Some(&first);
+        self.series += runs - u64::from(continues);
+        self.last_series = Some(if n == 1 { first } else { encode(n - 1) });
+    }
+
     /// Record a region's prefix values (deduplicated against the previous one).
-    pub fn note_prefix(&mut self, values: &str) {
-        if self.prefixes.last().map(String::as_str) != Some(values) {
-            self.prefixes.push(values.to_string());
+    pub fn note_prefix(&mut self, values: &[KeyValue]) {
+        if self.prefixes.last().map(Vec::as_slice) != Some(values) {
+            self.prefixes.push(values.to_vec());
         }
     }
 
+    fn key(&self, values: Option<Vec<KeyValue>>) -> Option<SortKey> {
+        let values = values?;
+        let mut bytes = Vec::new();
+        for (v, (_, dir)) in values.iter().zip(&self.spec.sort_columns) {
+            encode_column(&mut bytes, v, *dir);
+        }
+        let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Some(SortKey { values, hex })
+    }
+
     /// The finished summary.
-    pub fn finish(self, path: PathBuf, row_groups: usize, bytes: u64) -> OutputSummary {
-        let names: Vec<&str> = self.sort_names.iter().map(String::as_str).collect();
+    pub fn finish(mut self, path: PathBuf, row_groups: usize, bytes: u64) -> OutputSummary {
+        let mut columns = Vec::new();
+        for (i, (name, _)) in self
+            .spec
+            .sort_columns
+            .iter()
+            .take(self.spec.prefix_len)
+            .enumerate()
+        {
+            let mut d = Distinct::new(name.clone());
+            for p in &self.prefixes {
+                if let Some(v) = p.get(i) {
+                    d.insert(v.clone());
+                }
+            }
+            columns.push(d.finish());
+        }
+        columns.extend(
+            std::mem::take(&mut self.distinct)
+                .into_iter()
+                .map(Distinct::finish),
+        );
+        let last = (self.rows > 0).then(|| std::mem::take(&mut self.last));
+        let first = self.first.take();
         OutputSummary {
             path,
             rows: self.rows,
-            row_groups,
             bytes,
-            first_key: self.first.map(|v| describe(&names, &v)).unwrap_or_default(),
-            last_key: describe(&names, &self.last),
+            row_groups,
+            first_key: self.key(first),
+            last_key: self.key(last),
             time_min: self.time.as_ref().map(|t| t.1.clone()),
-            time_max: self.time.map(|t| t.3),
-            prefixes: self.prefixes,
+            time_max: self.time.take().map(|t| t.3),
+            prefixes: std::mem::take(&mut self.prefixes),
+            series: self.series,
+            columns,
         }
+    }
+}
+
+/// Start rows of the runs of equal values (over all `columns` together).
+fn run_starts(columns: &[ArrayRef]) -> Vec<usize> {
+    match arrow_ord::partition::partition(columns) {
+        Ok(p) => p.ranges().into_iter().map(|r| r.start).collect(),
+        // A type the kernel cannot compare: every row is its own run.
+        Err(_) => (0..columns.first().map_or(0, |c| c.len())).collect(),
     }
 }
 

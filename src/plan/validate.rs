@@ -1,9 +1,10 @@
 //! Up-front validation of a set of inputs (DESIGN §2, §6): everything that can be
 //! known from footers is checked before a byte is written.
 
-use crate::input::InputFile;
+use crate::input::{describe_window, InputFile};
 use crate::plan::check_alignment;
 use crate::{Error, Result};
+use std::path::{Path, PathBuf};
 
 /// Check that inputs agree on sort schema and window, and on P unless the merge
 /// promotes them to `target_prefix_len`; that the output P stays within the series
@@ -17,6 +18,8 @@ pub fn validate_inputs(
     let Some(first) = inputs.first() else {
         return Err(Error::InvalidArgument("no input files".into()));
     };
+    check_distinct(inputs)?;
+    check_sort_columns_exist(inputs)?;
     for input in &inputs[1..] {
         let mismatch = |what: &'static str, found: String, expected: String| Error::InputMismatch {
             path: input.path.clone(),
@@ -42,8 +45,8 @@ pub fn validate_inputs(
         if input.contract.window != first.contract.window {
             return Err(mismatch(
                 "window",
-                format!("{:?}", input.contract.window),
-                format!("{:?}", first.contract.window),
+                describe_window(input.contract.window),
+                describe_window(first.contract.window),
             ));
         }
     }
@@ -72,6 +75,84 @@ pub fn validate_inputs(
                 path: input.path.clone(),
                 rule: v.rule,
                 detail: v.detail.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every input is a different file: not the same canonical path, and (on Unix) not
+/// the same device and inode (a hard link). Merging a file twice would duplicate
+/// every row.
+fn check_distinct(inputs: &[InputFile]) -> Result<()> {
+    let mut seen: Vec<(FileIdentity, &Path)> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let id = FileIdentity::of(&input.path)?;
+        if let Some((_, other)) = seen.iter().find(|(s, _)| s.same_file(&id)) {
+            return Err(Error::DuplicateInput {
+                path: input.path.clone(),
+                other_path: other.to_path_buf(),
+            });
+        }
+        seen.push((id, &input.path));
+    }
+    Ok(())
+}
+
+/// What makes two paths the same file.
+struct FileIdentity {
+    canonical: PathBuf,
+    #[cfg(unix)]
+    dev_ino: (u64, u64),
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Result<Self> {
+        let canonical = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+        #[cfg(unix)]
+        let dev_ino = {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            (m.dev(), m.ino())
+        };
+        Ok(FileIdentity {
+            canonical,
+            #[cfg(unix)]
+            dev_ino,
+        })
+    }
+
+    fn same_file(&self, other: &FileIdentity) -> bool {
+        #[cfg(unix)]
+        if self.dev_ino == other.dev_ino {
+            return true;
+        }
+        self.canonical == other.canonical
+    }
+}
+
+/// Each sort column exists in at least one input (a column missing from only some
+/// inputs is null there, MC-4); a column in none is almost surely a typo.
+fn check_sort_columns_exist(inputs: &[InputFile]) -> Result<()> {
+    let Some(first) = inputs.first() else {
+        return Ok(());
+    };
+    for column in first.sort_schema().column_names() {
+        let present = inputs
+            .iter()
+            .any(|i| i.metadata.schema().index_of(column).is_ok());
+        if !present {
+            let mut available: Vec<&str> = Vec::new();
+            for input in inputs {
+                for f in input.metadata.schema().fields() {
+                    if !available.contains(&f.name().as_str()) {
+                        available.push(f.name());
+                    }
+                }
+            }
+            return Err(Error::UnknownSortColumn {
+                column: column.to_string(),
+                available: available.join(", "),
             });
         }
     }

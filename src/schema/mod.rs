@@ -14,7 +14,7 @@ mod union;
 
 pub use parse::parse;
 pub use resolve::{resolve, ResolvedColumn};
-pub use sorting_columns::{from_sorting_columns, to_sorting_columns};
+pub use sorting_columns::{describe_sorting_columns, from_sorting_columns, to_sorting_columns};
 pub use union::{union_schemas, InputAdapter, SchemaUnion};
 
 use serde::Serialize;
@@ -136,4 +136,13 @@ impl std::str::FromStr for SortSchema {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         parse(s)
     }
+}
+
+/// `name: type, name: type` of Arrow fields, for messages.
+pub fn describe_fields(fields: &arrow_schema::Fields) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

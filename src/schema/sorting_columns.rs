@@ -17,7 +17,7 @@ pub fn from_sorting_columns(
     let bad = |reason: String| Error::BadMetadata {
         path: path.to_path_buf(),
         key: "sorting_columns".into(),
-        value: format!("{sorting:?}"),
+        value: describe_sorting_columns(sorting, parquet),
         reason,
     };
     if sorting.is_empty() {
@@ -32,7 +32,7 @@ pub fn from_sorting_columns(
         let name = parquet.column(idx).path().string();
         if s.nulls_first {
             return Err(bad(format!(
-                "column {name:?} sorts nulls first; only nulls-last is supported"
+                "column '{name}' sorts nulls first; only nulls-last is supported"
             )));
         }
         let direction = if s.descending {
@@ -63,4 +63,23 @@ pub fn to_sorting_columns(sort: &SortSchema, parquet: &SchemaDescriptor) -> Vec<
         });
     }
     out
+}
+
+/// `name asc, name desc nulls first, ...` of Parquet `sorting_columns`, for messages
+/// (an index outside the schema shows as `#index`).
+pub fn describe_sorting_columns(sorting: &[SortingColumn], parquet: &SchemaDescriptor) -> String {
+    sorting
+        .iter()
+        .map(|s| {
+            let name = usize::try_from(s.column_idx)
+                .ok()
+                .filter(|&i| i < parquet.num_columns())
+                .map(|i| parquet.column(i).path().string())
+                .unwrap_or_else(|| format!("#{}", s.column_idx));
+            let dir = if s.descending { "desc" } else { "asc" };
+            let nulls = if s.nulls_first { " nulls first" } else { "" };
+            format!("{name} {dir}{nulls}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -115,7 +115,7 @@ pub fn union_schemas(inputs: &[(&Path, &Schema)]) -> Result<SchemaUnion> {
         for (i, f) in schema.fields().iter().enumerate() {
             if schema.fields()[..i].iter().any(|g| g.name() == f.name()) {
                 return Err(Error::InvalidData(format!(
-                    "{}: column {:?} appears twice",
+                    "{}: column '{}' appears twice",
                     path.display(),
                     f.name()
                 )));

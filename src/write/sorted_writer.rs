@@ -134,9 +134,9 @@ impl SortedSplitWriter {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.schema().fields() != self.schema.fields() {
             return Err(Error::InvalidData(format!(
-                "batch schema {:?} differs from the split schema {:?}",
-                batch.schema(),
-                self.schema
+                "batch columns ({}) differ from the split's columns ({})",
+                crate::schema::describe_fields(batch.schema().fields()),
+                crate::schema::describe_fields(self.schema.fields())
             )));
         }
         let n = batch.num_rows();

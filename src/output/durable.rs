@@ -1,0 +1,81 @@
+//! Durable file operations: fsync of files and directories, and publication of a
+//! finished file under a final name that never replaces an existing one.
+
+use crate::{Error, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+/// fsync a directory, so that the names created or removed in it survive a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    d.sync_all().map_err(|e| Error::io(dir, e))
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Create `path` exclusively (it must not exist) for writing.
+pub fn create_new(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Give the complete, fsynced file `temp` the name `target` without ever replacing
+/// an existing file: a hard link (which fails if `target` exists, atomically, with
+/// no check-then-act window), then removal of the temporary name. A crash between
+/// the two leaves both names on one inode, which recovery recognises
+/// ([`same_file`]).
+pub fn link_no_replace(temp: &Path, target: &Path) -> Result<()> {
+    std::fs::hard_link(temp, target).map_err(|e| {
+        if e.kind() == ErrorKind::AlreadyExists {
+            Error::OutputExists {
+                path: target.to_path_buf(),
+            }
+        } else {
+            Error::io(target, e)
+        }
+    })?;
+    remove_if_exists(temp)
+}
+
+/// Remove `path`; a file that is already gone is not an error.
+pub fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether two paths name the same file (same device and inode on Unix). A path
+/// that does not exist is the same file as nothing.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+    }
+}
+
+/// Write `bytes` to the new file `temp` and fsync it (the caller publishes it).
+pub fn write_synced(temp: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = create_new(temp)?;
+    f.write_all(bytes).map_err(|e| Error::io(temp, e))?;
+    f.sync_all().map_err(|e| Error::io(temp, e))
+}
