@@ -355,3 +355,84 @@ fn disk_full_removes_partial_outputs() {
         "partial output left behind"
     );
 }
+
+#[test]
+fn same_file_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = gen_inputs(dir.path(), 2);
+    let out = dir.path().join("out");
+    // The same path twice, and the same file under another spelling of its path.
+    let dotted = inputs[0]
+        .parent()
+        .unwrap()
+        .join(".")
+        .join(inputs[0].file_name().unwrap());
+    // A hard link: another name for the same inode.
+    let link = dir.path().join("link.parquet");
+    std::fs::hard_link(&inputs[1], &link).unwrap();
+    for (twice, first) in [
+        (
+            vec![inputs[0].clone(), inputs[1].clone(), inputs[0].clone()],
+            &inputs[0],
+        ),
+        (vec![inputs[0].clone(), dotted.clone()], &inputs[0]),
+        (
+            vec![inputs[1].clone(), inputs[0].clone(), link.clone()],
+            &inputs[1],
+        ),
+    ] {
+        let err = merge_fails(&twice, &out);
+        assert!(
+            matches!(&err, Error::DuplicateInput { other_path, .. } if other_path == first),
+            "{err}"
+        );
+        let o = common::merge_cli(&out, &[], &twice);
+        assert_eq!(o.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("given twice as an input"), "{stderr}");
+        assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+    }
+}
+
+#[test]
+fn sort_column_in_no_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = gen_inputs(dir.path(), 2);
+    let out = dir.path().join("out");
+    let typo = "metric_name|service|env|datacenter|region|hots|timeseries_id|timestamp_secs/V2";
+    let o = common::merge_cli(&out, &["--sort-schema", typo], &inputs);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.starts_with("error: sort column 'hots' is in no input"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("metric_name, service, env, datacenter, region, host"),
+        "{stderr}"
+    );
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+    // A column missing from only some inputs stays allowed (null there, MC-4).
+    let sort = "k|extra|ts";
+    let a = dir.path().join("a.parquet");
+    write_kv_file(
+        &a,
+        &[vec!["a"]],
+        Some(sort),
+        Some(1),
+        EnabledStatistics::Page,
+    );
+    let b = dir.path().join("b.parquet");
+    write_kv_file(
+        &b,
+        &[vec!["b"]],
+        Some(sort),
+        Some(1),
+        EnabledStatistics::Page,
+    );
+    let err = merge_fails(&[a, b], &out);
+    assert!(
+        matches!(&err, Error::UnknownSortColumn { column, available } if column == "extra" && available == "k, ts"),
+        "{err}"
+    );
+}
