@@ -123,9 +123,17 @@ impl OutputSet {
                 let lock = if same_dir(mdir, &config.dir) {
                     None
                 } else {
-                    let mut l = RunLock::acquire(mdir, &config.run_id)?;
-                    l.append(&run::JournalRecord::JournalAt(lock.path.clone()))?;
-                    Some(l)
+                    let taken = RunLock::acquire(mdir, &config.run_id).and_then(|mut l| {
+                        l.append(&run::JournalRecord::JournalAt(lock.path.clone()))?;
+                        Ok(l)
+                    });
+                    match taken {
+                        Ok(l) => Some(l),
+                        Err(e) => {
+                            let _ = lock.release();
+                            return Err(e);
+                        }
+                    }
                 };
                 Some(ManifestTarget { path, lock })
             }
