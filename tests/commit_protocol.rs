@@ -278,3 +278,72 @@ fn sigkill_at_random_moments_never_leaves_a_partial_visible_output() {
     // A re-run succeeds.
     assert!(merge("again.json").status().unwrap().success());
 }
+
+#[test]
+fn cleanup_rolls_back_exactly_what_a_dead_run_published() {
+    use prefix_merge::output::run::{lock_name, temp_name, JournalRecord, Publication, RunLock};
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::fs::canonicalize(dir.path()).unwrap();
+    let run = ulid();
+    let publication = |i: usize| Publication {
+        temp: out.join(temp_name(&run, &format!("{i:05}.parquet"))),
+        target: out.join(format!("dead_{i:05}.parquet")),
+    };
+    let (linked, unlinked_temp_gone, not_yet, foreign) = (
+        publication(0),
+        publication(1),
+        publication(2),
+        publication(3),
+    );
+    let mut lock = RunLock::acquire(&out, &run).unwrap();
+    for p in [&linked, &unlinked_temp_gone, &not_yet, &foreign] {
+        std::fs::write(&p.temp, b"complete output").unwrap();
+    }
+    lock.append(&JournalRecord::Publish(vec![
+        linked.clone(),
+        unlinked_temp_gone.clone(),
+        not_yet.clone(),
+        foreign.clone(),
+    ]))
+    .unwrap();
+    // The run died while publishing: output 0 linked (temp still there), output 1
+    // linked and its temp removed, output 2 not linked yet; output 3's final name
+    // belongs to someone else (its link failed).
+    std::fs::hard_link(&linked.temp, &linked.target).unwrap();
+    std::fs::hard_link(&unlinked_temp_gone.temp, &unlinked_temp_gone.target).unwrap();
+    std::fs::remove_file(&unlinked_temp_gone.temp).unwrap();
+    std::fs::write(&foreign.target, b"another run's output").unwrap();
+    drop(lock); // process death: the advisory lock goes, the lock file stays
+    let report = prefix_merge::output::cleanup_dir(&out).unwrap();
+    assert_eq!(report.rolled_back_runs, vec![run.clone()]);
+    assert!(!linked.target.exists() && !unlinked_temp_gone.target.exists());
+    assert!(!not_yet.target.exists());
+    assert_eq!(
+        std::fs::read(&foreign.target).unwrap(),
+        b"another run's output"
+    );
+    assert!(!out.join(lock_name(&run)).exists());
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["dead_00003.parquet".to_string()]);
+    // A committed run is never rolled back, even if it died before removing its lock.
+    let run2 = ulid();
+    let mut lock = RunLock::acquire(&out, &run2).unwrap();
+    let kept = Publication {
+        temp: out.join(temp_name(&run2, "00000.parquet")),
+        target: out.join("kept_00000.parquet"),
+    };
+    std::fs::write(&kept.temp, b"x").unwrap();
+    lock.append(&JournalRecord::Publish(vec![kept.clone()]))
+        .unwrap();
+    std::fs::hard_link(&kept.temp, &kept.target).unwrap();
+    std::fs::remove_file(&kept.temp).unwrap();
+    lock.append(&JournalRecord::Committed).unwrap();
+    drop(lock);
+    let report = prefix_merge::output::cleanup_dir(&out).unwrap();
+    assert!(report.rolled_back_runs.is_empty());
+    assert!(kept.target.exists());
+    assert!(!out.join(lock_name(&run2)).exists());
+}

@@ -19,6 +19,10 @@ pub struct GenArgs {
     /// Number of distinct metric names.
     #[arg(long, default_value_t = 20)]
     metrics: usize,
+    /// Distinct series (default: one per 60 rows of a file). With many metrics and
+    /// few rows, e.g. `--rows 3650 --metrics 3000 --series 3650`, regions get tiny.
+    #[arg(long)]
+    series: Option<usize>,
     /// Row-group layout.
     #[arg(long, value_enum, default_value_t = Layout::Aligned)]
     layout: Layout,
@@ -35,6 +39,7 @@ pub fn run(a: GenArgs) -> CliResult {
         files: a.files,
         rows: a.rows,
         metrics: a.metrics,
+        series: a.series,
         layout: a.layout,
         overlap: a.overlap,
         seed: a.seed,

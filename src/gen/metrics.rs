@@ -155,7 +155,10 @@ fn series(config: &GenConfig, s: usize) -> Series {
 }
 
 fn num_series(config: &GenConfig) -> usize {
-    (config.rows / POINTS_PER_SERIES).max(1)
+    config
+        .series
+        .unwrap_or(config.rows / POINTS_PER_SERIES)
+        .max(1)
 }
 
 fn points_per_file(config: &GenConfig) -> usize {

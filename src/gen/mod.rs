@@ -42,6 +42,8 @@ pub struct GenConfig {
     pub files: usize,
     pub rows: usize,
     pub metrics: usize,
+    /// Distinct series in the data set (default: one per 60 rows of a file).
+    pub series: Option<usize>,
     pub layout: Layout,
     pub overlap: Overlap,
     pub seed: u64,
@@ -53,6 +55,7 @@ impl Default for GenConfig {
             files: 4,
             rows: 10_000,
             metrics: 20,
+            series: None,
             layout: Layout::Aligned,
             overlap: Overlap::Disjoint,
             seed: 42,
