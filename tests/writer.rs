@@ -188,6 +188,7 @@ fn gen_layouts_pass_inspect() {
             files: 2,
             rows: 25_000,
             metrics: 7,
+            series: None,
             layout,
             overlap,
             seed: 7,

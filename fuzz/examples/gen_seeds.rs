@@ -95,6 +95,7 @@ fn main() {
             files: 1,
             rows: 300,
             metrics: 3,
+            series: None,
             layout,
             overlap: Overlap::Disjoint,
             seed: 42,

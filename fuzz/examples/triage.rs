@@ -37,6 +37,7 @@ fn main() {
             files: 1,
             rows: 60,
             metrics: 3,
+            series: None,
             layout,
             overlap: Overlap::Disjoint,
             seed: 7,

@@ -53,6 +53,7 @@ fn companions() -> &'static [PathBuf; 2] {
                 files: 1,
                 rows: 60,
                 metrics: 3,
+                series: None,
                 layout,
                 overlap: Overlap::Disjoint,
                 seed: 7,
