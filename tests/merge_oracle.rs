@@ -319,6 +319,12 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
             .windows(2)
             .all(|w| compare(&w[0], &w[1], case.desc) != Ordering::Greater));
         per_output.push((rows.first().unwrap().clone(), rows.last().unwrap().clone()));
+        // The manifest's summary: rows and series (a, b, c) of this output.
+        let summary = result.outputs.iter().find(|o| o.path == *path).unwrap();
+        prop_assert_eq!(summary.rows, rows.len() as u64);
+        let series: std::collections::BTreeSet<String> =
+            rows.iter().map(|r| format!("{:?}", &r[..3])).collect();
+        prop_assert_eq!(summary.series, series.len() as u64);
         got.extend(rows);
     }
     // MC-1 and MC-2 (and stable tie order): outputs concatenated == stable sort of inputs.

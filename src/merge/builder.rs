@@ -473,7 +473,6 @@ impl MergeBuilder {
                     .iter()
                     .map(|c| (c.name.clone(), c.direction))
                     .collect(),
-                series_len: sort.series_len(),
                 prefix_len: plan.contract.prefix_len,
                 time_column,
                 summary_columns: self.summary_columns.clone(),

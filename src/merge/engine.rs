@@ -84,6 +84,7 @@ impl Engine<'_> {
                     .flatten()
                     .min()
                     .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+                let starts_before = state.series_starts;
                 let end = select_window(
                     &mut streams,
                     self.layout,
@@ -101,7 +102,7 @@ impl Engine<'_> {
                     cuts.written += picks.len() as u64;
                     cuts.row_group_rows += picks.len() as u64;
                     cuts.row_group_bytes += batch.get_array_memory_size();
-                    outputs.write(batch)?;
+                    outputs.write(batch, state.series_starts - starts_before)?;
                     if let Some(progress) = &self.options.progress {
                         progress(cuts.written, self.total_rows);
                     }
@@ -237,11 +238,25 @@ impl Engine<'_> {
                         ),
                     });
                 }
+                // Rows that start a new series (the region's first row always does).
+                let mut series_starts = 0u64;
+                for i in 0..n {
+                    let row = keys.row(i);
+                    let prior = match i {
+                        0 => previous.as_ref().map(|p| p.row()),
+                        _ => Some(keys.row(i - 1)),
+                    };
+                    if prior.is_none_or(|p| {
+                        self.layout.series(p.as_ref()) != self.layout.series(row.as_ref())
+                    }) {
+                        series_starts += 1;
+                    }
+                }
                 if n > 0 {
                     previous = Some(keys.row(n - 1).owned());
                 }
                 rows += n as u64;
-                outputs.observe(batch)?;
+                outputs.observe(batch, series_starts)?;
             }
         } else {
             rows = member.rows;

@@ -41,6 +41,9 @@ pub(crate) struct MergeState {
     active: Vec<bool>,
     /// The stream that won the previous pick.
     last_winner: Option<usize>,
+    /// Rows picked so far that start a new series (the first row of a region
+    /// always does: its prefix differs from the previous region's).
+    pub series_starts: u64,
 }
 
 /// `a` sorts before `b` (heads compared; ties to the lower stream index).
@@ -165,6 +168,9 @@ pub(crate) fn select_window(
                 if new_series {
                     break Some(WindowEnd::Cut);
                 }
+            }
+            if previous.is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref())) {
+                state.series_starts += 1;
             }
             out.push((w, stream.head_batch, stream.head_row));
             emitted = true;

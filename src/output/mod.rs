@@ -172,14 +172,15 @@ impl OutputSet {
             .ok_or_else(|| Error::InvalidArgument("no open output".into()))
     }
 
-    /// Append merged rows to the current output (opening one if needed).
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// Append merged rows to the current output (opening one if needed);
+    /// `series_starts` of them start a new series.
+    pub fn write(&mut self, batch: &RecordBatch, series_starts: u64) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let out = self.open_next()?;
         out.writer.write(batch)?;
-        out.tracker.observe(batch);
+        out.tracker.observe(batch, series_starts);
         Ok(())
     }
 
@@ -198,9 +199,9 @@ impl OutputSet {
     /// Account for rows that reach the current output without passing through
     /// [`write`](Self::write) (verbatim copies): `batch` holds their sort and
     /// summary columns.
-    pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub fn observe(&mut self, batch: &RecordBatch, series_starts: u64) -> Result<()> {
         let out = self.open_next()?;
-        out.tracker.observe(batch);
+        out.tracker.observe(batch, series_starts);
         Ok(())
     }
 

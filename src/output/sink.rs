@@ -16,8 +16,9 @@ use std::thread::JoinHandle;
 const IN_FLIGHT: usize = 4;
 
 enum Command {
-    Write(RecordBatch),
-    Observe(RecordBatch),
+    /// Merged rows, and how many of them start a new series.
+    Write(RecordBatch, u64),
+    Observe(RecordBatch, u64),
     CopyRowGroup {
         source: PathBuf,
         metadata: Arc<ParquetMetaData>,
@@ -39,8 +40,8 @@ pub struct OutputSink {
 fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Sealed> {
     for command in commands {
         match command {
-            Command::Write(batch) => outputs.write(&batch)?,
-            Command::Observe(batch) => outputs.observe(&batch)?,
+            Command::Write(batch, series) => outputs.write(&batch, series)?,
+            Command::Observe(batch, series) => outputs.observe(&batch, series)?,
             Command::CopyRowGroup {
                 source,
                 metadata,
@@ -95,14 +96,15 @@ impl OutputSink {
         }
     }
 
-    /// Append merged rows to the current output.
-    pub fn write(&mut self, batch: RecordBatch) -> Result<()> {
-        self.send(Command::Write(batch))
+    /// Append merged rows to the current output; `series_starts` of them start a
+    /// new series (the merge knows from its keys).
+    pub fn write(&mut self, batch: RecordBatch, series_starts: u64) -> Result<()> {
+        self.send(Command::Write(batch, series_starts))
     }
 
     /// Account for the sort columns of rows copied verbatim (summary only).
-    pub fn observe(&mut self, batch: RecordBatch) -> Result<()> {
-        self.send(Command::Observe(batch))
+    pub fn observe(&mut self, batch: RecordBatch, series_starts: u64) -> Result<()> {
+        self.send(Command::Observe(batch, series_starts))
     }
 
     /// Copy row group `index` of `source` verbatim into the current output.

@@ -18,8 +18,6 @@ pub const DISTINCT_CAP: usize = 1000;
 pub struct SummarySpec {
     /// Sort columns with their directions, most significant first.
     pub sort_columns: Vec<(String, Direction)>,
-    /// Leading sort columns that identify a series.
-    pub series_len: usize,
     /// Leading sort columns constant within a region (P).
     pub prefix_len: usize,
     /// The time column, when the sort schema ends in one.
@@ -114,8 +112,6 @@ pub struct SummaryTracker {
     time: Option<(Vec<u8>, KeyValue, Vec<u8>, KeyValue)>,
     prefixes: Vec<Vec<KeyValue>>,
     series: u64,
-    /// Encoded series of the last row seen.
-    last_series: Option<Vec<u8>>,
     /// Requested summary columns that are not prefix columns.
     distinct: Vec<Distinct>,
 }
@@ -142,7 +138,6 @@ impl SummaryTracker {
             time: None,
             prefixes: Vec::new(),
             series: 0,
-            last_series: None,
             distinct,
         }
     }
@@ -156,8 +151,10 @@ impl SummaryTracker {
     }
 
     /// Account for a written batch (it must hold at least the sort columns and the
-    /// summary columns).
-    pub fn observe(&mut self, batch: &RecordBatch) {
+    /// summary columns) of which `series_starts` rows start a new series. Outputs
+    /// are cut only at series transitions, so the series of an output are the
+    /// starts counted in it.
+    pub fn observe(&mut self, batch: &RecordBatch, series_starts: u64) {
         let n = batch.num_rows();
         if n == 0 {
             return;
@@ -168,7 +165,7 @@ impl SummaryTracker {
         }
         self.last = row_values(batch, &names, n - 1);
         self.rows += n as u64;
-        self.count_series(batch);
+        self.series += series_starts;
         for d in &mut self.distinct {
             if let Some(col) = batch.column_by_name(&d.column) {
                 for start in run_starts(std::slice::from_ref(col)) {
@@ -202,36 +199,6 @@ impl SummaryTracker {
                 }
             }
         }
-    }
-
-    /// Count series transitions in `batch` (rows arrive in sort order).
-    fn count_series(&mut self, batch: &RecordBatch) {
-        let n = batch.num_rows();
-        let mut series = self.sort_names();
-        series.truncate(self.spec.series_len);
-        let columns: Vec<ArrayRef> = series
-            .iter()
-            .filter_map(|c| batch.column_by_name(c).cloned())
-            .collect();
-        let runs = if columns.is_empty() {
-            1
-        } else {
-            run_starts(&columns).len() as u64
-        };
-        let encode = |row: usize| {
-            let mut k = Vec::new();
-            for (v, (_, dir)) in row_values(batch, &series, row)
-                .iter()
-                .zip(&self.spec.sort_columns)
-            {
-                encode_column(&mut k, v, *dir);
-            }
-            k
-        };
-        let first = encode(0);
-        let continues = self.last_series.as_ref() == Some(&first);
-        self.series += runs - u64::from(continues);
-        self.last_series = Some(if n == 1 { first } else { encode(n - 1) });
     }
 
     /// Record a region's prefix values (deduplicated against the previous one).
