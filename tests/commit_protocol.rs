@@ -237,10 +237,12 @@ fn sigkill_at_random_moments_never_leaves_a_partial_visible_output() {
     let mut killed_mid_run = 0;
     // Kill moments spread over the first 90% of a run; bounded attempts until ten
     // kills have hit a merge still running.
+    let mut attempts = 0;
     for i in 0..40 {
         if killed_mid_run >= 10 {
             break;
         }
+        attempts += 1;
         let delay = lcg(&mut seed) % (full_ms * 9 / 10);
         let mut child = merge(&format!("m{i}.json")).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay));
@@ -271,6 +273,9 @@ fn sigkill_at_random_moments_never_leaves_a_partial_visible_output() {
         let visible: BTreeSet<PathBuf> = common::parquet_files(&out).into_iter().collect();
         assert_eq!(visible, listed, "after kill {i} and cleanup");
     }
+    eprintln!(
+        "{killed_mid_run} SIGKILLs hit a running merge in {attempts} attempts (full run {full_ms} ms)"
+    );
     assert!(
         killed_mid_run >= 10,
         "only {killed_mid_run} kills hit a running merge"
