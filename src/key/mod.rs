@@ -31,11 +31,18 @@ impl PrefixKey {
 impl fmt::Display for PrefixKey {
     /// Hex dump; use [`decode_key`] for a readable form.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in &self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&to_hex(&self.0))
     }
+}
+
+/// Lowercase hex of `bytes` (encoded keys and binary values in JSON).
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 /// The values of the named columns at `row` (null for a column the batch lacks or

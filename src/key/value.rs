@@ -37,8 +37,7 @@ impl fmt::Display for KeyValue {
             KeyValue::Float64(v) => write!(f, "{v}"),
             KeyValue::Utf8(s) => write!(f, "\"{s}\""),
             KeyValue::Binary(b) => {
-                f.write_str("0x")?;
-                b.iter().try_for_each(|x| write!(f, "{x:02x}"))
+                write!(f, "0x{}", super::to_hex(b))
             }
         }
     }
@@ -65,10 +64,7 @@ impl Serialize for KeyValue {
             KeyValue::Float32(v) => float(f64::from(*v), s),
             KeyValue::Float64(v) => float(*v, s),
             KeyValue::Utf8(v) => s.serialize_str(v),
-            KeyValue::Binary(b) => {
-                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                s.serialize_str(&hex)
-            }
+            KeyValue::Binary(b) => s.serialize_str(&super::to_hex(b)),
         }
     }
 }

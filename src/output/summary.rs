@@ -214,7 +214,7 @@ impl SummaryTracker {
         for (v, (_, dir)) in values.iter().zip(&self.spec.sort_columns) {
             encode_column(&mut bytes, v, *dir);
         }
-        let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::key::to_hex(&bytes);
         Some(SortKey { values, hex })
     }
 
