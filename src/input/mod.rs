@@ -7,6 +7,7 @@ mod file_contract;
 mod fingerprint;
 mod footer_check;
 mod guard;
+mod identity;
 mod legacy;
 mod prefix;
 
@@ -16,6 +17,7 @@ pub use file_contract::{
     KEY_SORT_FIELDS, KEY_WINDOW_DURATION, KEY_WINDOW_START,
 };
 pub use guard::{catch_decoder_panic, in_guarded_decode, Guarded};
+pub use identity::{same_file, FileIdentity};
 pub use legacy::{scan_virtual_regions, VirtualRegion};
 pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
 

@@ -6,6 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::Path;
 
+pub use crate::input::same_file;
+
 /// fsync a directory, so that the names created or removed in it survive a crash.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(|e| Error::io(dir, e))?;
@@ -33,7 +35,7 @@ pub fn create_new(path: &Path) -> Result<File> {
 /// an existing file: a hard link (which fails if `target` exists, atomically, with
 /// no check-then-act window), then removal of the temporary name. A crash between
 /// the two leaves both names on one inode, which recovery recognises
-/// ([`same_file`]).
+/// ([`same_file`], from the input layer).
 pub fn link_no_replace(temp: &Path, target: &Path) -> Result<()> {
     std::fs::hard_link(temp, target).map_err(|e| {
         if e.kind() == ErrorKind::AlreadyExists {
@@ -52,24 +54,6 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => Err(Error::io(path, e)),
         _ => Ok(()),
-    }
-}
-
-/// Whether two paths name the same file (same device and inode on Unix). A path
-/// that does not exist is the same file as nothing.
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
-        return false;
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        ma.dev() == mb.dev() && ma.ino() == mb.ino()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (ma, mb);
-        std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
     }
 }
 

@@ -120,7 +120,7 @@ impl OutputSet {
         let manifest = match manifest {
             Some(path) => {
                 let mdir = parent_dir(&path);
-                let lock = if same_dir(mdir, &config.dir) {
+                let lock = if mdir == config.dir || durable::same_file(mdir, &config.dir) {
                     None
                 } else {
                     let taken = RunLock::acquire(mdir, &config.run_id).and_then(|mut l| {
@@ -247,13 +247,6 @@ impl OutputSet {
             journaled: Vec::new(),
             done: false,
         })
-    }
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
     }
 }
 

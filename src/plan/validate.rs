@@ -1,10 +1,10 @@
 //! Up-front validation of a set of inputs (DESIGN §2, §6): everything that can be
 //! known from footers is checked before a byte is written.
 
-use crate::input::{describe_window, InputFile};
+use crate::input::{describe_window, FileIdentity, InputFile};
 use crate::plan::check_alignment;
 use crate::{Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Check that inputs agree on sort schema and window, and on P unless the merge
 /// promotes them to `target_prefix_len`; that the output P stays within the series
@@ -97,38 +97,6 @@ fn check_distinct(inputs: &[InputFile]) -> Result<()> {
         seen.push((id, &input.path));
     }
     Ok(())
-}
-
-/// What makes two paths the same file.
-struct FileIdentity {
-    canonical: PathBuf,
-    #[cfg(unix)]
-    dev_ino: (u64, u64),
-}
-
-impl FileIdentity {
-    fn of(path: &Path) -> Result<Self> {
-        let canonical = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
-        #[cfg(unix)]
-        let dev_ino = {
-            use std::os::unix::fs::MetadataExt;
-            let m = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-            (m.dev(), m.ino())
-        };
-        Ok(FileIdentity {
-            canonical,
-            #[cfg(unix)]
-            dev_ino,
-        })
-    }
-
-    fn same_file(&self, other: &FileIdentity) -> bool {
-        #[cfg(unix)]
-        if self.dev_ino == other.dev_ino {
-            return true;
-        }
-        self.canonical == other.canonical
-    }
 }
 
 /// Each sort column exists in at least one input (a column missing from only some
