@@ -25,9 +25,11 @@ use crate::key::{KeyValue, ValueKind};
 use crate::schema::{resolve, Direction, ResolvedColumn, SortSchema};
 use crate::{Error, Result};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::metadata::{PageIndexPolicy, ParquetStatisticsPolicy};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// Per-row-group facts from the footer (plus the prefix key when P > 0).
 #[derive(Debug, Clone)]
@@ -46,7 +48,11 @@ pub struct RowGroupInfo {
 pub struct InputFile {
     pub path: PathBuf,
     /// Parsed footer and Arrow schema, shared by every reader built on this file.
+    /// Column-chunk statistics are dropped once the row groups' prefix keys are
+    /// known (they are most of a footer's memory); see [`full_metadata`](Self::full_metadata).
     pub metadata: ArrowReaderMetadata,
+    /// The footer with statistics, loaded again on first use (verbatim copies).
+    full_metadata: OnceLock<Arc<ParquetMetaData>>,
     /// The `qh.*` contract: sort schema, P, window, merge ops.
     pub contract: FileContract,
     /// Sort columns located in this file's schema.
@@ -56,6 +62,24 @@ pub struct InputFile {
     pub file_bytes: u64,
     /// Fingerprint of the footer read at open (see [`fingerprint`]).
     pub footer_fingerprint: String,
+}
+
+/// Parse the footer of `file` (no page index, no page encoding or size statistics;
+/// column-chunk statistics as `column_stats` says), guarding against decoder panics.
+fn load_footer(
+    path: &Path,
+    file: &File,
+    column_stats: ParquetStatisticsPolicy,
+) -> Result<ArrowReaderMetadata> {
+    let options = ArrowReaderOptions::new()
+        .with_page_index_policy(PageIndexPolicy::Skip)
+        .with_encoding_stats_as_mask(true)
+        .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll)
+        .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll)
+        .with_column_stats_policy(column_stats);
+    catch_decoder_panic(|| ArrowReaderMetadata::load(file, options))
+        .map_err(|m| Error::parquet(path, parquet::errors::ParquetError::General(m)))?
+        .map_err(|e| Error::parquet(path, e))
 }
 
 impl InputFile {
@@ -72,14 +96,7 @@ impl InputFile {
         // The page index is not needed to plan or merge; skipping it keeps per-input
         // memory to the footer itself.
         // Page encoding and size statistics are never used either.
-        let options = ArrowReaderOptions::new()
-            .with_page_index_policy(PageIndexPolicy::Skip)
-            .with_encoding_stats_as_mask(true)
-            .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll)
-            .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll);
-        let metadata = catch_decoder_panic(|| ArrowReaderMetadata::load(&file, options))
-            .map_err(|m| Error::parquet(&path, parquet::errors::ParquetError::General(m)))?
-            .map_err(|e| Error::parquet(&path, e))?;
+        let metadata = load_footer(&path, &file, ParquetStatisticsPolicy::KeepAll)?;
         let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         footer_check::check_footer(&path, metadata.metadata(), file_len)?;
         let footer_fingerprint = fingerprint::footer_fingerprint(&path, &mut file, file_len)?;
@@ -88,6 +105,7 @@ impl InputFile {
         let mut input = InputFile {
             path,
             metadata,
+            full_metadata: OnceLock::new(),
             contract,
             sort_columns,
             row_groups: Vec::new(),
@@ -95,7 +113,25 @@ impl InputFile {
             footer_fingerprint,
         };
         input.row_groups = prefix::row_group_infos(&input)?;
+        // Prefix keys are known: keep the footer without column statistics. Parsed
+        // again rather than edited, so that the full footer's memory is reused by
+        // the next input's parse.
+        let slim = load_footer(&input.path, &file, ParquetStatisticsPolicy::SkipAll)?;
+        let full = std::mem::replace(&mut input.metadata, slim);
+        drop(full);
         Ok(input)
+    }
+
+    /// The footer with every column chunk's statistics (what a verbatim copy
+    /// carries into an output), parsed again on first use and kept.
+    pub fn full_metadata(&self) -> Result<Arc<ParquetMetaData>> {
+        if let Some(m) = self.full_metadata.get() {
+            return Ok(m.clone());
+        }
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let full = load_footer(&self.path, &file, ParquetStatisticsPolicy::KeepAll)?;
+        let meta = full.metadata().clone();
+        Ok(self.full_metadata.get_or_init(|| meta).clone())
     }
 
     /// Claimed prefix length P.

@@ -1,18 +1,19 @@
-//! Body assembly: the rows picked by the merge order are gathered from the
-//! streams' decoded batches with `arrow_select::interleave` (linear in rows).
+//! Body assembly: the rows picked by the merge order, as a slice of one batch or
+//! as (batch, row) picks over the streams' decoded batches that the writer
+//! thread gathers column by column (linear in rows, off the merge thread).
 
 use super::order::Pick;
 use super::stream::SortedStream;
+use crate::output::{Gathered, Rows};
 use crate::{Error, Result};
-use arrow_array::RecordBatch;
 
 /// Build the output batch for one window of picks.
-pub(crate) fn assemble(streams: &[SortedStream], picks: &[Pick]) -> Result<RecordBatch> {
+pub(crate) fn assemble(streams: &[SortedStream], picks: &[Pick]) -> Result<Rows> {
     let mut base = Vec::with_capacity(streams.len());
-    let mut batches = Vec::new();
+    let mut sources = Vec::new();
     for s in streams {
-        base.push(batches.len());
-        batches.extend(s.batches.iter().map(|l| &l.batch));
+        base.push(sources.len());
+        sources.extend(s.batches.iter().map(|l| l.batch.clone()));
     }
     let Some(&(s0, b0, r0)) = picks.first() else {
         return Err(Error::InvalidArgument("empty window".into()));
@@ -23,9 +24,8 @@ pub(crate) fn assemble(streams: &[SortedStream], picks: &[Pick]) -> Result<Recor
         .enumerate()
         .all(|(i, &(s, b, r))| s == s0 && b == b0 && r == r0 + i);
     if contiguous {
-        return Ok(batches[base[s0] + b0].slice(r0, picks.len()));
+        return Ok(Rows::Batch(sources[base[s0] + b0].slice(r0, picks.len())));
     }
-    let indices: Vec<(usize, usize)> = picks.iter().map(|&(s, b, r)| (base[s] + b, r)).collect();
-    arrow_select::interleave::interleave_record_batch(&batches, &indices)
-        .map_err(|e| Error::InvalidData(format!("interleave: {e}")))
+    let indices = picks.iter().map(|&(s, b, r)| (base[s] + b, r)).collect();
+    Ok(Rows::Gathered(Gathered { sources, indices }))
 }

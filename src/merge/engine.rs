@@ -94,15 +94,15 @@ impl Engine<'_> {
                     &mut picks,
                 )?;
                 if !picks.is_empty() {
-                    let batch = assemble(&streams, &picks)?;
+                    let rows = assemble(&streams, &picks)?;
                     if prefix_len > 0 && noted_in != Some(cuts.output) {
                         outputs.note_prefix(region.values.clone())?;
                         noted_in = Some(cuts.output);
                     }
                     cuts.written += picks.len() as u64;
                     cuts.row_group_rows += picks.len() as u64;
-                    cuts.row_group_bytes += batch.get_array_memory_size();
-                    outputs.write(batch, state.series_starts - starts_before)?;
+                    cuts.row_group_bytes += rows.memory_estimate();
+                    outputs.write(rows, state.series_starts - starts_before)?;
                     if let Some(progress) = &self.options.progress {
                         progress(cuts.written, self.total_rows);
                     }
@@ -271,7 +271,7 @@ impl Engine<'_> {
                 ),
             });
         }
-        outputs.copy_row_group(input.path.clone(), input.metadata.metadata().clone(), rg)
+        outputs.copy_row_group(input.path.clone(), input.full_metadata()?, rg)
     }
 
     /// Close the current output if the next cut threshold has been reached

@@ -114,7 +114,7 @@ pub fn merge_batches(
 ) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for_each_window(sort, inputs, window_rows, |streams, picks| {
-        out.push(assemble(streams, picks)?);
+        out.push(assemble(streams, picks)?.to_batch()?);
         Ok(())
     })?;
     Ok(out)

@@ -1,11 +1,15 @@
 //! One output Parquet file written row group by row group: merged batches are
-//! encoded column by column with parquet-rs' `ArrowColumnWriter`s, and a region
-//! with a single contributing row group can instead have its column chunks copied
-//! verbatim (`append_column`), without decoding or re-encoding.
+//! encoded column by column, dictionary string columns by [`DictChunkWriter`]
+//! (indices remapped, values not re-interned) and every other column by
+//! parquet-rs' `ArrowColumnWriter`s; a region with a single contributing row group
+//! can instead have its column chunks copied verbatim (`append_column`), without
+//! decoding or re-encoding.
 
+use super::dict_chunk::{eligible, DictChunkWriter};
+use super::rows::Rows;
 use crate::{Error, Result};
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
 use parquet::bloom_filter::Sbbf;
@@ -15,14 +19,29 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Who encodes a top-level field.
+#[derive(Clone, Copy)]
+enum Encoder {
+    /// parquet-rs' Arrow writers, one per leaf column (this many).
+    Arrow(usize),
+    /// The dictionary transcoder with this index.
+    Dict(usize),
+}
 
 /// Writes one output file.
 pub struct OutputFileWriter {
     path: PathBuf,
     schema: SchemaRef,
     writer: SerializedFileWriter<File>,
-    factory: ArrowRowGroupWriterFactory,
-    /// Column writers of the row group in progress (one per leaf column).
+    /// Per top-level field of `schema`.
+    encoders: Vec<Encoder>,
+    /// Column writers for the fields encoded by parquet-rs (a projection of the
+    /// schema without the transcoded fields; `None` if every field is transcoded).
+    factory: Option<ArrowRowGroupWriterFactory>,
+    dict_writers: Vec<DictChunkWriter>,
+    /// Column writers of the row group in progress (fields encoded by parquet-rs).
     columns: Option<Vec<ArrowColumnWriter>>,
     row_groups: usize,
 }
@@ -32,14 +51,62 @@ impl OutputFileWriter {
     /// footer as parquet-rs' `ArrowWriter` does.
     pub fn create(path: &Path, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
         let file = super::durable::create_new(path)?;
-        let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
-            .and_then(ArrowWriter::into_serialized_writer)
-            .map_err(|e| Error::parquet(path, e))?;
+        let err = |e| Error::parquet(path, e);
+        let (writer, full_factory) =
+            ArrowWriter::try_new(file, schema.clone(), Some(properties.clone()))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(err)?;
+        // Flat dictionary string fields (one leaf each) go to the transcoder.
+        let descr = writer.schema_descr();
+        let mut encoders = Vec::with_capacity(schema.fields().len());
+        let mut dict_writers = Vec::new();
+        for (f, field) in schema.fields().iter().enumerate() {
+            let leaves: Vec<usize> = (0..descr.num_columns())
+                .filter(|&l| descr.get_column_root_idx(l) == f)
+                .collect();
+            match leaves.as_slice() {
+                [leaf] if eligible(field.data_type(), &descr.column(*leaf), &properties) => {
+                    encoders.push(Encoder::Dict(dict_writers.len()));
+                    dict_writers.push(DictChunkWriter::new(
+                        path,
+                        descr.column(*leaf),
+                        &properties,
+                    )?);
+                }
+                _ => encoders.push(Encoder::Arrow(leaves.len())),
+            }
+        }
+        let factory = if dict_writers.is_empty() {
+            Some(full_factory)
+        } else {
+            // Column writers for the other fields come from a factory over the
+            // projected schema: its leaves have the same descriptors.
+            let rest: Vec<_> = schema
+                .fields()
+                .iter()
+                .zip(&encoders)
+                .filter(|(_, e)| matches!(e, Encoder::Arrow(_)))
+                .map(|(f, _)| f.clone())
+                .collect();
+            if rest.is_empty() {
+                None
+            } else {
+                let projected =
+                    Arc::new(Schema::new_with_metadata(rest, schema.metadata().clone()));
+                let (_, factory) =
+                    ArrowWriter::try_new(std::io::sink(), projected, Some(properties))
+                        .and_then(ArrowWriter::into_serialized_writer)
+                        .map_err(err)?;
+                Some(factory)
+            }
+        };
         Ok(OutputFileWriter {
             path: path.to_path_buf(),
             schema,
             writer,
+            encoders,
             factory,
+            dict_writers,
             columns: None,
             row_groups: 0,
         })
@@ -47,27 +114,48 @@ impl OutputFileWriter {
 
     /// Encode `batch` into the row group in progress.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_rows(&Rows::Batch(batch.clone()))
+    }
+
+    /// Encode `rows` into the row group in progress. Gathered rows are gathered
+    /// here, column by column; transcoded columns remap their source keys directly.
+    pub fn write_rows(&mut self, rows: &Rows) -> Result<()> {
+        let path = &self.path;
+        let err = |e| Error::parquet(path, e);
         if self.columns.is_none() {
-            let writers = self
-                .factory
-                .create_column_writers(self.row_groups)
-                .map_err(|e| Error::parquet(&self.path, e))?;
+            let writers = match &self.factory {
+                Some(factory) => factory
+                    .create_column_writers(self.row_groups)
+                    .map_err(err)?,
+                None => Vec::new(),
+            };
             self.columns = Some(writers);
         }
         let Some(writers) = self.columns.as_mut() else {
             return Ok(());
         };
         let mut leaf = 0;
-        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            for leaf_column in
-                compute_leaves(field, column).map_err(|e| Error::parquet(&self.path, e))?
-            {
+        for (i, (field, encoder)) in self.schema.fields().iter().zip(&self.encoders).enumerate() {
+            if let Encoder::Dict(d) = *encoder {
+                match rows {
+                    Rows::Batch(b) => self.dict_writers[d].write(b.column(i))?,
+                    Rows::Gathered(g) => {
+                        let columns: Vec<&ArrayRef> =
+                            g.sources.iter().map(|b| b.column(i)).collect();
+                        self.dict_writers[d].write_gather(&columns, &g.indices)?
+                    }
+                }
+                continue;
+            }
+            let column = match rows {
+                Rows::Batch(b) => b.column(i).clone(),
+                Rows::Gathered(g) => g.column(i)?,
+            };
+            for leaf_column in compute_leaves(field, &column).map_err(err)? {
                 let writer = writers.get_mut(leaf).ok_or_else(|| {
                     Error::InvalidData("batch has more leaf columns than the schema".into())
                 })?;
-                writer
-                    .write(&leaf_column)
-                    .map_err(|e| Error::parquet(&self.path, e))?;
+                writer.write(&leaf_column).map_err(err)?;
                 leaf += 1;
             }
         }
@@ -82,10 +170,24 @@ impl OutputFileWriter {
         let path = &self.path;
         let err = |e| Error::parquet(path, e);
         let mut row_group = self.writer.next_row_group().map_err(err)?;
-        for w in writers {
-            w.close()
-                .and_then(|chunk| chunk.append_to_row_group(&mut row_group))
-                .map_err(err)?;
+        let mut writers = writers.into_iter();
+        for encoder in &self.encoders {
+            match *encoder {
+                Encoder::Dict(d) => {
+                    let (bytes, close) = self.dict_writers[d].close_chunk()?;
+                    row_group.append_column(&bytes, close).map_err(err)?;
+                }
+                Encoder::Arrow(leaves) => {
+                    for _ in 0..leaves {
+                        let w = writers.next().ok_or_else(|| {
+                            Error::InvalidData("fewer column writers than leaf columns".into())
+                        })?;
+                        w.close()
+                            .and_then(|chunk| chunk.append_to_row_group(&mut row_group))
+                            .map_err(err)?;
+                    }
+                }
+            }
         }
         row_group.close().map_err(err)?;
         self.row_groups += 1;

@@ -8,21 +8,28 @@
 //! - [`cleanup`]: removal of what dead runs left behind;
 //! - [`manifest`]: the run manifest, the hand-off document of a merge;
 //! - `summary`, `file_writer`, `sink`: per-output summary, one output file, the
-//!   writer thread.
+//!   writer thread;
+//! - `rows`, `dict_chunk`, `truncate`: rows handed to the writer (gathered on
+//!   its thread), the dictionary transcoder for string columns, and the cut of
+//!   long statistics bounds.
 
 pub mod cleanup;
 pub mod commit;
+mod dict_chunk;
 pub mod durable;
 mod file_writer;
 pub mod manifest;
+mod rows;
 pub mod run;
 mod sink;
 mod summary;
+mod truncate;
 
 pub use cleanup::{cleanup_dir, CleanupReport};
 pub use commit::{ManifestTarget, Sealed};
 pub use file_writer::OutputFileWriter;
 pub use manifest::{InputEntry, Manifest, SortColumnEntry};
+pub use rows::{Gathered, Rows};
 pub use sink::OutputSink;
 pub use summary::{
     ColumnValues, OutputSummary, SortKey, SummarySpec, SummaryTracker, DISTINCT_CAP,
@@ -174,13 +181,13 @@ impl OutputSet {
 
     /// Append merged rows to the current output (opening one if needed);
     /// `series_starts` of them start a new series.
-    pub fn write(&mut self, batch: &RecordBatch, series_starts: u64) -> Result<()> {
-        if batch.num_rows() == 0 {
+    pub fn write(&mut self, rows: &Rows, series_starts: u64) -> Result<()> {
+        if rows.num_rows() == 0 {
             return Ok(());
         }
         let out = self.open_next()?;
-        out.writer.write(batch)?;
-        out.tracker.observe(batch, series_starts);
+        out.writer.write_rows(rows)?;
+        out.tracker.observe_rows(rows, series_starts);
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! decoding and merging (the machine has two cores). The channel is bounded, so at
 //! most a few merged batches are in flight.
 
-use super::{OutputSet, Sealed};
+use super::{OutputSet, Rows, Sealed};
 use crate::key::KeyValue;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
@@ -17,7 +17,7 @@ const IN_FLIGHT: usize = 4;
 
 enum Command {
     /// Merged rows, and how many of them start a new series.
-    Write(RecordBatch, u64),
+    Write(Rows, u64),
     Observe(RecordBatch, u64),
     CopyRowGroup {
         source: PathBuf,
@@ -40,7 +40,7 @@ pub struct OutputSink {
 fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Sealed> {
     for command in commands {
         match command {
-            Command::Write(batch, series) => outputs.write(&batch, series)?,
+            Command::Write(rows, series) => outputs.write(&rows, series)?,
             Command::Observe(batch, series) => outputs.observe(&batch, series)?,
             Command::CopyRowGroup {
                 source,
@@ -98,8 +98,8 @@ impl OutputSink {
 
     /// Append merged rows to the current output; `series_starts` of them start a
     /// new series (the merge knows from its keys).
-    pub fn write(&mut self, batch: RecordBatch, series_starts: u64) -> Result<()> {
-        self.send(Command::Write(batch, series_starts))
+    pub fn write(&mut self, rows: Rows, series_starts: u64) -> Result<()> {
+        self.send(Command::Write(rows, series_starts))
     }
 
     /// Account for the sort columns of rows copied verbatim (summary only).

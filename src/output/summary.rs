@@ -159,28 +159,53 @@ impl SummaryTracker {
         if n == 0 {
             return;
         }
+        self.observe_parts((batch, 0), (batch, n - 1), n, series_starts, |name| {
+            batch.column_by_name(name).cloned()
+        });
+    }
+
+    /// As [`observe`](Self::observe) for rows gathered from source batches: only
+    /// the time and summary columns are gathered.
+    pub fn observe_rows(&mut self, rows: &super::Rows, series_starts: u64) {
+        let g = match rows {
+            super::Rows::Batch(b) => return self.observe(b, series_starts),
+            super::Rows::Gathered(g) => g,
+        };
+        let n = g.num_rows();
+        let (Some(first), Some(last)) = (g.row(0), g.row(n.saturating_sub(1))) else {
+            return;
+        };
+        self.observe_parts(first, last, n, series_starts, |name| {
+            g.index_of(name).and_then(|i| g.column(i).ok())
+        });
+    }
+
+    fn observe_parts(
+        &mut self,
+        first: (&RecordBatch, usize),
+        last: (&RecordBatch, usize),
+        n: usize,
+        series_starts: u64,
+        column: impl Fn(&str) -> Option<ArrayRef>,
+    ) {
         let names = self.sort_names();
         if self.first.is_none() {
-            self.first = Some(row_values(batch, &names, 0));
+            self.first = Some(row_values(first.0, &names, first.1));
         }
-        self.last = row_values(batch, &names, n - 1);
+        self.last = row_values(last.0, &names, last.1);
         self.rows += n as u64;
         self.series += series_starts;
         for d in &mut self.distinct {
-            if let Some(col) = batch.column_by_name(&d.column) {
-                for start in run_starts(std::slice::from_ref(col)) {
+            if let Some(col) = column(&d.column) {
+                for start in run_starts(std::slice::from_ref(&col)) {
                     if let Ok(v) = crate::key::value_at(col.as_ref(), start) {
                         d.insert(v);
                     }
                 }
             }
         }
-        let time = self
-            .spec
-            .time_column
-            .as_deref()
-            .and_then(|t| batch.column_by_name(t));
-        if let Some((lo, hi)) = time.and_then(time_bounds) {
+        let time = self.spec.time_column.as_deref().and_then(&column);
+        if let Some((lo, hi)) = time.as_ref().and_then(time_bounds) {
             let key = |v: &KeyValue| {
                 let mut k = Vec::new();
                 encode_column(&mut k, v, Direction::Ascending);

@@ -1,0 +1,287 @@
+//! State of the column chunk being transcoded: its dictionary, the remaps of the
+//! input dictionaries into it, the data page being filled and the finished pages.
+
+use super::source::{value_at, Source};
+use super::truncate::{lower_bound, upper_bound};
+use arrow_array::{Array, ArrayRef};
+use bytes::Bytes;
+use parquet::basic::Compression;
+use parquet::bloom_filter::Sbbf;
+use parquet::column::page::CompressedPage;
+use parquet::data_type::ByteArray;
+use parquet::file::metadata::{ColumnIndexBuilder, LevelHistogram};
+use parquet::file::properties::EnabledStatistics;
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::schema::types::ColumnDescPtr;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Remap entry of an input dictionary value not seen yet in this chunk.
+pub(super) const UNSEEN: u32 = u32::MAX;
+/// Remap entry of a null dictionary value.
+pub(super) const NULL_VALUE: u32 = u32::MAX - 1;
+/// Input dictionaries whose remaps are kept per chunk.
+pub(super) const REMAP_CACHE: usize = 64;
+
+/// Bit width of dictionary indices for a dictionary of `len` entries.
+pub(super) fn index_bit_width(len: usize) -> u8 {
+    let max = len.saturating_sub(1) as u64;
+    (64 - max.leading_zeros()) as u8
+}
+
+/// The data page being filled.
+#[derive(Default)]
+pub(super) struct PageState {
+    /// Dictionary indices (dictionary pages) ...
+    pub(super) indices: Vec<u32>,
+    /// ... or the values themselves (PLAIN pages after a fallback).
+    pub(super) plain: Vec<ByteArray>,
+    /// Definition levels (nullable columns only).
+    pub(super) levels: Vec<i16>,
+    pub(super) rows: usize,
+    pub(super) nulls: u64,
+    /// Sum of the lengths of the non-null values (`unencoded_byte_array_data_bytes`).
+    pub(super) value_bytes: i64,
+    /// Dictionary indices used in this page, each once (for min / max).
+    pub(super) used: Vec<u32>,
+    pub(super) last: Option<u32>,
+    /// Bounds of a PLAIN page.
+    pub(super) plain_bounds: Option<(Bytes, Bytes)>,
+}
+
+/// A finished, compressed data page waiting for the dictionary page.
+pub(super) struct PendingPage {
+    pub(super) page: CompressedPage,
+    pub(super) rows: usize,
+    pub(super) value_bytes: i64,
+}
+
+/// Settings resolved from the writer properties for one column.
+pub(super) struct Settings {
+    pub(super) codec: Compression,
+    pub(super) page_rows: usize,
+    pub(super) dictionary_limit: usize,
+    pub(super) statistics: EnabledStatistics,
+    pub(super) header_statistics: bool,
+    pub(super) offset_index: bool,
+    /// (ndv, fpp) of the bloom filter, if one is written.
+    pub(super) bloom: Option<(u64, f64)>,
+    /// Cut lengths of statistics and column index bounds; UTF-8 values are cut
+    /// at character boundaries.
+    pub(super) statistics_limit: Option<usize>,
+    pub(super) index_limit: Option<usize>,
+    pub(super) utf8: bool,
+}
+
+impl Settings {
+    /// Chunk or page-header statistics of byte values with these bounds.
+    pub(super) fn statistics(&self, bounds: Option<(&Bytes, &Bytes)>, nulls: u64) -> Statistics {
+        let (min, max) = match bounds {
+            Some((min, max)) => {
+                let (min, min_cut) = lower_bound(min, self.statistics_limit, self.utf8);
+                let (max, max_cut) = upper_bound(max, self.statistics_limit, self.utf8);
+                (Some((min, min_cut)), Some((max, max_cut)))
+            }
+            None => (None, None),
+        };
+        let mut stats = ValueStatistics::<ByteArray>::new(
+            min.as_ref().map(|(v, _)| ByteArray::from(v.clone())),
+            max.as_ref().map(|(v, _)| ByteArray::from(v.clone())),
+            None,
+            Some(nulls),
+            false,
+        );
+        if let (Some((_, min_cut)), Some((_, max_cut))) = (&min, &max) {
+            stats = stats
+                .with_min_is_exact(!min_cut)
+                .with_max_is_exact(!max_cut);
+        }
+        Statistics::ByteArray(stats)
+    }
+}
+
+/// The column chunk in progress.
+pub(super) struct Chunk {
+    pub(super) dictionary: Vec<Bytes>,
+    pub(super) dictionary_bytes: usize,
+    pub(super) lookup: HashMap<Bytes, u32>,
+    /// Per dictionary index: the page epoch that last saw it (dedups `PageState::used`).
+    pub(super) seen_in_page: Vec<u32>,
+    pub(super) epoch: u32,
+    pub(super) remaps: Vec<(ArrayRef, Vec<u32>)>,
+    /// PLAIN pages from here on (the dictionary outgrew its limit).
+    pub(super) fallback: bool,
+    pub(super) page: PageState,
+    pub(super) pages: Vec<PendingPage>,
+    pub(super) dictionary_pages: i32,
+    pub(super) plain_pages: i32,
+    pub(super) column_index: ColumnIndexBuilder,
+    pub(super) ascending: bool,
+    pub(super) descending: bool,
+    pub(super) last_page_bounds: Option<(Bytes, Bytes)>,
+    pub(super) min: Option<Bytes>,
+    pub(super) max: Option<Bytes>,
+    pub(super) nulls: u64,
+    pub(super) rows: u64,
+    pub(super) bloom: Option<Sbbf>,
+}
+
+impl Chunk {
+    pub(super) fn new(descr: &ColumnDescPtr, settings: &Settings) -> Self {
+        let mut column_index = ColumnIndexBuilder::new(descr.physical_type());
+        if settings.statistics != EnabledStatistics::Page {
+            column_index.to_invalid();
+        }
+        Chunk {
+            dictionary: Vec::new(),
+            dictionary_bytes: 0,
+            lookup: HashMap::new(),
+            seen_in_page: Vec::new(),
+            epoch: 0,
+            remaps: Vec::new(),
+            fallback: false,
+            page: PageState::default(),
+            pages: Vec::new(),
+            dictionary_pages: 0,
+            plain_pages: 0,
+            column_index,
+            ascending: true,
+            descending: true,
+            last_page_bounds: None,
+            min: None,
+            max: None,
+            nulls: 0,
+            rows: 0,
+            bloom: None,
+        }
+    }
+
+    /// The chunk's bloom filter (created on first use, as parquet-rs sizes it).
+    pub(super) fn bloom(
+        &mut self,
+        settings: &Settings,
+    ) -> Result<Option<&mut Sbbf>, parquet::errors::ParquetError> {
+        let Some((ndv, fpp)) = settings.bloom else {
+            return Ok(None);
+        };
+        if self.bloom.is_none() {
+            self.bloom = Some(Sbbf::new_with_ndv_fpp(ndv, fpp)?);
+        }
+        Ok(self.bloom.as_mut())
+    }
+
+    /// The dictionary index of `value`, added if new.
+    pub(super) fn intern(&mut self, value: &[u8]) -> u32 {
+        if let Some(&i) = self.lookup.get(value) {
+            return i;
+        }
+        let i = self.dictionary.len() as u32;
+        let value = Bytes::copy_from_slice(value);
+        self.dictionary_bytes += value.len() + 4;
+        self.dictionary.push(value.clone());
+        self.lookup.insert(value, i);
+        self.seen_in_page.push(u32::MAX);
+        i
+    }
+
+    /// Position in `remaps` of the remap table for `values`, created if new.
+    /// Entries are only evicted by [`trim_remaps`](Self::trim_remaps), between calls.
+    pub(super) fn remap_slot(&mut self, values: &ArrayRef) -> usize {
+        if let Some(i) = self.remaps.iter().position(|(v, _)| Arc::ptr_eq(v, values)) {
+            return i;
+        }
+        self.remaps
+            .push((values.clone(), vec![UNSEEN; values.len()]));
+        self.remaps.len() - 1
+    }
+
+    pub(super) fn trim_remaps(&mut self) {
+        if self.remaps.len() > REMAP_CACHE {
+            let excess = self.remaps.len() - REMAP_CACHE;
+            self.remaps.drain(..excess);
+        }
+    }
+
+    /// Dictionary index of row `r` of `source` (`NULL_VALUE` for null).
+    #[inline]
+    pub(super) fn code(&mut self, source: &Source<'_>, r: usize) -> u32 {
+        match source {
+            Source::Dict {
+                keys,
+                nulls,
+                values,
+                slot,
+            } => {
+                if nulls.as_ref().is_some_and(|n| n.is_null(r)) {
+                    return NULL_VALUE;
+                }
+                let k = keys.get(r);
+                let code = self.remaps[*slot].1.get(k).copied().unwrap_or(NULL_VALUE);
+                if code != UNSEEN {
+                    return code;
+                }
+                let code = match value_at(values.as_ref(), k) {
+                    Some(v) => self.intern(v),
+                    None => NULL_VALUE,
+                };
+                self.remaps[*slot].1[k] = code;
+                code
+            }
+            Source::Plain(array) => match value_at(*array, r) {
+                None => NULL_VALUE,
+                // Sorted data repeats values: compare with the previous row first.
+                Some(v) => match self.page.last {
+                    Some(last) if self.dictionary[last as usize] == v => last,
+                    _ => self.intern(v),
+                },
+            },
+        }
+    }
+
+    /// Add a non-null dictionary-encoded row.
+    #[inline]
+    pub(super) fn push_code(&mut self, code: u32, nullable: bool) {
+        let page = &mut self.page;
+        if nullable {
+            page.levels.push(1);
+        }
+        page.indices.push(code);
+        page.value_bytes += self.dictionary[code as usize].len() as i64;
+        if page.last != Some(code) {
+            page.last = Some(code);
+            let seen = &mut self.seen_in_page[code as usize];
+            if *seen != self.epoch {
+                *seen = self.epoch;
+                page.used.push(code);
+            }
+        }
+    }
+
+    /// Add a non-null row to a PLAIN page.
+    pub(super) fn push_plain(&mut self, value: &[u8], nullable: bool) {
+        let page = &mut self.page;
+        if nullable {
+            page.levels.push(1);
+        }
+        page.value_bytes += value.len() as i64;
+        let value = Bytes::copy_from_slice(value);
+        page.plain_bounds = match page.plain_bounds.take() {
+            None => Some((value.clone(), value.clone())),
+            Some((min, max)) => Some((
+                if value < min { value.clone() } else { min },
+                if value > max { value.clone() } else { max },
+            )),
+        };
+        page.plain.push(ByteArray::from(value));
+    }
+}
+
+/// Definition-level histogram of `rows` rows of which `nulls` are null (`None`
+/// for a required column).
+pub(super) fn histogram(max_def: i16, nulls: u64, rows: u64) -> Option<LevelHistogram> {
+    LevelHistogram::try_new(max_def).map(|mut h| {
+        h.increment_by(0, nulls as i64);
+        h.increment_by(max_def, rows.saturating_sub(nulls) as i64);
+        h
+    })
+}

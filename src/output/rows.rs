@@ -1,0 +1,91 @@
+//! Rows handed to the writer: either one batch, or the merge's picks (source
+//! batch, row) over the decoded input batches, gathered column by column on the
+//! writer thread (dictionary columns by remapping keys, never by merging values).
+
+use crate::{Error, Result};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_select::interleave::interleave;
+
+/// Picked rows of several source batches (all of the output schema).
+pub struct Gathered {
+    pub sources: Vec<RecordBatch>,
+    /// (index into `sources`, row) per output row, in output order.
+    pub indices: Vec<(usize, usize)>,
+}
+
+impl Gathered {
+    pub fn num_rows(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Column `i` of the picked rows, gathered with `arrow_select::interleave`.
+    pub fn column(&self, i: usize) -> Result<ArrayRef> {
+        let arrays: Vec<&dyn arrow_array::Array> =
+            self.sources.iter().map(|b| b.column(i).as_ref()).collect();
+        interleave(&arrays, &self.indices)
+            .map_err(|e| Error::InvalidData(format!("interleave: {e}")))
+    }
+
+    /// Index of the column named `name` in the sources' schema.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.sources.first()?.schema_ref().index_of(name).ok()
+    }
+
+    /// (source batch, row) of output row `i`.
+    pub fn row(&self, i: usize) -> Option<(&RecordBatch, usize)> {
+        let &(b, r) = self.indices.get(i)?;
+        Some((self.sources.get(b)?, r))
+    }
+
+    /// Estimated decoded size of the picked rows: each source batch's bytes per
+    /// row times the rows picked from it.
+    pub fn memory_estimate(&self) -> usize {
+        let mut picked = vec![0usize; self.sources.len()];
+        for &(b, _) in &self.indices {
+            if let Some(p) = picked.get_mut(b) {
+                *p += 1;
+            }
+        }
+        self.sources
+            .iter()
+            .zip(picked)
+            .filter(|(s, _)| s.num_rows() > 0)
+            .map(|(s, p)| s.get_array_memory_size() / s.num_rows() * p)
+            .sum()
+    }
+}
+
+/// Rows for the current output.
+pub enum Rows {
+    Batch(RecordBatch),
+    Gathered(Gathered),
+}
+
+impl Rows {
+    pub fn num_rows(&self) -> usize {
+        match self {
+            Rows::Batch(b) => b.num_rows(),
+            Rows::Gathered(g) => g.num_rows(),
+        }
+    }
+
+    /// Estimated decoded size (for row-group cuts by bytes).
+    pub fn memory_estimate(&self) -> usize {
+        match self {
+            Rows::Batch(b) => b.get_array_memory_size(),
+            Rows::Gathered(g) => g.memory_estimate(),
+        }
+    }
+
+    /// The rows as one batch (gathering every column).
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        match self {
+            Rows::Batch(b) => Ok(b.clone()),
+            Rows::Gathered(g) => {
+                let batches: Vec<&RecordBatch> = g.sources.iter().collect();
+                arrow_select::interleave::interleave_record_batch(&batches, &g.indices)
+                    .map_err(|e| Error::InvalidData(format!("interleave: {e}")))
+            }
+        }
+    }
+}
