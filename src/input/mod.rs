@@ -10,6 +10,7 @@ mod guard;
 mod identity;
 mod legacy;
 mod prefix;
+mod region_bytes;
 
 pub use column::read_row_group_columns;
 pub use file_contract::{
@@ -20,6 +21,7 @@ pub use guard::{catch_decoder_panic, in_guarded_decode, Guarded};
 pub use identity::{same_file, FileIdentity};
 pub use legacy::{scan_virtual_regions, VirtualRegion};
 pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
+pub use region_bytes::{RegionBytes, COALESCE_LIMIT};
 
 use crate::key::{KeyValue, ValueKind};
 use crate::schema::{resolve, Direction, ResolvedColumn, SortSchema};

@@ -4,7 +4,7 @@
 
 use super::key_layout::KeyLayout;
 use super::prefix_check::PrefixCheck;
-use crate::input::{Guarded, InputFile};
+use crate::input::{Guarded, InputFile, RegionBytes};
 use crate::key::first_unsorted;
 use crate::plan::RegionMember;
 use crate::schema::InputAdapter;
@@ -12,7 +12,10 @@ use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_row::{OwnedRow, Row, Rows};
 use arrow_schema::ArrowError;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
+use parquet::file::reader::ChunkReader;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
@@ -24,6 +27,32 @@ pub(crate) type BatchSource = Box<dyn Iterator<Item = Result<RecordBatch, ArrowE
 pub(crate) struct Loaded {
     pub batch: RecordBatch,
     pub rows: Rows,
+}
+
+/// A parquet-rs reader over `member`'s rows of `input`, reading through `source`.
+fn member_reader<T: ChunkReader + 'static>(
+    source: T,
+    input: &InputFile,
+    member: &RegionMember,
+    row_groups: &[(usize, u64)],
+    batch_rows: usize,
+) -> Result<ParquetRecordBatchReader> {
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(source, input.metadata.clone())
+            .with_row_groups(member.row_groups.clone())
+            .with_batch_size(batch_rows);
+    let covered: u64 = row_groups.iter().map(|r| r.1).sum();
+    if member.skip_rows > 0 || member.rows < covered {
+        // A virtual region: a row range that may start and end mid row group.
+        let after = covered.saturating_sub(member.skip_rows + member.rows);
+        let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        builder = builder.with_row_selection(RowSelection::from(vec![
+            RowSelector::skip(to_usize(member.skip_rows)),
+            RowSelector::select(to_usize(member.rows)),
+            RowSelector::skip(to_usize(after)),
+        ]));
+    }
+    builder.build().map_err(|e| Error::parquet(&input.path, e))
 }
 
 /// A cursor over one member's rows in sort order.
@@ -66,24 +95,11 @@ impl SortedStream {
             .iter()
             .map(|&rg| (rg, input.row_groups.get(rg).map_or(0, |r| r.rows)))
             .collect();
-        let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(file, input.metadata.clone())
-                .with_row_groups(member.row_groups.clone())
-                .with_batch_size(batch_rows);
-        let covered: u64 = row_groups.iter().map(|r| r.1).sum();
-        if member.skip_rows > 0 || member.rows < covered {
-            // A virtual region: a row range that may start and end mid row group.
-            let after = covered.saturating_sub(member.skip_rows + member.rows);
-            let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-            builder = builder.with_row_selection(RowSelection::from(vec![
-                RowSelector::skip(to_usize(member.skip_rows)),
-                RowSelector::select(to_usize(member.rows)),
-                RowSelector::skip(to_usize(after)),
-            ]));
-        }
-        let reader = builder
-            .build()
-            .map_err(|e| Error::parquet(&input.path, e))?;
+        // Small row groups are read with one call (coalesced), big ones page by page.
+        let reader = match RegionBytes::read(input, &file, &member.row_groups)? {
+            Some(bytes) => member_reader(bytes, input, member, &row_groups, batch_rows)?,
+            None => member_reader(file, input, member, &row_groups, batch_rows)?,
+        };
         let mut stream = Self::from_source(
             member.input,
             input.path.clone(),
