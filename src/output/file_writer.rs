@@ -30,6 +30,50 @@ enum Encoder {
     Dict(usize),
 }
 
+/// Batches of at least this many rows have their columns encoded on two threads.
+const PARALLEL_ROWS: usize = 1024;
+
+/// One field's share of a write.
+enum Work<'a> {
+    /// Field index and its transcoder.
+    Dict(usize, &'a mut DictChunkWriter),
+    /// Field index and the parquet-rs writers of its leaves.
+    Arrow(usize, &'a mut [ArrowColumnWriter]),
+}
+
+impl Work<'_> {
+    fn write(self, path: &Path, schema: &SchemaRef, rows: &Rows) -> Result<()> {
+        match self {
+            Work::Dict(i, w) => match rows {
+                Rows::Batch(b) => w.write(b.column(i)),
+                Rows::Gathered(g) => {
+                    let columns: Vec<&ArrayRef> = g.sources.iter().map(|b| b.column(i)).collect();
+                    w.write_gather(&columns, &g.indices)
+                }
+            },
+            Work::Arrow(i, writers) => {
+                let err = |e| Error::parquet(path, e);
+                let column = match rows {
+                    Rows::Batch(b) => b.column(i).clone(),
+                    Rows::Gathered(g) => g.column(i)?,
+                };
+                let leaves = compute_leaves(&schema.fields()[i], &column).map_err(err)?;
+                if leaves.len() != writers.len() {
+                    return Err(Error::InvalidData(format!(
+                        "column {i}: {} leaf columns for {} writers",
+                        leaves.len(),
+                        writers.len()
+                    )));
+                }
+                for (leaf, writer) in leaves.iter().zip(writers.iter_mut()) {
+                    writer.write(leaf).map_err(err)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Writes one output file.
 pub struct OutputFileWriter {
     path: PathBuf,
@@ -134,32 +178,56 @@ impl OutputFileWriter {
         let Some(writers) = self.columns.as_mut() else {
             return Ok(());
         };
-        let mut leaf = 0;
-        for (i, (field, encoder)) in self.schema.fields().iter().zip(&self.encoders).enumerate() {
-            if let Encoder::Dict(d) = *encoder {
-                match rows {
-                    Rows::Batch(b) => self.dict_writers[d].write(b.column(i))?,
-                    Rows::Gathered(g) => {
-                        let columns: Vec<&ArrayRef> =
-                            g.sources.iter().map(|b| b.column(i)).collect();
-                        self.dict_writers[d].write_gather(&columns, &g.indices)?
-                    }
+        // One work item per field: its transcoder or its parquet-rs leaf writers.
+        let mut work = Vec::with_capacity(self.encoders.len());
+        let mut dicts = self.dict_writers.iter_mut();
+        let mut leaves: &mut [ArrowColumnWriter] = writers.as_mut_slice();
+        for (i, encoder) in self.encoders.iter().enumerate() {
+            match *encoder {
+                Encoder::Dict(_) => {
+                    let w = dicts.next().ok_or_else(|| {
+                        Error::InvalidData("fewer transcoders than dictionary fields".into())
+                    })?;
+                    work.push(Work::Dict(i, w));
                 }
-                continue;
-            }
-            let column = match rows {
-                Rows::Batch(b) => b.column(i).clone(),
-                Rows::Gathered(g) => g.column(i)?,
-            };
-            for leaf_column in compute_leaves(field, &column).map_err(err)? {
-                let writer = writers.get_mut(leaf).ok_or_else(|| {
-                    Error::InvalidData("batch has more leaf columns than the schema".into())
-                })?;
-                writer.write(&leaf_column).map_err(err)?;
-                leaf += 1;
+                Encoder::Arrow(n) => {
+                    if leaves.len() < n {
+                        return Err(Error::InvalidData(
+                            "fewer column writers than leaf columns".into(),
+                        ));
+                    }
+                    let (mine, rest) = leaves.split_at_mut(n);
+                    leaves = rest;
+                    work.push(Work::Arrow(i, mine));
+                }
             }
         }
-        Ok(())
+        let schema = &self.schema;
+        let run = |items: Vec<Work<'_>>| -> Result<()> {
+            items
+                .into_iter()
+                .try_for_each(|w| w.write(path, schema, rows))
+        };
+        if rows.num_rows() < PARALLEL_ROWS || work.len() < 2 {
+            return run(work);
+        }
+        // Both cores: every other field is encoded on a scoped helper thread.
+        let (mut odd, mut even) = (Vec::new(), Vec::new());
+        for (k, w) in work.into_iter().enumerate() {
+            if k % 2 == 1 {
+                odd.push(w)
+            } else {
+                even.push(w)
+            }
+        }
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(|| run(odd));
+            let here = run(even);
+            let there = helper.join().unwrap_or_else(|_| {
+                Err(Error::InvalidData("column encoder thread panicked".into()))
+            });
+            here.and(there)
+        })
     }
 
     /// Close the row group in progress, if any.

@@ -20,6 +20,8 @@ use std::sync::Arc;
 pub(super) const UNSEEN: u32 = u32::MAX;
 /// Remap entry of a null dictionary value.
 pub(super) const NULL_VALUE: u32 = u32::MAX - 1;
+/// Code of a row whose dictionary key is out of range (invalid input).
+pub(super) const BAD_KEY: u32 = u32::MAX - 2;
 /// Input dictionaries whose remaps are kept per chunk.
 pub(super) const REMAP_CACHE: usize = 64;
 
@@ -216,7 +218,9 @@ impl Chunk {
                     return NULL_VALUE;
                 }
                 let k = keys.get(r);
-                let code = self.remaps[*slot].1.get(k).copied().unwrap_or(NULL_VALUE);
+                let Some(&code) = self.remaps[*slot].1.get(k) else {
+                    return BAD_KEY;
+                };
                 if code != UNSEEN {
                     return code;
                 }

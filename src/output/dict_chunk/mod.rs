@@ -17,7 +17,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use bytes::Bytes;
-use chunk::{histogram, index_bit_width, Chunk, PageState, PendingPage, Settings, NULL_VALUE};
+use chunk::{
+    histogram, index_bit_width, Chunk, PageState, PendingPage, Settings, BAD_KEY, NULL_VALUE,
+};
 use parquet::basic::{BoundaryOrder, ConvertedType, Encoding, EncodingMask, LogicalType, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
@@ -184,6 +186,9 @@ impl DictChunkWriter {
                 }
             } else {
                 let code = chunk.code(source, row);
+                if code == BAD_KEY {
+                    return Err(self.err(format!("row {row}: dictionary key out of range")));
+                }
                 if code != NULL_VALUE {
                     chunk.push_code(code, nullable);
                 }
