@@ -30,9 +30,6 @@ enum Encoder {
     Dict(usize),
 }
 
-/// Batches of at least this many rows have their columns encoded on two threads.
-const PARALLEL_ROWS: usize = 1024;
-
 /// One field's share of a write.
 enum Work<'a> {
     /// Field index and its transcoder.
@@ -202,32 +199,8 @@ impl OutputFileWriter {
                 }
             }
         }
-        let schema = &self.schema;
-        let run = |items: Vec<Work<'_>>| -> Result<()> {
-            items
-                .into_iter()
-                .try_for_each(|w| w.write(path, schema, rows))
-        };
-        if rows.num_rows() < PARALLEL_ROWS || work.len() < 2 {
-            return run(work);
-        }
-        // Both cores: every other field is encoded on a scoped helper thread.
-        let (mut odd, mut even) = (Vec::new(), Vec::new());
-        for (k, w) in work.into_iter().enumerate() {
-            if k % 2 == 1 {
-                odd.push(w)
-            } else {
-                even.push(w)
-            }
-        }
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(|| run(odd));
-            let here = run(even);
-            let there = helper.join().unwrap_or_else(|_| {
-                Err(Error::InvalidData("column encoder thread panicked".into()))
-            });
-            here.and(there)
-        })
+        work.into_iter()
+            .try_for_each(|w| w.write(path, &self.schema, rows))
     }
 
     /// Close the row group in progress, if any.
