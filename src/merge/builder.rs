@@ -9,7 +9,7 @@ use crate::output::{
     default_output_prefix, InputEntry, Manifest, OutputConfig, OutputSet, OutputSink, Sealed,
     SortColumnEntry, SummarySpec,
 };
-use crate::plan::{build_regions, validate_inputs, OutputTargets};
+use crate::plan::{build_regions, estimate_memory, validate_inputs, MemoryEstimate, OutputTargets};
 use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
 use crate::{Error, Result};
 use parquet::arrow::ArrowSchemaConverter;
@@ -201,33 +201,103 @@ impl MergeBuilder {
 
     /// Run the merge on the calling thread, in stages: open -> validate -> plan ->
     /// execute -> commit. Nothing is visible until commit publishes the outputs.
-    pub fn run(mut self) -> Result<MergeResult> {
+    pub fn run(self) -> Result<MergeResult> {
+        self.prepare()?.run()
+    }
+
+    /// The first three stages (open -> validate -> plan): every input's footer is
+    /// read and checked and the merge is planned, but nothing is written. The
+    /// result tells what the run would produce and its estimated peak memory;
+    /// [`PreparedMerge::run`] then executes it.
+    pub fn prepare(mut self) -> Result<PreparedMerge> {
         let started = (Instant::now(), SystemTime::now());
         self.check_arguments()?;
         let inputs = self.open_inputs()?;
         validate_inputs(&inputs, self.promote_prefix_len, self.rescan_alignment)?;
         let plan = self.plan(&inputs)?;
-        let (sealed, emitted) = self.execute(&inputs, &plan)?;
-        for (input, n) in inputs.iter().zip(&emitted) {
-            if *n != input.num_rows() {
-                return Err(Error::Invariant {
-                    rule: "MC-1",
-                    detail: format!(
-                        "{}: {n} rows merged, {} in the file",
-                        input.path.display(),
-                        input.num_rows()
-                    ),
-                });
-            }
+        Ok(PreparedMerge {
+            builder: self,
+            inputs,
+            plan,
+            started,
+        })
+    }
+}
+
+/// A planned merge (see [`MergeBuilder::prepare`]): inputs open, nothing written.
+pub struct PreparedMerge {
+    builder: MergeBuilder,
+    inputs: Vec<InputFile>,
+    plan: Plan,
+    started: (Instant, SystemTime),
+}
+
+/// What a planned merge will do, decided from metadata alone.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MergePlan {
+    pub run_id: String,
+    pub num_inputs: usize,
+    pub rows_in: u64,
+    pub bytes_in: u64,
+    /// Regions (distinct prefix keys; 1 when P = 0).
+    pub num_regions: usize,
+    /// Upper bound on the number of outputs.
+    pub num_outputs: usize,
+    /// P of the outputs.
+    pub prefix_len: usize,
+    /// `qh.num_merge_ops` of the outputs.
+    pub num_merge_ops: u64,
+    /// Estimated peak resident memory of the run, with its parts.
+    pub estimated_peak_bytes: u64,
+    pub memory: MemoryEstimate,
+}
+
+impl PreparedMerge {
+    /// What the run will do.
+    pub fn plan(&self) -> MergePlan {
+        let p = &self.plan;
+        MergePlan {
+            run_id: p.run_id.clone(),
+            num_inputs: self.inputs.len(),
+            rows_in: p.rows_in,
+            bytes_in: p.bytes_in,
+            num_regions: p.regions.len(),
+            num_outputs: p.targets.num_outputs,
+            prefix_len: p.contract.prefix_len,
+            num_merge_ops: p.contract.num_merge_ops,
+            estimated_peak_bytes: p.memory.total(),
+            memory: p.memory,
         }
+    }
+
+    /// The opened inputs, in merge order.
+    pub fn inputs(&self) -> &[InputFile] {
+        &self.inputs
+    }
+
+    /// Stages 4 and 5: execute the plan and commit (publish) the outputs.
+    pub fn run(self) -> Result<MergeResult> {
+        let PreparedMerge {
+            builder,
+            inputs,
+            plan,
+            started,
+        } = self;
+        builder.execute_and_commit(inputs, plan, started)
+    }
+}
+
+impl MergeBuilder {
+    fn execute_and_commit(
+        self,
+        inputs: Vec<InputFile>,
+        plan: Plan,
+        started: (Instant, SystemTime),
+    ) -> Result<MergeResult> {
+        let (sealed, emitted) = self.execute(&inputs, &plan)?;
         let outputs = sealed.summaries();
         let rows_out: u64 = outputs.iter().map(|s| s.rows).sum();
-        if rows_out != plan.rows_in {
-            return Err(Error::Invariant {
-                rule: "MC-1",
-                detail: format!("{rows_out} rows written, {} read", plan.rows_in),
-            });
-        }
+        check_row_counts(&inputs, &emitted, rows_out, plan.rows_in)?;
         let finished = SystemTime::now();
         let manifest = Manifest {
             manifest_version: MANIFEST_VERSION,
@@ -402,8 +472,16 @@ impl MergeBuilder {
                     && columns == output_parquet.columns()
             })
             .collect();
+        let memory = estimate_memory(
+            inputs,
+            &regions,
+            prefix_len,
+            self.options.batch_rows,
+            self.options.row_group_bytes,
+        );
         let run_id = new_run_id();
         Ok(Plan {
+            memory,
             output_prefix: self
                 .output_prefix
                 .clone()
@@ -509,6 +587,34 @@ impl MergeBuilder {
     }
 }
 
+/// MC-1: every input's rows were merged, and rows out == rows in.
+fn check_row_counts(
+    inputs: &[InputFile],
+    emitted: &[u64],
+    rows_out: u64,
+    rows_in: u64,
+) -> Result<()> {
+    for (input, n) in inputs.iter().zip(emitted) {
+        if *n != input.num_rows() {
+            return Err(Error::Invariant {
+                rule: "MC-1",
+                detail: format!(
+                    "{}: {n} rows merged, {} in the file",
+                    input.path.display(),
+                    input.num_rows()
+                ),
+            });
+        }
+    }
+    if rows_out != rows_in {
+        return Err(Error::Invariant {
+            rule: "MC-1",
+            detail: format!("{rows_out} rows written, {rows_in} read"),
+        });
+    }
+    Ok(())
+}
+
 /// Columns (by path) that carry a bloom filter in any input row group.
 fn bloom_filter_columns(inputs: &[InputFile]) -> Vec<ColumnPath> {
     let mut columns: Vec<ColumnPath> = Vec::new();
@@ -539,6 +645,7 @@ struct Plan {
     properties: WriterProperties,
     /// Per input: its row groups may be copied verbatim.
     verbatim: Vec<bool>,
+    memory: MemoryEstimate,
 }
 
 /// Sets the cancel flag when dropped (i.e. when the async merge is abandoned).

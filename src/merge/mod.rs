@@ -18,5 +18,5 @@ mod order;
 mod prefix_check;
 mod stream;
 
-pub use builder::{MergeBuilder, MergeOptions, MergeResult, ProgressFn};
+pub use builder::{MergeBuilder, MergeOptions, MergePlan, MergeResult, PreparedMerge, ProgressFn};
 pub use memory::{merge_batches, merge_order};

@@ -1,11 +1,13 @@
 //! Planning from metadata only (no data read): validation of the inputs, regions,
-//! and the output targets the merge cuts toward.
+//! the output targets the merge cuts toward, and the estimated peak memory.
 
 pub mod alignment;
+pub mod memory;
 pub mod regions;
 pub mod validate;
 
 pub use alignment::{check_alignment, AlignmentReport, Violation};
+pub use memory::{estimate_memory, MemoryEstimate};
 pub use regions::{build_regions, Region, RegionMember};
 pub use validate::validate_inputs;
 
