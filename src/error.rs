@@ -117,6 +117,10 @@ pub enum Error {
     #[error("{rule} violated: {detail}")]
     Invariant { rule: &'static str, detail: String },
     /// The merge was cancelled (its future dropped, or a cancel flag set).
+    /// The table catalog (a database file) failed or refused an operation.
+    #[error("{path}: catalog: {detail}")]
+    Catalog { path: PathBuf, detail: String },
+
     #[error("merge cancelled")]
     Cancelled,
     /// Input batches given to the writer disagree with each other or the schema.
@@ -147,6 +151,32 @@ impl Error {
         Error::Arrow {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The file this error is about, when it names one (the first one named).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Parquet { path, .. }
+            | Error::CorruptFooter { path, .. }
+            | Error::Arrow { path, .. }
+            | Error::SortSchemaMissing { path }
+            | Error::UnorderableColumn { path, .. }
+            | Error::BadMetadata { path, .. }
+            | Error::Unsorted { path, .. }
+            | Error::Alignment { path, .. }
+            | Error::InputMismatch { path, .. }
+            | Error::TypeConflict { path, .. }
+            | Error::DuplicateInput { path, .. }
+            | Error::OutputExists { path }
+            | Error::Catalog { path, .. } => Some(path),
+            Error::UnknownSortColumn { .. }
+            | Error::SortSchemaSyntax { .. }
+            | Error::Invariant { .. }
+            | Error::Cancelled
+            | Error::InvalidData(_)
+            | Error::InvalidArgument(_) => None,
         }
     }
 }

@@ -9,8 +9,11 @@
 //! - [`gen`]: deterministic sample metrics data;
 //! - [`inspect`]: the report behind `prefix-merge inspect`;
 //! - [`verify`]: deep data checks behind `prefix-merge verify`;
-//! - [`merge`], [`output`]: the streaming merge engine and its output files.
+//! - [`merge`], [`output`]: the streaming merge engine and its output files;
+//! - [`compact`]: tables of splits kept compacted (catalog, policy, jobs, gc), on
+//!   top of the engine.
 
+pub mod compact;
 pub mod error;
 pub mod gen;
 pub mod input;

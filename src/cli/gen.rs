@@ -1,7 +1,7 @@
 //! `prefix-merge gen`: write deterministic sample metrics files.
 
 use super::{CliResult, EXIT_USAGE};
-use prefix_merge::gen::{generate, GenConfig, Layout, Overlap};
+use prefix_merge::gen::{generate_windows, GenConfig, Layout, Overlap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +29,9 @@ pub struct GenArgs {
     /// How files relate in time.
     #[arg(long, value_enum, default_value_t = Overlap::Disjoint)]
     overlap: Overlap,
+    /// Deal the files round-robin over this many consecutive time windows.
+    #[arg(long, default_value_t = 1)]
+    windows: usize,
     /// Seed of the deterministic generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -44,7 +47,8 @@ pub fn run(a: GenArgs) -> CliResult {
         overlap: a.overlap,
         seed: a.seed,
     };
-    let summaries = generate(&a.output_dir, &config).map_err(|e| Box::new((EXIT_USAGE, e)))?;
+    let summaries = generate_windows(&a.output_dir, &config, a.windows)
+        .map_err(|e| Box::new((EXIT_USAGE, e)))?;
     for s in summaries {
         println!(
             "{}\t{} rows\t{} row groups",

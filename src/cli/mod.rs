@@ -1,10 +1,12 @@
 //! Command-line front end: argument parsing and dispatch to subcommands.
 
 mod cleanup;
+mod compact;
 mod demo;
 mod gen;
 mod inspect;
 mod merge;
+mod table;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,12 @@ enum Command {
     Cleanup(cleanup::CleanupArgs),
     /// Run the main job on built-in sample data.
     Demo(demo::DemoArgs),
+    /// Manage a table of splits: create, add, ls, skipped, gc.
+    Table(table::TableArgs),
+    /// Show the jobs the compaction policy would run now (no side effects).
+    Plan(compact::PlanArgs),
+    /// Compact a table: run the policy's jobs under a memory budget.
+    Compact(compact::CompactArgs),
 }
 
 /// Exit code for a file that breaks its claim or a failed job.
@@ -50,6 +58,9 @@ pub fn run() -> ExitCode {
         Command::Cleanup(a) => cleanup::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Table(a) => table::run(a),
+        Command::Plan(a) => compact::run_plan(a),
+        Command::Compact(a) => compact::run_compact(a),
     };
     match result {
         Ok(code) => code,
@@ -64,3 +75,15 @@ pub fn run() -> ExitCode {
 
 /// What a subcommand returns: an exit code, or an error with the code to exit with.
 pub type CliResult = Result<ExitCode, Box<(u8, prefix_merge::Error)>>;
+
+/// Print `value` as pretty JSON.
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| {
+        Box::new((
+            EXIT_USAGE,
+            prefix_merge::Error::InvalidData(format!("json: {e}")),
+        ))
+    })?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

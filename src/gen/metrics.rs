@@ -173,6 +173,17 @@ pub(super) fn window_duration(config: &GenConfig) -> u64 {
 
 /// The rows of file `file` (unsorted: rows are in generation order).
 pub fn metrics_batch(config: &GenConfig, file: usize) -> Result<RecordBatch> {
+    metrics_batch_at(config, file, WINDOW_START, config.seed)
+}
+
+/// The rows of file `file` with timestamps starting at `window_start` and values
+/// drawn with `value_seed` (series and keys come from `config.seed` alone).
+pub fn metrics_batch_at(
+    config: &GenConfig,
+    file: usize,
+    window_start: i64,
+    value_seed: u64,
+) -> Result<RecordBatch> {
     let n_series = num_series(config);
     let points = points_per_file(config);
     let all_series: Vec<Series> = (0..n_series).map(|s| series(config, s)).collect();
@@ -197,8 +208,8 @@ pub fn metrics_batch(config: &GenConfig, file: usize) -> Result<RecordBatch> {
             b.append_option(t.as_deref());
         }
         ids.push(s.id);
-        timestamps.push(WINDOW_START as u64 + offset);
-        let h = mix(config.seed ^ mix(file as u64) ^ (r as u64));
+        timestamps.push(window_start as u64 + offset);
+        let h = mix(value_seed ^ mix(file as u64) ^ (r as u64));
         values.push((h >> 11) as f64 / (1u64 << 53) as f64 * 100.0);
         types.push((s.metric % 3) as u8);
         units.push(UNITS[s.metric % UNITS.len()]);

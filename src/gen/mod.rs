@@ -6,7 +6,10 @@
 
 mod metrics;
 
-pub use metrics::{metrics_batch, metrics_schema, sort_schema, WINDOW_DURATION_SECS, WINDOW_START};
+pub use metrics::{
+    metrics_batch, metrics_batch_at, metrics_schema, sort_schema, WINDOW_DURATION_SECS,
+    WINDOW_START,
+};
 
 use crate::input::Window;
 use crate::write::{write_split, SplitConfig, SplitSummary};
@@ -66,12 +69,40 @@ impl Default for GenConfig {
 /// Write `config.files` files named `split_NNN.parquet` into `dir` (created if
 /// missing). Returns one summary per file.
 pub fn generate(dir: &Path, config: &GenConfig) -> Result<Vec<SplitSummary>> {
-    if config.files == 0 || config.metrics == 0 {
+    generate_windows(dir, config, 1)
+}
+
+/// Like [`generate`], with the files dealt round-robin over `windows` consecutive
+/// time windows (file `f` in window `f % windows`, its timestamps shifted there).
+pub fn generate_windows(
+    dir: &Path,
+    config: &GenConfig,
+    windows: usize,
+) -> Result<Vec<SplitSummary>> {
+    if config.files == 0 || config.metrics == 0 || windows == 0 {
         return Err(Error::InvalidArgument(
-            "--files and --metrics must be > 0".into(),
+            "--files, --metrics and --windows must be > 0".into(),
         ));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    (0..config.files)
+        .map(|f| {
+            let path: PathBuf = dir.join(format!("split_{f:03}.parquet"));
+            generate_split(&path, config, f, f % windows, config.seed)
+        })
+        .collect()
+}
+
+/// Write file `file` of `config` at `path`, in time window number `window`
+/// (counted from [`WINDOW_START`]), its values drawn with `value_seed`: the same
+/// file and window with another value seed give the same sort keys, other values.
+pub fn generate_split(
+    path: &Path,
+    config: &GenConfig,
+    file: usize,
+    window: usize,
+    value_seed: u64,
+) -> Result<SplitSummary> {
     let (prefix_len, max_rows) = match config.layout {
         Layout::Aligned => (1, None),
         Layout::Legacy => (0, Some(LEGACY_ROW_GROUP_ROWS)),
@@ -79,15 +110,12 @@ pub fn generate(dir: &Path, config: &GenConfig) -> Result<Vec<SplitSummary>> {
     };
     let mut split = SplitConfig::new(sort_schema(), prefix_len);
     split.max_row_group_rows = max_rows;
+    let duration_secs = metrics::window_duration(config);
+    let start = WINDOW_START + (window as i64) * duration_secs as i64;
     split.window = Some(Window {
-        start: WINDOW_START,
-        duration_secs: metrics::window_duration(config),
+        start,
+        duration_secs,
     });
-    (0..config.files)
-        .map(|f| {
-            let path: PathBuf = dir.join(format!("split_{f:03}.parquet"));
-            let batch = metrics_batch(config, f)?;
-            write_split(&path, batch.schema(), &[batch], &split)
-        })
-        .collect()
+    let batch = metrics::metrics_batch_at(config, file, start, value_seed)?;
+    write_split(path, batch.schema(), &[batch], &split)
 }

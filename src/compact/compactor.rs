@@ -1,0 +1,276 @@
+//! The compaction loop: reap dead jobs, remove orphans, plan with the policy, fit
+//! jobs under the memory budget, run them (up to `jobs` at once), repeat until
+//! stable when asked.
+
+use super::catalog::SplitState;
+use super::gc::{reap_dead_jobs, remove_orphans, GcReport};
+use super::job::{self, Outcome, ReadyJob};
+use super::policy::{JobKind, JobSpec, Policy};
+use super::table::Table;
+use super::worker::{now_secs, Worker};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::time::Duration;
+
+/// How a compaction runs.
+#[derive(Debug, Clone)]
+pub struct CompactOptions {
+    pub policy: Policy,
+    /// Budget for the estimated peak memory of all jobs running at once.
+    pub max_memory: u64,
+    /// Jobs run at once (each on its own thread).
+    pub jobs: usize,
+    /// Repeat rounds until the policy has nothing left to do.
+    pub until_stable: bool,
+    /// Clear the skip list first, so skipped splits are tried again.
+    pub retry_skipped: bool,
+    /// Lease length (a dead worker's splits are free again after it).
+    pub lease: Duration,
+    /// The clock the policy uses (default: now). For simulations and tests.
+    pub now: Option<i64>,
+    /// Upper bound on rounds with `until_stable` (a guard, not a tuning knob).
+    pub max_rounds: usize,
+}
+
+impl Default for CompactOptions {
+    fn default() -> Self {
+        CompactOptions {
+            policy: Policy::default(),
+            max_memory: 1 << 30,
+            jobs: 1,
+            until_stable: false,
+            retry_skipped: false,
+            lease: Duration::from_secs(600),
+            now: None,
+            max_rounds: 10_000,
+        }
+    }
+}
+
+/// A job the policy would run now, with the engine's plan of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedJob {
+    #[serde(flatten)]
+    pub spec: JobSpec,
+    /// Estimated peak memory (0 for retention).
+    pub estimated_peak_bytes: u64,
+    /// Inputs left for a later round to keep under the memory budget.
+    pub deferred_inputs: usize,
+}
+
+/// What a compaction did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CompactReport {
+    pub rounds: usize,
+    pub jobs: Vec<Outcome>,
+    pub rows_merged: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Highest estimated peak memory of the jobs run at once.
+    pub peak_estimate_bytes: u64,
+    pub cleanup: GcReport,
+    /// Live splits at the end.
+    pub live_splits: usize,
+}
+
+impl CompactOptions {
+    fn check(&self) -> Result<()> {
+        self.policy.check().map_err(Error::InvalidArgument)?;
+        if self.jobs == 0 || self.max_memory == 0 {
+            return Err(Error::InvalidArgument(
+                "--jobs and --max-memory must be > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> i64 {
+        self.now.unwrap_or_else(now_secs)
+    }
+}
+
+/// The jobs `compact` would run now (one round), without side effects.
+pub fn plan(table: &mut Table, options: &CompactOptions) -> Result<Vec<PlannedJob>> {
+    options.check()?;
+    let live = table.live()?;
+    let dedup = table.settings().dedup;
+    let mut planned = Vec::new();
+    for spec in options.policy.plan(&live, options.now()) {
+        let total = spec.inputs.len();
+        match fit(spec, table, options, dedup, "plan") {
+            Ok(ready) => planned.push(PlannedJob {
+                estimated_peak_bytes: ready.estimated_peak(),
+                deferred_inputs: total - ready.spec.inputs.len(),
+                spec: ready.spec,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(planned)
+}
+
+/// Prepare `spec` and drop inputs (newest first) until the estimate fits the
+/// budget; a merge keeps at least two inputs.
+fn fit(
+    mut spec: JobSpec,
+    table: &Table,
+    options: &CompactOptions,
+    dedup: bool,
+    job: &str,
+) -> Result<ReadyJob> {
+    loop {
+        let mut ready = job::prepare(spec.clone(), &table.splits_dir(), job, dedup)?;
+        let Some(plan) = ready.plan() else {
+            return Ok(ready);
+        };
+        ready.spec.rows = plan.rows_in;
+        ready.spec.bytes = plan.bytes_in;
+        let estimate = plan.estimated_peak_bytes;
+        if estimate <= options.max_memory || spec.inputs.len() <= 2 {
+            return Ok(ready);
+        }
+        // Shrink the fan-in in proportion to the overshoot.
+        let keep = ((spec.inputs.len() as u128 * options.max_memory as u128) / estimate as u128)
+            .clamp(2, spec.inputs.len() as u128 - 1) as usize;
+        spec.inputs.truncate(keep);
+    }
+}
+
+/// Compact the table: rounds of planned jobs, under the memory budget.
+pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactReport> {
+    options.check()?;
+    let worker = Worker::new(options.lease);
+    let mut report = CompactReport::default();
+    if options.retry_skipped {
+        for s in table.skipped()? {
+            table.catalog().set_skipped(&s.id, None)?;
+        }
+    }
+    let dedup = table.settings().dedup;
+    loop {
+        report.rounds += 1;
+        let now = options.now();
+        let wall = now_secs();
+        report
+            .cleanup
+            .expired_jobs
+            .extend(reap_dead_jobs(table.catalog(), wall)?);
+        remove_orphans(table, wall, &mut report.cleanup)?;
+        let specs = options.policy.plan(&table.live()?, now);
+        if specs.is_empty() {
+            break;
+        }
+        let mut ready = Vec::new();
+        for spec in specs {
+            let id = worker.job_id(spec.kind.as_str());
+            match fit(spec.clone(), table, options, dedup, &id) {
+                Ok(r) => ready.push((id, r)),
+                Err(e) => {
+                    // An input that cannot even be opened goes on the skip list.
+                    let blamed = e
+                        .path()
+                        .and_then(|p| spec.inputs.iter().find(|i| table.split_path(i) == p));
+                    match blamed {
+                        Some(split) => {
+                            table.catalog().set_skipped(split, Some(&e.to_string()))?;
+                            report.jobs.push(Outcome::Skipped {
+                                job: id,
+                                splits: vec![(split.clone(), e.to_string())],
+                            });
+                        }
+                        None => return Err(e),
+                    }
+                }
+            }
+        }
+        let progress = run_batches(table, ready, options, &worker, &mut report)?;
+        if !options.until_stable || !progress || report.rounds >= options.max_rounds {
+            break;
+        }
+    }
+    report.live_splits = table.live()?.len();
+    Ok(report)
+}
+
+/// Run ready jobs in batches of at most `jobs`, whose summed estimates fit the
+/// budget (a job over the budget on its own runs alone). Returns whether any
+/// job committed or skipped something.
+fn run_batches(
+    table: &mut Table,
+    ready: Vec<(String, ReadyJob)>,
+    options: &CompactOptions,
+    worker: &Worker,
+    report: &mut CompactReport,
+) -> Result<bool> {
+    let mut progress = false;
+    let mut queue = ready.into_iter().peekable();
+    while queue.peek().is_some() {
+        let mut batch = Vec::new();
+        let mut budget = 0u64;
+        while let Some((_, next)) = queue.peek() {
+            let est = next.estimated_peak();
+            if !batch.is_empty()
+                && (batch.len() >= options.jobs || budget + est > options.max_memory)
+            {
+                break;
+            }
+            budget += est;
+            batch.extend(queue.next());
+        }
+        report.peak_estimate_bytes = report.peak_estimate_bytes.max(budget);
+        let catalogs = batch
+            .iter()
+            .map(|_| table.catalog().connect())
+            .collect::<Result<Vec<_>>>()?;
+        let outcomes: Vec<Result<Outcome>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .into_iter()
+                .zip(catalogs)
+                .map(|((id, ready), mut catalog)| {
+                    scope.spawn(move || job::run(ready, &id, catalog.as_mut(), worker))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::InvalidData("a compaction job panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        for outcome in outcomes {
+            let outcome = outcome?;
+            match &outcome {
+                Outcome::Committed {
+                    kind,
+                    rows,
+                    bytes_in,
+                    bytes_out,
+                    ..
+                } => {
+                    progress = true;
+                    if *kind != JobKind::Retention {
+                        report.rows_merged += rows;
+                        report.bytes_read += bytes_in;
+                        report.bytes_written += bytes_out;
+                    }
+                }
+                Outcome::Skipped { .. } => progress = true,
+                Outcome::Busy { .. } | Outcome::Failed { .. } => {}
+            }
+            report.jobs.push(outcome);
+        }
+    }
+    Ok(progress)
+}
+
+/// The live set's row and byte totals (for reports and checks).
+pub fn live_totals(table: &mut Table) -> Result<(usize, u64, u64)> {
+    let live = table.catalog().splits(&[SplitState::Live])?;
+    Ok((
+        live.len(),
+        live.iter().map(|s| s.rows).sum(),
+        live.iter().map(|s| s.bytes).sum(),
+    ))
+}

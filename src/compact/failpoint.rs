@@ -1,0 +1,56 @@
+//! Failpoints for crash tests: `PREFIX_MERGE_FAILPOINT=NAME[:N]` aborts the process
+//! (no destructors, no cleanup, as a kill would) the N-th time (default first)
+//! the named point is reached. Unset, a point costs one relaxed atomic load.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The environment variable naming the point to fail at.
+pub const FAILPOINT_ENV: &str = "PREFIX_MERGE_FAILPOINT";
+
+/// Every failpoint, in the order a job reaches them (for tests that pick one).
+pub const FAILPOINTS: &[&str] = &[
+    "add.copied",
+    "job.leased",
+    "merge.progress",
+    "merge.published",
+    "catalog.committed",
+    "retention.committed",
+    "gc.expired",
+    "gc.file-deleted",
+    "gc.forgotten",
+];
+
+struct Armed {
+    name: String,
+    nth: u64,
+    hits: AtomicU64,
+}
+
+fn armed() -> Option<&'static Armed> {
+    static ARMED: OnceLock<Option<Armed>> = OnceLock::new();
+    ARMED
+        .get_or_init(|| {
+            let spec = std::env::var(FAILPOINT_ENV).ok()?;
+            let (name, nth) = match spec.split_once(':') {
+                Some((n, k)) => (n.to_string(), k.parse().ok()?),
+                None => (spec, 1),
+            };
+            Some(Armed {
+                name,
+                nth,
+                hits: AtomicU64::new(0),
+            })
+        })
+        .as_ref()
+}
+
+/// Abort the process here if this point is armed and its count is reached.
+pub fn hit(name: &str) {
+    if let Some(a) = armed() {
+        if a.name == name && a.hits.fetch_add(1, Ordering::Relaxed) + 1 == a.nth {
+            eprintln!("failpoint {name}: aborting");
+            std::process::abort();
+        }
+    }
+}

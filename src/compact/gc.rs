@@ -1,0 +1,127 @@
+//! Garbage collection: files of splits retired longer than the grace period ago,
+//! orphans (outputs of jobs that died before their commit), leftovers of dead
+//! merge runs, and the leases of dead workers.
+
+use super::catalog::{Catalog, SplitState};
+use super::failpoint;
+use super::table::Table;
+use super::worker::owner_is_dead;
+use crate::output::cleanup_dir;
+use crate::output::durable::{remove_if_exists, sync_dir};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a gc removed.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct GcReport {
+    /// Jobs whose worker died (lease expired, or its process is gone).
+    pub expired_jobs: Vec<String>,
+    /// Files no catalog entry and no running job owns.
+    pub orphans: Vec<PathBuf>,
+    /// Temporary files and locks of dead merge runs.
+    pub temporaries: Vec<PathBuf>,
+    /// Retired splits whose files were deleted.
+    pub deleted_splits: Vec<String>,
+    pub bytes_freed: u64,
+}
+
+/// End the jobs of dead workers: leases past expiry, and leases of processes on
+/// this host that are gone. Returns their ids.
+pub fn reap_dead_jobs(catalog: &mut dyn Catalog, now: i64) -> Result<Vec<String>> {
+    let mut reaped = catalog.expire_jobs(now)?;
+    for lease in catalog.live_jobs(now)? {
+        if owner_is_dead(&lease.owner) {
+            catalog.abandon_job(&lease.job)?;
+            reaped.push(lease.job);
+        }
+    }
+    Ok(reaped)
+}
+
+/// Remove orphans: files in `splits/` that no catalog entry names and whose job
+/// is not running, plus what dead merge runs left. Files the table does not own
+/// (other names) are left alone.
+pub fn remove_orphans(table: &mut Table, now: i64, report: &mut GcReport) -> Result<()> {
+    let dir = table.splits_dir();
+    let cleaned = cleanup_dir(&dir)?;
+    report.temporaries.extend(cleaned.removed);
+    // List the files before reading the catalog: a job that commits in between
+    // has its outputs in the catalog by then, and a job still running has its
+    // lease (a job writes files only after its lease is recorded).
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if let Some((id, job)) = owned_file(name) {
+                files.push((entry.path(), id.to_string(), job.to_string()));
+            }
+        }
+    }
+    let catalog = table.catalog();
+    let known: HashSet<String> = catalog
+        .splits(&[SplitState::Live, SplitState::Replaced, SplitState::Dropped])?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let running: HashSet<String> = catalog.live_jobs(now)?.into_iter().map(|l| l.job).collect();
+    let mut removed = false;
+    for (path, id, job) in files {
+        let temp = path.extension().is_some_and(|e| e == "tmp");
+        if (temp || !known.contains(&id)) && !running.contains(&job) {
+            report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            remove_if_exists(&path)?;
+            report.orphans.push(path);
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}
+
+/// Full gc: reap dead jobs, remove orphans, delete the files of splits retired
+/// more than `grace` before `now`, then forget those splits.
+pub fn gc(table: &mut Table, grace: Duration, now: i64) -> Result<GcReport> {
+    let mut report = GcReport {
+        expired_jobs: reap_dead_jobs(table.catalog(), now)?,
+        ..GcReport::default()
+    };
+    failpoint::hit("gc.expired");
+    remove_orphans(table, now, &mut report)?;
+    let cutoff = now.saturating_sub_unsigned(grace.as_secs());
+    let retired: Vec<String> = table
+        .catalog()
+        .splits(&[SplitState::Replaced, SplitState::Dropped])?
+        .into_iter()
+        .filter(|s| s.retired_at.is_some_and(|t| t <= cutoff))
+        .map(|s| s.id)
+        .collect();
+    for id in &retired {
+        let path = table.split_path(id);
+        report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        remove_if_exists(&path)?;
+        failpoint::hit("gc.file-deleted");
+    }
+    if !retired.is_empty() {
+        sync_dir(&table.splits_dir())?;
+        table.catalog().forget(&retired)?;
+        failpoint::hit("gc.forgotten");
+    }
+    report.deleted_splits = retired;
+    Ok(report)
+}
+
+/// For a file name the table owns (`ID.parquet` or `ID.parquet.tmp`, ID =
+/// `JOB` or `JOB_NNNNN`): its split id and job id.
+fn owned_file(name: &str) -> Option<(&str, &str)> {
+    let id = name
+        .strip_suffix(".parquet")
+        .or_else(|| name.strip_suffix(".parquet.tmp"))?;
+    let job = id.split('_').next()?;
+    let kind = job.split('-').next()?;
+    matches!(kind, "add" | "merge" | "final" | "retention").then_some((id, job))
+}

@@ -1,0 +1,241 @@
+//! One compaction job: prepare the merge (footers only), lease the inputs, merge
+//! into `splits/`, commit "outputs in, inputs out" in one catalog transaction.
+//! A bad input is put on the skip list instead of failing the window.
+
+use super::catalog::{Catalog, JobRecord, Split, SplitState};
+use super::failpoint;
+use super::policy::{JobKind, JobSpec};
+use super::worker::{now_secs, Worker};
+use crate::merge::{MergeBuilder, MergeOptions, MergePlan, PreparedMerge};
+use crate::output::durable::remove_if_exists;
+use crate::output::OutputSummary;
+use crate::verify::verify_file;
+use crate::{Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A job ready to run: its spec and, for merges, the prepared engine run.
+pub struct ReadyJob {
+    pub spec: JobSpec,
+    pub merge: Option<PreparedMerge>,
+    /// The split file of each input, in `spec.inputs` order.
+    pub paths: Vec<PathBuf>,
+}
+
+impl ReadyJob {
+    /// The engine's plan (None for retention).
+    pub fn plan(&self) -> Option<MergePlan> {
+        self.merge.as_ref().map(PreparedMerge::plan)
+    }
+
+    /// Estimated peak memory of running it.
+    pub fn estimated_peak(&self) -> u64 {
+        self.plan().map_or(0, |p| p.estimated_peak_bytes)
+    }
+}
+
+/// Open the inputs of `spec` (in `splits_dir`) and plan the merge without
+/// writing anything. `job` names the outputs (`JOB_NNNNN.parquet`).
+pub fn prepare(spec: JobSpec, splits_dir: &Path, job: &str, dedup: bool) -> Result<ReadyJob> {
+    let paths: Vec<PathBuf> = spec
+        .inputs
+        .iter()
+        .map(|id| splits_dir.join(format!("{id}.parquet")))
+        .collect();
+    if spec.kind == JobKind::Retention {
+        return Ok(ReadyJob {
+            spec,
+            merge: None,
+            paths,
+        });
+    }
+    let options = MergeOptions {
+        progress: Some(Arc::new(|_, _| failpoint::hit("merge.progress"))),
+        dedup,
+        ..MergeOptions::default()
+    };
+    let merge = MergeBuilder::new(&paths, splits_dir)
+        .output_prefix(job)
+        .num_outputs(spec.num_outputs)
+        .options(options)
+        .prepare()?;
+    Ok(ReadyJob {
+        spec,
+        merge: Some(merge),
+        paths,
+    })
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Committed: inputs replaced by outputs (or dropped, for retention).
+    Committed {
+        job: String,
+        kind: JobKind,
+        inputs: Vec<String>,
+        outputs: Vec<String>,
+        rows: u64,
+        bytes_in: u64,
+        bytes_out: u64,
+    },
+    /// Another worker holds an input; nothing was done.
+    Busy { job: String },
+    /// Inputs that failed were put on the skip list; nothing was committed.
+    Skipped {
+        job: String,
+        splits: Vec<(String, String)>,
+    },
+    /// The job failed for a reason no single input explains.
+    Failed { job: String, error: String },
+}
+
+/// Run a prepared job to its end: lease, merge, commit.
+pub fn run(
+    ready: ReadyJob,
+    job: &str,
+    catalog: &mut dyn Catalog,
+    worker: &Worker,
+) -> Result<Outcome> {
+    let ReadyJob { spec, merge, paths } = ready;
+    if !catalog.begin_job(&worker.lease(job), &spec.inputs, now_secs())? {
+        return Ok(Outcome::Busy { job: job.into() });
+    }
+    failpoint::hit("job.leased");
+    let Some(merge) = merge else {
+        return commit(catalog, job, &spec, Vec::new(), SplitState::Dropped);
+    };
+    let _heartbeat = worker.heartbeat(catalog.connect()?, job);
+    let manifest = match merge.run() {
+        Ok(m) => m,
+        Err(e) => {
+            let skipped = blame(&e, &spec.inputs, &paths);
+            for (id, why) in &skipped {
+                catalog.set_skipped(id, Some(why))?;
+            }
+            catalog.abandon_job(job)?;
+            return Ok(if skipped.is_empty() {
+                Outcome::Failed {
+                    job: job.into(),
+                    error: e.to_string(),
+                }
+            } else {
+                Outcome::Skipped {
+                    job: job.into(),
+                    splits: skipped,
+                }
+            });
+        }
+    };
+    failpoint::hit("merge.published");
+    let outputs: Vec<Split> = manifest
+        .outputs
+        .iter()
+        .map(|o| output_split(o, &manifest))
+        .collect::<Result<_>>()?;
+    let committed = commit(catalog, job, &spec, outputs, SplitState::Replaced);
+    if committed.is_err() {
+        // Not committed: the outputs are orphans; remove them now (gc would).
+        for o in &manifest.outputs {
+            let _ = remove_if_exists(&o.path);
+        }
+    }
+    committed
+}
+
+fn commit(
+    catalog: &mut dyn Catalog,
+    job: &str,
+    spec: &JobSpec,
+    outputs: Vec<Split>,
+    retire_as: SplitState,
+) -> Result<Outcome> {
+    let record = JobRecord {
+        job: job.into(),
+        kind: spec.kind.as_str().into(),
+        inputs: spec.inputs.clone(),
+        outputs: outputs.iter().map(|s| s.id.clone()).collect(),
+        bytes_in: spec.bytes,
+        bytes_out: outputs.iter().map(|s| s.bytes).sum(),
+        committed_at: 0,
+    };
+    catalog.commit_job(&record, &outputs, retire_as, now_secs())?;
+    failpoint::hit(if retire_as == SplitState::Dropped {
+        "retention.committed"
+    } else {
+        "catalog.committed"
+    });
+    Ok(Outcome::Committed {
+        job: record.job,
+        kind: spec.kind,
+        inputs: record.inputs,
+        outputs: record.outputs,
+        rows: outputs.iter().map(|s| s.rows).sum(),
+        bytes_in: record.bytes_in,
+        bytes_out: record.bytes_out,
+    })
+}
+
+/// The catalog entry of a merge output.
+fn output_split(o: &OutputSummary, manifest: &crate::MergeResult) -> Result<Split> {
+    let key = |p: Option<&Vec<crate::key::KeyValue>>| {
+        p.map(|v| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .unwrap_or_default()
+    };
+    Ok(Split {
+        id: super::table::split_id(&o.path)?,
+        rows: o.rows,
+        bytes: o.bytes,
+        window_start: manifest.window.map(|w| w.start),
+        window_secs: manifest.window.map(|w| w.duration_secs),
+        level: manifest.num_merge_ops,
+        min_key: key(o.prefixes.first()),
+        max_key: key(o.prefixes.last()),
+        created_at: now_secs(),
+        state: SplitState::Live,
+        retired_at: None,
+        skipped: None,
+        lease_until: None,
+    })
+}
+
+/// The inputs to blame for a failed merge: the one the error names, else every
+/// input that fails `verify` on its own. Empty when no input is at fault (disk
+/// full, cancellation...).
+fn blame(e: &Error, ids: &[String], paths: &[PathBuf]) -> Vec<(String, String)> {
+    if let Some(p) = e.path() {
+        if let Some(i) = paths.iter().position(|x| x == p) {
+            return vec![(ids[i].clone(), e.to_string())];
+        }
+        // The error names a file that is no input (an output): not the inputs' fault.
+        return Vec::new();
+    }
+    if matches!(e, Error::Cancelled) {
+        return Vec::new();
+    }
+    ids.iter()
+        .zip(paths)
+        .filter_map(|(id, p)| match verify_file(p) {
+            Ok(r) if r.ok() => None,
+            Ok(r) => Some((
+                id.clone(),
+                format!(
+                    "{e}; verify: {}",
+                    r.violations
+                        .iter()
+                        .map(|v| format!("{} at row group {}: {}", v.rule, v.row_group, v.detail))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )),
+            Err(v) => Some((id.clone(), v.to_string())),
+        })
+        .collect()
+}

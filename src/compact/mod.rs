@@ -1,0 +1,31 @@
+//! The compactor (DESIGN §7): a table of splits kept compacted, on top of the
+//! merge engine (which knows nothing of tables).
+//!
+//! - `catalog`: the catalog trait and its records (splits, leases, job history);
+//! - `sqlite`: the catalog in an SQLite file;
+//! - `table`: a table directory: create, open, add, list;
+//! - `worker`: job ids, leases and their heartbeat, dead-owner detection;
+//! - `policy`: which jobs to run (windows, stable-log levels, final merge, retention);
+//! - `job`: one job: prepare, lease, merge, commit, skip bad inputs;
+//! - `compactor`: rounds of jobs under a memory budget;
+//! - `gc`: deletion of retired splits after a grace period, orphans, dead jobs;
+//! - `failpoint`: crash points for the simulation tests.
+
+pub mod catalog;
+pub mod compactor;
+pub mod failpoint;
+pub mod gc;
+pub mod job;
+pub mod policy;
+pub mod sqlite;
+pub mod table;
+pub mod worker;
+
+pub use catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+pub use compactor::{compact, live_totals, plan, CompactOptions, CompactReport, PlannedJob};
+pub use gc::{gc, GcReport};
+pub use job::Outcome;
+pub use policy::{JobKind, JobSpec, Policy};
+pub use sqlite::SqliteCatalog;
+pub use table::Table;
+pub use worker::Worker;

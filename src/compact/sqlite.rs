@@ -1,0 +1,423 @@
+//! The catalog in an SQLite file (rusqlite, bundled): WAL mode, one immediate
+//! transaction per operation, a busy timeout so concurrent processes queue.
+
+use super::catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+use crate::{Error, Result};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a writer waits for another process's transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS splits (
+    id TEXT PRIMARY KEY,
+    rows INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    window_start INTEGER,
+    window_secs INTEGER,
+    level INTEGER NOT NULL,
+    min_key TEXT NOT NULL,
+    max_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    retired_at INTEGER,
+    skipped TEXT,
+    lease_job TEXT,
+    lease_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS splits_state ON splits(state);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    lease_until INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    bytes_in INTEGER NOT NULL,
+    bytes_out INTEGER NOT NULL,
+    committed_at INTEGER NOT NULL
+);
+";
+
+/// A table catalog stored in one SQLite database file.
+pub struct SqliteCatalog {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl SqliteCatalog {
+    /// Open (creating if missing) the catalog database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| db_error(path, e))?;
+        // WAL: readers never block the writer; FULL sync: a commit is durable when
+        // it returns.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| db_error(path, e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| db_error(path, e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| db_error(path, e))?;
+        Ok(SqliteCatalog {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        db_error(&self.path, e)
+    }
+
+    /// Run `f` in an immediate (write-locking) transaction, committed when `f`
+    /// returns Ok(true), rolled back otherwise.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction) -> std::result::Result<(bool, T), rusqlite::Error>,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))?;
+        let (commit, value) = f(&tx).map_err(|e| db_error(&path, e))?;
+        if commit {
+            tx.commit().map_err(|e| db_error(&path, e))?;
+        } else {
+            tx.rollback().map_err(|e| db_error(&path, e))?;
+        }
+        Ok(value)
+    }
+}
+
+fn db_error(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Catalog {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn split_from_row(row: &rusqlite::Row) -> std::result::Result<Split, rusqlite::Error> {
+    let state: String = row.get(9)?;
+    Ok(Split {
+        id: row.get(0)?,
+        rows: to_u64(row.get(1)?),
+        bytes: to_u64(row.get(2)?),
+        window_start: row.get(3)?,
+        window_secs: row.get::<_, Option<i64>>(4)?.map(to_u64),
+        level: to_u64(row.get(5)?),
+        min_key: row.get(6)?,
+        max_key: row.get(7)?,
+        created_at: row.get(8)?,
+        state: SplitState::parse(&state).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(
+                9,
+                format!("state '{state}'"),
+                rusqlite::types::Type::Text,
+            )
+        })?,
+        retired_at: row.get(10)?,
+        skipped: row.get(11)?,
+        lease_until: row.get(12)?,
+    })
+}
+
+const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, created_at, state, retired_at, skipped";
+
+impl Catalog for SqliteCatalog {
+    fn connect(&self) -> Result<Box<dyn Catalog>> {
+        Ok(Box::new(SqliteCatalog::open(&self.path)?))
+    }
+
+    fn settings(&mut self) -> Result<Option<TableSettings>> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = 'table'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| Error::Catalog {
+                path: self.path.clone(),
+                detail: format!("table settings: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    fn init(&mut self, settings: &TableSettings) -> Result<()> {
+        let json = serde_json::to_string(settings)
+            .map_err(|e| Error::InvalidArgument(format!("table settings: {e}")))?;
+        let created = self.write(|tx| {
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES ('table', ?1)",
+                params![json],
+            )?;
+            Ok((n == 1, n == 1))
+        })?;
+        if created {
+            Ok(())
+        } else {
+            Err(Error::Catalog {
+                path: self.path.clone(),
+                detail: "the table already exists".into(),
+            })
+        }
+    }
+
+    fn splits(&mut self, states: &[SplitState]) -> Result<Vec<Split>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {SPLIT_COLUMNS}, lease_until FROM splits ORDER BY id"
+            ))
+            .map_err(|e| db_error(&self.path, e))?;
+        let rows = stmt
+            .query_map([], split_from_row)
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| db_error(&self.path, e))?;
+        Ok(rows
+            .into_iter()
+            .filter(|s| states.contains(&s.state))
+            .collect())
+    }
+
+    fn begin_job(&mut self, lease: &Lease, splits: &[String], now: i64) -> Result<bool> {
+        self.write(|tx| {
+            for id in splits {
+                let row: Option<(String, Option<String>, Option<String>, Option<i64>)> = tx
+                    .query_row(
+                        "SELECT s.state, s.skipped, s.lease_job, j.lease_until
+                         FROM splits s LEFT JOIN jobs j ON j.id = s.lease_job
+                         WHERE s.id = ?1",
+                        params![id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .optional()?;
+                let free = match row {
+                    Some((state, None, holder, until)) => {
+                        state == SplitState::Live.as_str()
+                            && (holder.is_none() || until.is_none_or(|u| u < now))
+                    }
+                    _ => false,
+                };
+                if !free {
+                    return Ok((false, false));
+                }
+            }
+            tx.execute(
+                "INSERT INTO jobs (id, owner, lease_until) VALUES (?1, ?2, ?3)",
+                params![lease.job, lease.owner, lease.until],
+            )?;
+            for id in splits {
+                tx.execute(
+                    "UPDATE splits SET lease_job = ?1, lease_until = ?2 WHERE id = ?3",
+                    params![lease.job, lease.until, id],
+                )?;
+            }
+            Ok((true, true))
+        })
+    }
+
+    fn renew(&mut self, job: &str, until: i64) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE jobs SET lease_until = ?1 WHERE id = ?2",
+                params![until, job],
+            )?;
+            tx.execute(
+                "UPDATE splits SET lease_until = ?1 WHERE lease_job = ?2",
+                params![until, job],
+            )?;
+            Ok((true, n == 1))
+        })
+    }
+
+    fn commit_job(
+        &mut self,
+        record: &JobRecord,
+        outputs: &[Split],
+        retire_as: SplitState,
+        now: i64,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let problem = self.write(|tx| {
+            let until: Option<i64> = tx
+                .query_row(
+                    "SELECT lease_until FROM jobs WHERE id = ?1",
+                    params![record.job],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match until {
+                None => return Ok((false, Some("the job's lease is gone".to_string()))),
+                Some(u) if u < now => {
+                    return Ok((false, Some(format!("the job's lease expired at {u}"))))
+                }
+                Some(_) => {}
+            }
+            for id in &record.inputs {
+                let n = tx.execute(
+                    "UPDATE splits SET state = ?1, retired_at = ?2, lease_job = NULL,
+                         lease_until = NULL
+                     WHERE id = ?3 AND state = 'live' AND lease_job = ?4",
+                    params![retire_as.as_str(), now, id, record.job],
+                )?;
+                if n != 1 {
+                    return Ok((false, Some(format!("input split {id} is no longer held"))));
+                }
+            }
+            for s in outputs {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO splits ({SPLIT_COLUMNS}) VALUES \
+                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', NULL, NULL)"
+                    ),
+                    params![
+                        s.id,
+                        to_i64(s.rows),
+                        to_i64(s.bytes),
+                        s.window_start,
+                        s.window_secs.map(to_i64),
+                        to_i64(s.level),
+                        s.min_key,
+                        s.max_key,
+                        now
+                    ],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO history (job, kind, inputs, outputs, bytes_in, bytes_out, committed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    record.job,
+                    record.kind,
+                    record.inputs.join(","),
+                    record.outputs.join(","),
+                    to_i64(record.bytes_in),
+                    to_i64(record.bytes_out),
+                    now
+                ],
+            )?;
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![record.job])?;
+            Ok((true, None))
+        })?;
+        match problem {
+            None => Ok(()),
+            Some(detail) => Err(Error::Catalog {
+                path,
+                detail: format!("job {} not committed: {detail}", record.job),
+            }),
+        }
+    }
+
+    fn abandon_job(&mut self, job: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE splits SET lease_job = NULL, lease_until = NULL WHERE lease_job = ?1",
+                params![job],
+            )?;
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![job])?;
+            Ok((true, ()))
+        })
+    }
+
+    fn live_jobs(&mut self, now: i64) -> Result<Vec<Lease>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, owner, lease_until FROM jobs WHERE lease_until >= ?1 ORDER BY id")
+            .map_err(|e| db_error(&self.path, e))?;
+        stmt.query_map(params![now], |r| {
+            Ok(Lease {
+                job: r.get(0)?,
+                owner: r.get(1)?,
+                until: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| db_error(&self.path, e))
+    }
+
+    fn expire_jobs(&mut self, now: i64) -> Result<Vec<String>> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare("SELECT id FROM jobs WHERE lease_until < ?1")?;
+            let ids: Vec<String> = stmt
+                .query_map(params![now], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?;
+            for id in &ids {
+                tx.execute(
+                    "UPDATE splits SET lease_job = NULL, lease_until = NULL WHERE lease_job = ?1",
+                    params![id],
+                )?;
+                tx.execute("DELETE FROM jobs WHERE id = ?1", params![id])?;
+            }
+            Ok((true, ids))
+        })
+    }
+
+    fn set_skipped(&mut self, split: &str, error: Option<&str>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE splits SET skipped = ?1 WHERE id = ?2",
+                params![error, split],
+            )?;
+            Ok((true, ()))
+        })
+    }
+
+    fn forget(&mut self, splits: &[String]) -> Result<()> {
+        self.write(|tx| {
+            for id in splits {
+                tx.execute(
+                    "DELETE FROM splits WHERE id = ?1 AND state != 'live'",
+                    params![id],
+                )?;
+            }
+            Ok((true, ()))
+        })
+    }
+
+    fn history(&mut self) -> Result<Vec<JobRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT job, kind, inputs, outputs, bytes_in, bytes_out, committed_at
+                 FROM history ORDER BY seq",
+            )
+            .map_err(|e| db_error(&self.path, e))?;
+        let list = |s: String| -> Vec<String> {
+            s.split(',')
+                .filter(|x| !x.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        stmt.query_map([], |r| {
+            Ok(JobRecord {
+                job: r.get(0)?,
+                kind: r.get(1)?,
+                inputs: list(r.get(2)?),
+                outputs: list(r.get(3)?),
+                bytes_in: to_u64(r.get(4)?),
+                bytes_out: to_u64(r.get(5)?),
+                committed_at: r.get(6)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| db_error(&self.path, e))
+    }
+}

@@ -1,0 +1,262 @@
+//! A table: a directory of split files (`splits/`) plus its catalog
+//! (`catalog.sqlite`); create, open, add and list.
+
+use super::catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+use super::failpoint;
+use super::sqlite::SqliteCatalog;
+use super::worker::{now_secs, Worker};
+use crate::input::InputFile;
+use crate::merge::MergeBuilder;
+use crate::output::durable::{create_new, link_no_replace, remove_if_exists, sync_dir};
+use crate::plan::validate_inputs;
+use crate::schema::SortSchema;
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The catalog's file name inside a table directory.
+pub const CATALOG_FILE: &str = "catalog.sqlite";
+/// The directory of split files inside a table directory.
+pub const SPLITS_DIR: &str = "splits";
+
+/// An open table.
+pub struct Table {
+    dir: PathBuf,
+    catalog: Box<dyn Catalog>,
+    settings: TableSettings,
+}
+
+impl Table {
+    /// Create a new table in `dir` (created if missing; it must not hold a table).
+    pub fn create(dir: &Path, settings: TableSettings) -> Result<Table> {
+        settings.sort_schema.parse::<SortSchema>()?;
+        std::fs::create_dir_all(dir.join(SPLITS_DIR)).map_err(|e| Error::io(dir, e))?;
+        sync_dir(dir)?;
+        let mut catalog = SqliteCatalog::open(&dir.join(CATALOG_FILE))?;
+        catalog.init(&settings)?;
+        Ok(Table {
+            dir: dir.to_path_buf(),
+            catalog: Box::new(catalog),
+            settings,
+        })
+    }
+
+    /// Open the table in `dir`.
+    pub fn open(dir: &Path) -> Result<Table> {
+        let db = dir.join(CATALOG_FILE);
+        if !db.is_file() || !dir.join(SPLITS_DIR).is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{}: not a table (no {CATALOG_FILE} and {SPLITS_DIR}/); create it with `prefix-merge table create`",
+                dir.display()
+            )));
+        }
+        Table::with_catalog(dir, Box::new(SqliteCatalog::open(&db)?))
+    }
+
+    /// Open the table in `dir` with another catalog implementation.
+    pub fn with_catalog(dir: &Path, mut catalog: Box<dyn Catalog>) -> Result<Table> {
+        let settings = catalog.settings()?.ok_or_else(|| Error::Catalog {
+            path: dir.join(CATALOG_FILE),
+            detail: "the table has no settings (never created)".into(),
+        })?;
+        Ok(Table {
+            dir: dir.to_path_buf(),
+            catalog,
+            settings,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn splits_dir(&self) -> PathBuf {
+        self.dir.join(SPLITS_DIR)
+    }
+
+    /// The file of split `id`.
+    pub fn split_path(&self, id: &str) -> PathBuf {
+        self.splits_dir().join(format!("{id}.parquet"))
+    }
+
+    pub fn settings(&self) -> &TableSettings {
+        &self.settings
+    }
+
+    pub fn sort_schema(&self) -> Result<SortSchema> {
+        self.settings.sort_schema.parse()
+    }
+
+    pub fn catalog(&mut self) -> &mut dyn Catalog {
+        self.catalog.as_mut()
+    }
+
+    /// Live splits: what readers of the table see.
+    pub fn live(&mut self) -> Result<Vec<Split>> {
+        self.catalog.splits(&[SplitState::Live])
+    }
+
+    /// Live splits the compactor skipped, with the error.
+    pub fn skipped(&mut self) -> Result<Vec<Split>> {
+        Ok(self
+            .live()?
+            .into_iter()
+            .filter(|s| s.skipped.is_some())
+            .collect())
+    }
+
+    /// Validate `file` as `merge` would, copy it in durably and register it as a
+    /// live split. A split whose P differs from the table's is rejected, or with
+    /// `promote` rewritten at the table's P (a merge of that one file).
+    pub fn add(&mut self, file: &Path, promote: bool, worker: &Worker) -> Result<Split> {
+        let schema = self.sort_schema()?;
+        let input = InputFile::open(file)?;
+        if input.sort_schema() != &schema {
+            return Err(Error::InputMismatch {
+                what: "sort schema",
+                path: file.to_path_buf(),
+                found: input.sort_schema().to_string(),
+                other_path: self.dir.clone(),
+                expected: schema.to_string(),
+            });
+        }
+        let p = self.settings.prefix_len;
+        let promote_to = (input.prefix_len() != p).then_some(p);
+        if promote_to.is_some() && !promote {
+            return Err(Error::InputMismatch {
+                what: "prefix length",
+                path: file.to_path_buf(),
+                found: input.prefix_len().to_string(),
+                other_path: self.dir.clone(),
+                expected: format!("{p} (add with --promote to rewrite it at P={p})"),
+            });
+        }
+        validate_inputs(std::slice::from_ref(&input), promote_to, false)?;
+        let job = worker.job_id("add");
+        let lease = worker.lease(&job);
+        if !self.catalog.begin_job(&lease, &[], now_secs())? {
+            return Err(Error::Catalog {
+                path: self.dir.join(CATALOG_FILE),
+                detail: format!("job {job} could not start"),
+            });
+        }
+        let placed = match promote_to {
+            Some(p) => self.promote_in(input, p, &job),
+            None => self.copy_in(&input, &job),
+        };
+        let split = match placed {
+            Ok(split) => split,
+            Err(e) => {
+                self.catalog.abandon_job(&job)?;
+                return Err(e);
+            }
+        };
+        failpoint::hit("add.copied");
+        let record = JobRecord {
+            job: job.clone(),
+            kind: "add".into(),
+            inputs: Vec::new(),
+            outputs: vec![split.id.clone()],
+            bytes_in: input_bytes(file),
+            bytes_out: split.bytes,
+            committed_at: 0,
+        };
+        self.catalog.commit_job(
+            &record,
+            std::slice::from_ref(&split),
+            SplitState::Replaced,
+            now_secs(),
+        )?;
+        Ok(split)
+    }
+
+    /// Copy `input` to `splits/JOB.parquet` (temp, fsync, link, fsync dir) and
+    /// check the copy is the file that was validated.
+    fn copy_in(&self, input: &InputFile, job: &str) -> Result<Split> {
+        let target = self.split_path(job);
+        let temp = self.splits_dir().join(format!("{job}.parquet.tmp"));
+        let copy = || -> Result<Split> {
+            let mut src =
+                std::fs::File::open(&input.path).map_err(|e| Error::io(&input.path, e))?;
+            let mut dst = create_new(&temp)?;
+            std::io::copy(&mut src, &mut dst).map_err(|e| Error::io(&temp, e))?;
+            dst.sync_all().map_err(|e| Error::io(&temp, e))?;
+            let copied = InputFile::open(&temp)?;
+            if copied.footer_fingerprint != input.footer_fingerprint {
+                return Err(Error::InvalidData(format!(
+                    "{}: the file changed while it was being added",
+                    input.path.display()
+                )));
+            }
+            link_no_replace(&temp, &target)?;
+            sync_dir(&self.splits_dir())?;
+            Ok(split_of(&copied, job.to_string(), None))
+        };
+        copy().inspect_err(|_| {
+            let _ = remove_if_exists(&temp);
+        })
+    }
+
+    /// Rewrite `input` at prefix length `p` into `splits/JOB_00000.parquet`.
+    fn promote_in(&self, input: InputFile, p: usize, job: &str) -> Result<Split> {
+        let manifest = MergeBuilder::from_inputs(vec![input], self.splits_dir())
+            .promote_prefix_len(p)
+            .output_prefix(job)
+            .num_outputs(1)
+            .run()?;
+        let out = manifest.outputs.first().ok_or_else(|| {
+            Error::InvalidData(format!("job {job}: the promoted file produced no output"))
+        })?;
+        let opened = InputFile::open(&out.path)?;
+        Ok(split_of(&opened, split_id(&out.path)?, None))
+    }
+}
+
+fn input_bytes(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The split id of a file in `splits/` (its stem).
+pub fn split_id(path: &Path) -> Result<String> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a split file name", path.display())))
+}
+
+/// The catalog entry of an opened split file; `skipped` carries a skip reason.
+pub fn split_of(input: &InputFile, id: String, skipped: Option<String>) -> Split {
+    let key = |rg: Option<&crate::input::RowGroupInfo>| {
+        rg.and_then(|rg| rg.prefix.as_ref())
+            .map(|p| {
+                p.values
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .unwrap_or_default()
+    };
+    let window = input.contract.window;
+    Split {
+        id,
+        rows: input.num_rows(),
+        bytes: input.file_bytes,
+        window_start: window.map(|w| w.start),
+        window_secs: window.map(|w| w.duration_secs),
+        level: input.contract.num_merge_ops,
+        min_key: key(input.row_groups.first()),
+        max_key: key(input.row_groups.last()),
+        created_at: now_secs(),
+        state: SplitState::Live,
+        retired_at: None,
+        skipped,
+        lease_until: None,
+    }
+}
+
+impl Lease {
+    /// Whether the lease is still valid at `now`.
+    pub fn valid_at(&self, now: i64) -> bool {
+        self.until >= now
+    }
+}
