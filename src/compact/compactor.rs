@@ -8,6 +8,7 @@ use super::job::{self, Outcome, ReadyJob};
 use super::policy::{JobKind, JobSpec, Policy};
 use super::table::Table;
 use super::worker::{now_secs, Worker};
+use crate::plan::MemoryEstimate;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::time::Duration;
@@ -52,8 +53,9 @@ impl Default for CompactOptions {
 pub struct PlannedJob {
     #[serde(flatten)]
     pub spec: JobSpec,
-    /// Estimated peak memory (0 for retention).
+    /// Estimated peak memory (0 for retention), and its parts.
     pub estimated_peak_bytes: u64,
+    pub memory: Option<MemoryEstimate>,
     /// Inputs left for a later round to keep under the memory budget.
     pub deferred_inputs: usize,
 }
@@ -100,6 +102,7 @@ pub fn plan(table: &mut Table, options: &CompactOptions) -> Result<Vec<PlannedJo
         match fit(spec, table, options, dedup, "plan") {
             Ok(ready) => planned.push(PlannedJob {
                 estimated_peak_bytes: ready.estimated_peak(),
+                memory: ready.plan().map(|p| p.memory),
                 deferred_inputs: total - ready.spec.inputs.len(),
                 spec: ready.spec,
             }),
@@ -160,31 +163,58 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
         if specs.is_empty() {
             break;
         }
-        let mut ready = Vec::new();
+        // Jobs are prepared just before they run, so that only the running
+        // batch's inputs are open.
+        let mut progress = false;
+        let mut batch: Vec<(String, ReadyJob)> = Vec::new();
+        let mut budget = 0u64;
         for spec in specs {
             let id = worker.job_id(spec.kind.as_str());
-            match fit(spec.clone(), table, options, dedup, &id) {
-                Ok(r) => ready.push((id, r)),
+            let ready = match fit(spec.clone(), table, options, dedup, &id) {
+                Ok(r) => r,
                 Err(e) => {
                     // An input that cannot even be opened goes on the skip list.
                     let blamed = e
                         .path()
                         .and_then(|p| spec.inputs.iter().find(|i| table.split_path(i) == p));
-                    match blamed {
-                        Some(split) => {
-                            table.catalog().set_skipped(split, Some(&e.to_string()))?;
-                            report.jobs.push(Outcome::Skipped {
-                                job: id,
-                                splits: vec![(split.clone(), e.to_string())],
-                            });
-                        }
-                        None => return Err(e),
-                    }
+                    let Some(split) = blamed else {
+                        return Err(e);
+                    };
+                    table.catalog().set_skipped(split, Some(&e.to_string()))?;
+                    report.jobs.push(Outcome::Skipped {
+                        job: id,
+                        splits: vec![(split.clone(), e.to_string())],
+                    });
+                    progress = true;
+                    continue;
                 }
+            };
+            let estimate = ready.estimated_peak();
+            if !batch.is_empty()
+                && (batch.len() >= options.jobs || budget + estimate > options.max_memory)
+            {
+                progress |= run_batch(
+                    table,
+                    std::mem::take(&mut batch),
+                    budget,
+                    &worker,
+                    &mut report,
+                )?;
+                budget = 0;
             }
+            budget += estimate;
+            batch.push((id, ready));
         }
-        let progress = run_batches(table, ready, options, &worker, &mut report)?;
-        if !options.until_stable || !progress || report.rounds >= options.max_rounds {
+        if !batch.is_empty() {
+            progress |= run_batch(table, batch, budget, &worker, &mut report)?;
+        }
+        // A job that failed for a reason no input explains (disk full...) would
+        // fail again: stop and report it.
+        let failed = report
+            .jobs
+            .iter()
+            .any(|j| matches!(j, Outcome::Failed { .. }));
+        if !options.until_stable || !progress || failed || report.rounds >= options.max_rounds {
             break;
         }
     }
@@ -192,75 +222,59 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
     Ok(report)
 }
 
-/// Run ready jobs in batches of at most `jobs`, whose summed estimates fit the
-/// budget (a job over the budget on its own runs alone). Returns whether any
-/// job committed or skipped something.
-fn run_batches(
+/// Run a batch of ready jobs at once, each on its own thread (`budget` is the
+/// sum of their estimates). Returns whether any job committed or skipped
+/// something.
+fn run_batch(
     table: &mut Table,
-    ready: Vec<(String, ReadyJob)>,
-    options: &CompactOptions,
+    batch: Vec<(String, ReadyJob)>,
+    budget: u64,
     worker: &Worker,
     report: &mut CompactReport,
 ) -> Result<bool> {
     let mut progress = false;
-    let mut queue = ready.into_iter().peekable();
-    while queue.peek().is_some() {
-        let mut batch = Vec::new();
-        let mut budget = 0u64;
-        while let Some((_, next)) = queue.peek() {
-            let est = next.estimated_peak();
-            if !batch.is_empty()
-                && (batch.len() >= options.jobs || budget + est > options.max_memory)
-            {
-                break;
-            }
-            budget += est;
-            batch.extend(queue.next());
-        }
-        report.peak_estimate_bytes = report.peak_estimate_bytes.max(budget);
-        let catalogs = batch
-            .iter()
-            .map(|_| table.catalog().connect())
-            .collect::<Result<Vec<_>>>()?;
-        let outcomes: Vec<Result<Outcome>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .into_iter()
-                .zip(catalogs)
-                .map(|((id, ready), mut catalog)| {
-                    scope.spawn(move || job::run(ready, &id, catalog.as_mut(), worker))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::InvalidData("a compaction job panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        for outcome in outcomes {
-            let outcome = outcome?;
-            match &outcome {
-                Outcome::Committed {
-                    kind,
-                    rows,
-                    bytes_in,
-                    bytes_out,
-                    ..
-                } => {
-                    progress = true;
-                    if *kind != JobKind::Retention {
-                        report.rows_merged += rows;
-                        report.bytes_read += bytes_in;
-                        report.bytes_written += bytes_out;
-                    }
+    report.peak_estimate_bytes = report.peak_estimate_bytes.max(budget);
+    let catalogs = batch
+        .iter()
+        .map(|_| table.catalog().connect())
+        .collect::<Result<Vec<_>>>()?;
+    let outcomes: Vec<Result<Outcome>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .into_iter()
+            .zip(catalogs)
+            .map(|((id, ready), mut catalog)| {
+                scope.spawn(move || job::run(ready, &id, catalog.as_mut(), worker))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::InvalidData("a compaction job panicked".into())))
+            })
+            .collect()
+    });
+    for outcome in outcomes {
+        let outcome = outcome?;
+        match &outcome {
+            Outcome::Committed {
+                kind,
+                rows,
+                bytes_in,
+                bytes_out,
+                ..
+            } => {
+                progress = true;
+                if *kind != JobKind::Retention {
+                    report.rows_merged += rows;
+                    report.bytes_read += bytes_in;
+                    report.bytes_written += bytes_out;
                 }
-                Outcome::Skipped { .. } => progress = true,
-                Outcome::Busy { .. } | Outcome::Failed { .. } => {}
             }
-            report.jobs.push(outcome);
+            Outcome::Skipped { .. } => progress = true,
+            Outcome::Busy { .. } | Outcome::Failed { .. } => {}
         }
+        report.jobs.push(outcome);
     }
     Ok(progress)
 }

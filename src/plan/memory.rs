@@ -5,13 +5,16 @@ use crate::input::{InputFile, COALESCE_LIMIT};
 
 /// Resident set of the process before any input is opened (binary, allocator,
 /// runtime, the output writer's fixed buffers).
-const BASE_BYTES: u64 = 24 << 20;
+const BASE_BYTES: u64 = 16 << 20;
 /// Per open column reader: decompression context and page buffer.
-const PER_COLUMN_READER: u64 = 160 << 10;
-/// Decoded Arrow bytes per encoded uncompressed byte (offsets, validity, padding).
-const DECODE_FACTOR: f64 = 2.0;
+const PER_COLUMN_READER: u64 = 128 << 10;
+/// Decoded batches alive per member: the one being merged, the one the writer
+/// thread is gathering from, the one being decoded.
+const LIVE_BATCHES: u64 = 3;
+/// Per output column: encoder, compression context, page buffers.
+const PER_COLUMN_WRITER: u64 = 512 << 10;
 /// Footer bytes kept per input after open, per compressed footer byte.
-const FOOTER_FACTOR: u64 = 3;
+const FOOTER_FACTOR: u64 = 5;
 
 /// What the estimate is made of, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -61,8 +64,8 @@ pub fn estimate_memory(
                 }
             }
             uncompressed += raw;
-            let per_row = raw as f64 / rows.max(1) as f64;
-            let batch = (per_row * DECODE_FACTOR * batch_rows.min(rows as usize) as f64) as u64;
+            let per_row = (raw / rows.max(1)).max(decoded_row_width(input));
+            let batch = per_row * LIVE_BATCHES * (batch_rows as u64).min(rows);
             let read_buffer = packed.min(COALESCE_LIMIT);
             let columns = meta.file_metadata().schema_descr().num_columns() as u64;
             region_readers += batch + read_buffer + columns * PER_COLUMN_READER;
@@ -70,17 +73,47 @@ pub fn estimate_memory(
         readers = readers.max(region_readers);
         widest_region = widest_region.max(uncompressed);
     }
-    let writer = if prefix_len == 0 {
+    let columns = inputs
+        .iter()
+        .map(|i| i.metadata.schema().fields().len() as u64)
+        .max()
+        .unwrap_or(0);
+    // The writer buffers one output row group (a region when P > 0), compressed,
+    // plus its column encoders.
+    let row_group = if prefix_len == 0 {
         widest_region.min(row_group_bytes as u64)
     } else {
         widest_region
     };
+    let writer = row_group + columns * PER_COLUMN_WRITER;
     MemoryEstimate {
         base: BASE_BYTES,
         footers,
         readers,
         writer,
     }
+}
+
+/// Decoded Arrow bytes per row of the fixed-width parts of `input`'s columns
+/// (dictionary keys, offsets, primitives), a floor for the decoded batch size.
+fn decoded_row_width(input: &InputFile) -> u64 {
+    use arrow_schema::DataType;
+    fn width(t: &DataType) -> u64 {
+        match t {
+            DataType::Dictionary(k, _) => width(k),
+            DataType::Utf8 | DataType::Binary => 4 + 8,
+            DataType::LargeUtf8 | DataType::LargeBinary => 8 + 8,
+            DataType::Utf8View | DataType::BinaryView => 16,
+            t => t.primitive_width().map_or(16, |w| w as u64),
+        }
+    }
+    input
+        .metadata
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| width(f.data_type()))
+        .sum()
 }
 
 /// Bytes of an input's Parquet footer (file length minus the column chunks).
