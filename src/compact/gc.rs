@@ -50,7 +50,10 @@ pub fn remove_orphans(table: &mut Table, now: i64, report: &mut GcReport) -> Res
     report.temporaries.extend(cleaned.removed);
     // List the files before reading the catalog: a job that commits in between
     // has its outputs in the catalog by then, and a job still running has its
-    // lease (a job writes files only after its lease is recorded).
+    // lease (a job writes files only after its lease is recorded). Read the
+    // running jobs before the known splits: a job that commits between the two
+    // reads is then running in the first or has its outputs in the second (read
+    // the other way round, its outputs would be in neither, and deleted).
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
         let entry = entry.map_err(|e| Error::io(&dir, e))?;
@@ -61,12 +64,12 @@ pub fn remove_orphans(table: &mut Table, now: i64, report: &mut GcReport) -> Res
         }
     }
     let catalog = table.catalog();
+    let running: HashSet<String> = catalog.live_jobs(now)?.into_iter().map(|l| l.job).collect();
     let known: HashSet<String> = catalog
         .splits(&[SplitState::Live, SplitState::Replaced, SplitState::Dropped])?
         .into_iter()
         .map(|s| s.id)
         .collect();
-    let running: HashSet<String> = catalog.live_jobs(now)?.into_iter().map(|l| l.job).collect();
     let mut removed = false;
     for (path, id, job) in files {
         let temp = path.extension().is_some_and(|e| e == "tmp");

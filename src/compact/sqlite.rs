@@ -136,6 +136,9 @@ fn split_from_row(row: &rusqlite::Row) -> std::result::Result<Split, rusqlite::E
     })
 }
 
+/// A split's state, skip reason, lease holder and the holder's lease expiry.
+type ClaimRow = (String, Option<String>, Option<String>, Option<i64>);
+
 const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, created_at, state, retired_at, skipped";
 
 impl Catalog for SqliteCatalog {
@@ -200,7 +203,7 @@ impl Catalog for SqliteCatalog {
     fn begin_job(&mut self, lease: &Lease, splits: &[String], now: i64) -> Result<bool> {
         self.write(|tx| {
             for id in splits {
-                let row: Option<(String, Option<String>, Option<String>, Option<i64>)> = tx
+                let row: Option<ClaimRow> = tx
                     .query_row(
                         "SELECT s.state, s.skipped, s.lease_job, j.lease_until
                          FROM splits s LEFT JOIN jobs j ON j.id = s.lease_job
