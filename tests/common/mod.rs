@@ -2,6 +2,8 @@
 //! row groups are laid out exactly as a test needs.
 #![allow(dead_code)]
 
+pub mod table;
+
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
