@@ -3,6 +3,12 @@
 //! (ties in input order), and MC-1..4, MS-5, MS-6, PA-1 and PA-3 must hold on every
 //! output, checked with the same code as `inspect`; `verify` passes every output.
 //!
+//! With dedup (last write wins), the outputs must instead equal, in key order, one
+//! winner row per distinct full sort key, chosen here from the rule alone: the row
+//! of the input with the highest `qh.num_merge_ops`, then the later input, then
+//! the later row of that input. Inputs carry random merge ops, and some draw their
+//! keys from a tiny key space, so that long runs of one key span merge windows.
+//!
 //! Inputs are aligned (P = the case's P) or legacy (P = 0, row groups cut by row
 //! count), in which case the merge promotes them to the case's P.
 //!
@@ -44,6 +50,8 @@ struct InputSpec {
     has_c: bool,
     has_body: bool,
     a_dict: bool,
+    /// `qh.num_merge_ops` of the written file.
+    merge_ops: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +62,7 @@ struct Case {
     num_outputs: usize,
     batch_rows: usize,
     row_group_rows: usize,
+    dedup: bool,
 }
 
 fn row() -> impl Strategy<Value = RowSpec> {
@@ -85,14 +94,32 @@ fn input() -> impl Strategy<Value = InputSpec> {
         any::<bool>(),
         any::<bool>(),
         proptest::option::weighted(0.35, 1usize..700),
+        0u64..3,
+        // Keys from a tiny key space: long runs of duplicates (dedup).
+        proptest::bool::weighted(0.15),
     )
-        .prop_map(|(rows, has_c, has_body, a_dict, legacy)| InputSpec {
-            rows,
-            legacy,
-            has_c,
-            has_body,
-            a_dict,
-        })
+        .prop_map(
+            |(rows, has_c, has_body, a_dict, legacy, merge_ops, narrow)| InputSpec {
+                rows: if narrow {
+                    rows.into_iter()
+                        .map(|r| RowSpec {
+                            a: Some(1),
+                            b: Some(0),
+                            c: Some(2),
+                            ts: r.ts % 3,
+                            ..r
+                        })
+                        .collect()
+                } else {
+                    rows
+                },
+                legacy,
+                has_c,
+                has_body,
+                a_dict,
+                merge_ops,
+            },
+        )
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -103,15 +130,17 @@ fn case() -> impl Strategy<Value = Case> {
         1usize..=4,
         3usize..200,
         20usize..600,
+        any::<bool>(),
     )
         .prop_map(
-            |(inputs, desc, prefix_len, num_outputs, batch_rows, row_group_rows)| Case {
+            |(inputs, desc, prefix_len, num_outputs, batch_rows, row_group_rows, dedup)| Case {
                 inputs,
                 desc,
                 prefix_len,
                 num_outputs,
                 batch_rows,
                 row_group_rows,
+                dedup,
             },
         )
 }
@@ -193,6 +222,30 @@ fn batch(spec: &InputSpec) -> RecordBatch {
 /// Columns of every output, in union order.
 const COLUMNS: [&str; 6] = ["a", "b", "c", "timestamp", "v", "body"];
 
+/// The expected dedup output: `rows` holds each input's rows in file order,
+/// tagged (merge ops, input index, row index); per distinct full key the row with
+/// the greatest tag wins. Returned in key order.
+fn last_write_wins(
+    mut rows: Vec<((u64, usize, usize), Vec<Cell>)>,
+    desc: [bool; 3],
+) -> Vec<Vec<Cell>> {
+    rows.sort_by(|x, y| compare(&x.1, &y.1, desc).then(x.0.cmp(&y.0)));
+    let mut out: Vec<Vec<Cell>> = Vec::new();
+    let mut last_key: Option<Vec<Cell>> = None;
+    for (_, row) in rows {
+        // Sorted by (key, tag): the last row of each key group wins.
+        if last_key
+            .as_ref()
+            .is_some_and(|k| compare(k, &row, desc) == Ordering::Equal)
+        {
+            out.pop();
+        }
+        last_key = Some(row.clone());
+        out.push(row);
+    }
+    out
+}
+
 /// Independent comparison of sort keys: nulls last, direction applied to values.
 fn compare(x: &[Cell], y: &[Cell], desc: [bool; 3]) -> Ordering {
     let dirs = [desc[0], desc[1], desc[2], true]; // timestamp defaults to descending
@@ -222,6 +275,7 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     let sort = sort_schema(case.desc);
     let mut paths = Vec::new();
     let mut expected = Vec::new();
+    let mut tagged = Vec::new();
     for (i, spec) in case.inputs.iter().enumerate() {
         let path = dir.path().join(format!("in_{i}.parquet"));
         let b = batch(spec);
@@ -232,14 +286,29 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
             },
             None => SplitConfig::new(sort.clone(), case.prefix_len),
         };
+        let config = SplitConfig {
+            num_merge_ops: spec.merge_ops,
+            ..config
+        };
         write_split(&path, b.schema(), &[b], &config).unwrap();
         if spec.legacy.is_some() {
             prop_assert_eq!(InputFile::open(&path).unwrap().prefix_len(), 0);
         }
-        expected.extend(read_rows(&path, &COLUMNS));
+        let rows = read_rows(&path, &COLUMNS);
+        tagged.extend(
+            rows.iter()
+                .enumerate()
+                .map(|(j, r)| ((spec.merge_ops, i, j), r.clone())),
+        );
+        expected.extend(rows);
         paths.push(path);
     }
-    expected.sort_by(|x, y| compare(x, y, case.desc)); // stable: ties keep input order
+    let rows_in = expected.len() as u64;
+    if case.dedup {
+        expected = last_write_wins(tagged, case.desc);
+    } else {
+        expected.sort_by(|x, y| compare(x, y, case.desc)); // stable: ties keep input order
+    }
     let out_dir = dir.path().join("out");
     let options = MergeOptions {
         batch_rows: case.batch_rows,
@@ -248,7 +317,8 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     };
     let mut builder = MergeBuilder::new(&paths, &out_dir)
         .num_outputs(case.num_outputs)
-        .options(options);
+        .options(options)
+        .dedup(case.dedup);
     if case.inputs.iter().any(|i| i.legacy.is_some()) {
         builder = builder.promote_prefix_len(case.prefix_len);
     }
@@ -308,7 +378,8 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
         prop_assert_eq!(input.prefix_len(), case.prefix_len);
         let report = check_alignment(&input);
         prop_assert!(report.ok(), "{:?}", report.violations);
-        prop_assert_eq!(input.contract.num_merge_ops, 1);
+        let max_ops = case.inputs.iter().map(|i| i.merge_ops).max().unwrap_or(0);
+        prop_assert_eq!(input.contract.num_merge_ops, max_ops + 1);
         // The deep check operators run after a merge agrees.
         let deep = verify_file(path).unwrap();
         prop_assert!(deep.ok(), "verify: {:?}", deep.violations);
@@ -327,11 +398,26 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
         prop_assert_eq!(summary.series, series.len() as u64);
         got.extend(rows);
     }
-    // MC-1 and MC-2 (and stable tie order): outputs concatenated == stable sort of inputs.
+    // MC-1 and MC-2 (and stable tie order): outputs concatenated == stable sort of
+    // inputs; with dedup: == the winner of each distinct key, in key order.
     prop_assert_eq!(got.len(), expected.len());
+    prop_assert_eq!(result.rows_in, rows_in);
+    prop_assert_eq!(result.rows_out, expected.len() as u64);
+    prop_assert_eq!(result.duplicates_dropped, rows_in - expected.len() as u64);
+    if case.dedup {
+        // Distinct keys: the output is strictly increasing.
+        prop_assert!(got
+            .windows(2)
+            .all(|w| compare(&w[0], &w[1], case.desc) == Ordering::Less));
+    }
     prop_assert!(
         got == expected,
-        "merged rows differ from the stable sort of the inputs"
+        "merged rows differ from the {}",
+        if case.dedup {
+            "last-write-wins rows of the inputs"
+        } else {
+            "stable sort of the inputs"
+        }
     );
     for w in per_output.windows(2) {
         let (last, first) = (&w[0].1, &w[1].0);

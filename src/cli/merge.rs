@@ -41,6 +41,13 @@ pub struct MergeArgs {
     /// besides the prefix columns.
     #[arg(long, value_delimiter = ',')]
     summary_columns: Vec<String>,
+    /// Last-write-wins dedup: keep one row per full sort key (all sort columns,
+    /// series and timestamp). The row kept comes from the newest input: highest
+    /// qh.num_merge_ops, then the later file in the input list; within one file
+    /// the later row wins. Rows out = distinct keys; the manifest reports
+    /// duplicates_dropped. Off by default.
+    #[arg(long)]
+    dedup: bool,
     /// Print the manifest (JSON) instead of the summary table.
     #[arg(long)]
     json: bool,
@@ -50,7 +57,7 @@ pub struct MergeArgs {
 }
 
 /// Parse `256MiB`, `1GiB`, `500MB`, `4096` into bytes.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(super) fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
@@ -91,6 +98,7 @@ pub fn run(a: MergeArgs) -> CliResult {
         builder = builder.manifest_path(m);
     }
     builder = builder.summary_columns(a.summary_columns);
+    builder = builder.dedup(a.dedup);
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
@@ -195,5 +203,12 @@ pub fn render_summary(r: &MergeResult) -> String {
         secs,
         r.rows_in as f64 / secs.max(1e-9) / 1e6
     );
+    if r.duplicates_dropped > 0 {
+        let _ = writeln!(
+            s,
+            "dedup: {} duplicate rows dropped (last write wins)",
+            r.duplicates_dropped
+        );
+    }
     s
 }

@@ -1,6 +1,6 @@
 //! The public merge API: a builder, a synchronous `run` and a tokio `run_async`.
 
-use super::engine::Engine;
+use super::engine::{Engine, RowCounts};
 use super::key_layout::KeyLayout;
 use crate::input::{scan_virtual_regions, FileContract, InputFile};
 use crate::output::manifest::{rfc3339, MANIFEST_VERSION};
@@ -36,13 +36,15 @@ pub struct MergeOptions {
     /// Rows per decoded input batch and per merge window.
     pub batch_rows: usize,
     /// P = 0 outputs: close a row group at the next series transition after this
-    /// many rows...
+    /// many rows (input rows, counting duplicates dropped by dedup)...
     pub row_group_rows: usize,
     /// ...or once the row group's buffered encoded size reaches this many bytes.
     pub row_group_bytes: usize,
     /// Copy a region's row group verbatim (no decode, no re-encode) when it is the
     /// region's only contributor and its Parquet schema equals the output's.
     pub verbatim_copy: bool,
+    /// Last-write-wins dedup; see [`MergeBuilder::dedup`]. Off by default.
+    pub dedup: bool,
     pub progress: Option<ProgressFn>,
     /// Set to stop the merge; it then fails with [`Error::Cancelled`] and removes
     /// its outputs.
@@ -56,6 +58,7 @@ impl Default for MergeOptions {
             row_group_rows: 1 << 20,
             row_group_bytes: 64 << 20,
             verbatim_copy: true,
+            dedup: false,
             progress: None,
             cancel: Arc::new(AtomicBool::new(false)),
         }
@@ -182,6 +185,19 @@ impl MergeBuilder {
         self
     }
 
+    /// Last-write-wins dedup (off by default): keep one row per full sort key (all
+    /// sort columns, series and timestamp; compared as the merge compares keys).
+    /// The row kept comes from the newest input: the highest `qh.num_merge_ops`
+    /// of its file, then, among equal merge ops, the later input in the input
+    /// list; within one input, the later row wins. Rows out then equal distinct
+    /// keys in (MC-1 becomes: rows written + duplicates dropped == rows read, per
+    /// input and in total), and the manifest reports the rows dropped as
+    /// `duplicates_dropped`. Regions are not copied verbatim when dedup is on.
+    pub fn dedup(mut self, dedup: bool) -> Self {
+        self.options.dedup = dedup;
+        self
+    }
+
     /// Replace the tuning options.
     pub fn options(mut self, options: MergeOptions) -> Self {
         self.options = options;
@@ -294,10 +310,11 @@ impl MergeBuilder {
         plan: Plan,
         started: (Instant, SystemTime),
     ) -> Result<MergeResult> {
-        let (sealed, emitted) = self.execute(&inputs, &plan)?;
+        let (sealed, counts) = self.execute(&inputs, &plan)?;
         let outputs = sealed.summaries();
         let rows_out: u64 = outputs.iter().map(|s| s.rows).sum();
-        check_row_counts(&inputs, &emitted, rows_out, plan.rows_in)?;
+        let duplicates_dropped =
+            check_row_counts(&inputs, &counts, rows_out, plan.rows_in, self.options.dedup)?;
         let finished = SystemTime::now();
         let manifest = Manifest {
             manifest_version: MANIFEST_VERSION,
@@ -333,6 +350,7 @@ impl MergeBuilder {
             num_merge_ops: plan.contract.num_merge_ops,
             rows_in: plan.rows_in,
             rows_out,
+            duplicates_dropped,
             bytes_in: plan.bytes_in,
             bytes_out: outputs.iter().map(|s| s.bytes).sum(),
             inputs: inputs
@@ -531,8 +549,8 @@ impl MergeBuilder {
     }
 
     /// Stage 4: merge every region into sealed outputs (complete, fsynced, not yet
-    /// visible); returns them with the rows emitted per input.
-    fn execute(&self, inputs: &[InputFile], plan: &Plan) -> Result<(Sealed, Vec<u64>)> {
+    /// visible); returns them with the rows emitted and dropped per input.
+    fn execute(&self, inputs: &[InputFile], plan: &Plan) -> Result<(Sealed, RowCounts)> {
         let sort = &plan.contract.sort_schema;
         let time_column = (sort.series_len() < sort.columns.len())
             .then(|| sort.columns.last())
@@ -570,8 +588,8 @@ impl MergeBuilder {
             summary_columns: &self.summary_columns,
         };
         let mut sink = OutputSink::spawn(outputs)?;
-        let emitted = engine.run(&plan.regions, &mut sink)?;
-        Ok((sink.seal()?, emitted))
+        let counts = engine.run(&plan.regions, &mut sink)?;
+        Ok((sink.seal()?, counts))
     }
 
     /// Run the merge on tokio's blocking pool. Dropping the returned future cancels
@@ -587,32 +605,48 @@ impl MergeBuilder {
     }
 }
 
-/// MC-1: every input's rows were merged, and rows out == rows in.
+/// MC-1: every input's rows were merged, and rows out == rows in; with dedup,
+/// rows emitted + rows dropped as duplicates == rows in, per input and in total.
+/// Returns the rows dropped.
 fn check_row_counts(
     inputs: &[InputFile],
-    emitted: &[u64],
+    counts: &RowCounts,
     rows_out: u64,
     rows_in: u64,
-) -> Result<()> {
-    for (input, n) in inputs.iter().zip(emitted) {
-        if *n != input.num_rows() {
+    dedup: bool,
+) -> Result<u64> {
+    let mut dropped_total = 0u64;
+    for ((input, &n), &dropped) in inputs.iter().zip(&counts.emitted).zip(&counts.dropped) {
+        if dropped > 0 && !dedup {
             return Err(Error::Invariant {
                 rule: "MC-1",
                 detail: format!(
-                    "{}: {n} rows merged, {} in the file",
+                    "{}: {dropped} rows dropped without dedup",
+                    input.path.display()
+                ),
+            });
+        }
+        if n.checked_add(dropped) != Some(input.num_rows()) {
+            return Err(Error::Invariant {
+                rule: "MC-1",
+                detail: format!(
+                    "{}: {n} rows merged + {dropped} dropped as duplicates, {} in the file",
                     input.path.display(),
                     input.num_rows()
                 ),
             });
         }
+        dropped_total = dropped_total.saturating_add(dropped);
     }
-    if rows_out != rows_in {
+    if rows_out.checked_add(dropped_total) != Some(rows_in) {
         return Err(Error::Invariant {
             rule: "MC-1",
-            detail: format!("{rows_out} rows written, {rows_in} read"),
+            detail: format!(
+                "{rows_out} rows written + {dropped_total} dropped as duplicates, {rows_in} read"
+            ),
         });
     }
-    Ok(())
+    Ok(dropped_total)
 }
 
 /// Columns (by path) that carry a bloom filter in any input row group.

@@ -1,5 +1,11 @@
 //! The engine driver: regions in key order, each merged window by window into the
 //! outputs; outputs and (for P = 0) row groups are cut only at series transitions.
+//!
+//! With dedup on (last write wins), a region's streams are ordered by
+//! (`qh.num_merge_ops` of their input, input position), so that in every run of
+//! equal keys the merge order puts the winner last; the merge order keeps only
+//! that last row. Regions hold one prefix key each, so duplicates never cross
+//! regions, and verbatim row-group copies (which cannot drop rows) are off.
 
 use super::assemble::assemble;
 use super::key_layout::KeyLayout;
@@ -33,11 +39,18 @@ pub(crate) struct Engine<'a> {
     pub summary_columns: &'a [String],
 }
 
+/// Rows of each input written to the outputs, and dropped as duplicates.
+pub(crate) struct RowCounts {
+    pub emitted: Vec<u64>,
+    pub dropped: Vec<u64>,
+}
+
 impl Engine<'_> {
-    /// Merge every region into `outputs`; returns rows emitted per input.
-    pub fn run(&self, regions: &[Region], outputs: &mut OutputSink) -> Result<Vec<u64>> {
+    /// Merge every region into `outputs`; returns rows emitted and dropped per input.
+    pub fn run(&self, regions: &[Region], outputs: &mut OutputSink) -> Result<RowCounts> {
         let prefix_len = self.prefix_len;
         let mut emitted = vec![0u64; self.inputs.len()];
+        let mut dropped = vec![0u64; self.inputs.len()];
         let mut cuts = CutState::default();
         let mut picks = Vec::with_capacity(self.options.batch_rows);
         for region in regions {
@@ -67,8 +80,16 @@ impl Engine<'_> {
                     )
                 })
                 .collect::<Result<Vec<_>>>()?;
+            if self.options.dedup {
+                // Ties go to the earlier stream, so the winner of a run of equal
+                // keys (newest input: most merge ops, then latest in the input
+                // list) comes last. The sort is stable: one input's members keep
+                // their order.
+                streams.sort_by_key(|s| (self.inputs[s.input].contract.num_merge_ops, s.input));
+            }
             let mut noted_in = None;
             let mut state = MergeState::default();
+            state.dedup = self.options.dedup;
             loop {
                 self.check_cancel()?;
                 let output_left = self.output_left(&cuts);
@@ -85,6 +106,7 @@ impl Engine<'_> {
                     .min()
                     .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
                 let starts_before = state.series_starts;
+                let dropped_before = state.dropped;
                 let end = select_window(
                     &mut streams,
                     self.layout,
@@ -93,16 +115,20 @@ impl Engine<'_> {
                     &mut state,
                     &mut picks,
                 )?;
+                // Input rows this window consumed: picked, or dropped as duplicates.
+                let consumed = picks.len() as u64 + (state.dropped - dropped_before);
+                cuts.written += consumed;
+                cuts.row_group_rows += consumed;
                 if !picks.is_empty() {
                     let rows = assemble(&streams, &picks)?;
                     if prefix_len > 0 && noted_in != Some(cuts.output) {
                         outputs.note_prefix(region.values.clone())?;
                         noted_in = Some(cuts.output);
                     }
-                    cuts.written += picks.len() as u64;
-                    cuts.row_group_rows += picks.len() as u64;
                     cuts.row_group_bytes += rows.memory_estimate();
-                    outputs.write(rows, state.series_starts - starts_before)?;
+                    outputs.write(rows, state.series_starts.saturating_sub(starts_before))?;
+                }
+                if consumed > 0 {
                     if let Some(progress) = &self.options.progress {
                         progress(cuts.written, self.total_rows);
                     }
@@ -120,18 +146,20 @@ impl Engine<'_> {
                 }
             }
             for s in &streams {
-                if s.emitted != s.expected {
+                if s.consumed != s.expected || s.dropped > s.consumed {
                     return Err(Error::Invariant {
                         rule: "MC-1",
                         detail: format!(
-                            "{}: {} rows merged, {} expected",
+                            "{}: {} rows merged ({} dropped as duplicates), {} expected",
                             self.inputs[s.input].path.display(),
-                            s.emitted,
+                            s.consumed,
+                            s.dropped,
                             s.expected
                         ),
                     });
                 }
-                emitted[s.input] += s.emitted;
+                emitted[s.input] += s.consumed - s.dropped;
+                dropped[s.input] += s.dropped;
             }
             if prefix_len > 0 {
                 outputs.flush_row_group()?;
@@ -139,7 +167,7 @@ impl Engine<'_> {
             }
             self.cut_output(outputs, &mut cuts)?;
         }
-        Ok(emitted)
+        Ok(RowCounts { emitted, dropped })
     }
 
     /// The PA-1 data check for members of `region` whose batches have `schema`.
@@ -173,7 +201,8 @@ impl Engine<'_> {
 
     /// The region's only member, if its row group can be copied verbatim: one whole
     /// row group of an input whose schema equals the output's, with P > 0 (one
-    /// output row group per region) and no output cut due inside the region.
+    /// output row group per region), no output cut due inside the region, and no
+    /// dedup (a verbatim copy cannot drop the input's own duplicates).
     fn verbatim_member<'r>(
         &self,
         region: &'r Region,
@@ -187,6 +216,7 @@ impl Engine<'_> {
             && matches!(member.row_groups.as_slice(), [rg] if input.row_groups.get(*rg).is_some_and(|r| r.rows == member.rows));
         let fits = output_left.is_none_or(|left| left >= member.rows);
         (self.prefix_len > 0
+            && !self.options.dedup
             && self.verbatim.get(member.input) == Some(&true)
             && whole_row_group
             && fits)
@@ -294,13 +324,15 @@ impl Engine<'_> {
 /// Counters that decide where outputs and row groups are cut.
 #[derive(Default)]
 struct CutState {
-    /// Rows written to all outputs so far.
+    /// Input rows merged so far: written to the outputs, or dropped as duplicates
+    /// (output cut thresholds count input rows, so dedup keeps outputs balanced).
     written: u64,
     /// Index of the next output cut threshold.
     next: usize,
     /// Index of the output being written.
     output: usize,
-    /// Rows and decoded bytes in the row group in progress (P = 0 cuts).
+    /// Input rows (as `written`) and decoded bytes in the row group in progress
+    /// (P = 0 cuts).
     row_group_rows: u64,
     row_group_bytes: usize,
 }

@@ -3,6 +3,11 @@
 //! in a row, the runner-up is found once and the winner's rows are emitted while
 //! they still sort before it (one comparison per row on long, disjoint runs).
 //! Ties go to the earlier stream (input order).
+//!
+//! With dedup on, rows with equal merge keys (equal full sort keys: the prefix is
+//! constant within a region) come out adjacent, ordered by stream; only the last
+//! row of each run of equal keys is kept. The engine orders the streams so that
+//! the last one is the winner of last-write-wins.
 
 use super::key_layout::KeyLayout;
 use super::stream::SortedStream;
@@ -44,6 +49,10 @@ pub(crate) struct MergeState {
     /// Rows picked so far that start a new series (the first row of a region
     /// always does: its prefix differs from the previous region's).
     pub series_starts: u64,
+    /// Keep only the last row of each run of equal merge keys.
+    pub dedup: bool,
+    /// Rows consumed and dropped as superseded duplicates so far (dedup only).
+    pub dropped: u64,
 }
 
 /// `a` sorts before `b` (heads compared; ties to the lower stream index).
@@ -115,8 +124,14 @@ impl MergeState {
     }
 }
 
-/// Fill `out` with up to `max_rows` picks in merge order. Once `out` holds at least
-/// `cut_after` rows, the window ends before the next row that starts a new series.
+/// Fill `out` with picks in merge order, consuming up to `max_rows` rows (with
+/// dedup, consumed rows include dropped duplicates). Once the window has consumed
+/// at least `cut_after` rows, it ends before the next row that starts a new series.
+///
+/// With dedup, two adjacent picks never have equal keys, and a window never ends
+/// with a pick whose key the next row repeats: when the window fills in the middle
+/// of a run of equal keys, its last pick is dropped (the next window starts with
+/// the row that supersedes it), so no row is held back across windows.
 pub(crate) fn select_window(
     streams: &mut [SortedStream],
     layout: &KeyLayout,
@@ -129,6 +144,8 @@ pub(crate) fn select_window(
     if state.losers.is_empty() {
         state.build(streams, layout)?;
     }
+    // Rows of this window dropped as duplicates (always 0 without dedup).
+    let mut dropped = 0usize;
     let end = loop {
         let w = state.losers[0];
         if w == NONE || !state.active[w] {
@@ -143,36 +160,60 @@ pub(crate) fn select_window(
         };
         let mut emitted = false;
         let stop = loop {
-            if out.len() >= max_rows {
-                break Some(WindowEnd::Full);
-            }
             let stream = &streams[w];
+            let (head_batch, head_row) = (stream.head_batch, stream.head_row);
             let row = stream.head();
             let previous = match out.last() {
                 Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
                 None => state.last_row.as_ref().map(|r| r.row()),
             };
-            // MC-3: the merged stream never goes backwards. Within a run the
-            // stream's own order (SS-1, checked on load) guarantees it, so only the
-            // first row of each run needs the comparison.
-            if !emitted && previous.is_some_and(|p| row < p) {
+            // Only picks of this window can be superseded: the previous window
+            // never ends with a key the next row repeats.
+            let duplicate = state.dedup && previous == Some(row);
+            if duplicate && out.is_empty() {
                 return Err(Error::Invariant {
-                    rule: "MC-3",
-                    detail: "merged output would not be sorted".into(),
+                    rule: "MC-1",
+                    detail: "dedup: the row a later row supersedes was already written".into(),
                 });
             }
-            // Cuts happen only where a new series starts.
-            if cut_after.is_some_and(|c| out.len() >= c) {
+            let taken = out.len() + dropped;
+            if taken >= max_rows {
+                if duplicate {
+                    // `row` supersedes the last pick and opens the next window.
+                    drop_last_pick(streams, layout, state, out);
+                }
+                break Some(WindowEnd::Full);
+            }
+            if duplicate {
+                // Last write wins: `row` replaces the pick it repeats (same key,
+                // hence same series; order and cuts are unaffected).
+                if let Some(last) = out.last_mut() {
+                    streams[last.0].dropped += 1;
+                    *last = (w, head_batch, head_row);
+                }
+                dropped += 1;
+                state.dropped += 1;
+            } else {
+                // MC-3: the merged stream never goes backwards. Within a run the
+                // stream's own order (SS-1, checked on load) guarantees it, so only
+                // the first row of each run needs the comparison.
+                if !emitted && previous.is_some_and(|p| row < p) {
+                    return Err(Error::Invariant {
+                        rule: "MC-3",
+                        detail: "merged output would not be sorted".into(),
+                    });
+                }
                 let new_series = previous
                     .is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref()));
-                if new_series {
+                // Cuts happen only where a new series starts.
+                if new_series && cut_after.is_some_and(|c| taken >= c) {
                     break Some(WindowEnd::Cut);
                 }
+                if new_series {
+                    state.series_starts += 1;
+                }
+                out.push((w, head_batch, head_row));
             }
-            if previous.is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref())) {
-                state.series_starts += 1;
-            }
-            out.push((w, stream.head_batch, stream.head_row));
             emitted = true;
             streams[w].advance();
             state.active[w] = streams[w].ensure_head(layout)?;
@@ -194,4 +235,27 @@ pub(crate) fn select_window(
         state.last_row = Some(streams[s].batches[pb].rows.row(pr).owned());
     }
     Ok(end)
+}
+
+/// Drop the window's last pick as a superseded duplicate, undoing its count as a
+/// series start (the row that supersedes it is counted when it is picked).
+fn drop_last_pick(
+    streams: &mut [SortedStream],
+    layout: &KeyLayout,
+    state: &mut MergeState,
+    out: &mut Vec<Pick>,
+) {
+    let Some((s, b, r)) = out.pop() else {
+        return;
+    };
+    let popped = streams[s].batches[b].rows.row(r);
+    let previous = match out.last() {
+        Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
+        None => state.last_row.as_ref().map(|r| r.row()),
+    };
+    if previous.is_none_or(|p| layout.series(p.as_ref()) != layout.series(popped.as_ref())) {
+        state.series_starts = state.series_starts.saturating_sub(1);
+    }
+    streams[s].dropped += 1;
+    state.dropped += 1;
 }

@@ -73,7 +73,10 @@ pub(crate) struct SortedStream {
     row_groups: Vec<(usize, u64)>,
     /// Rows skipped at the start of the first row group (virtual regions).
     skip_rows: u64,
-    pub emitted: u64,
+    /// Rows consumed from the stream (picked, or dropped as duplicates).
+    pub consumed: u64,
+    /// Of `consumed`, rows dropped as superseded duplicates (dedup only).
+    pub dropped: u64,
     pub expected: u64,
     exhausted: bool,
     /// PA-1 check of every batch against the region's prefix (P > 0).
@@ -134,7 +137,8 @@ impl SortedStream {
             loaded_rows: 0,
             row_groups,
             skip_rows: 0,
-            emitted: 0,
+            consumed: 0,
+            dropped: 0,
             expected,
             exhausted: false,
             prefix_check: None,
@@ -237,7 +241,7 @@ impl SortedStream {
     /// Consume the head row.
     pub fn advance(&mut self) {
         self.head_row += 1;
-        self.emitted += 1;
+        self.consumed += 1;
     }
 
     /// Drop batches that lie wholly before the head (after a window is assembled).

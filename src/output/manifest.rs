@@ -50,8 +50,13 @@ pub struct Manifest {
     pub window: Option<Window>,
     /// `qh.num_merge_ops` of the outputs.
     pub num_merge_ops: u64,
+    /// Rows read.
     pub rows_in: u64,
+    /// Rows written: `rows_in - duplicates_dropped`.
     pub rows_out: u64,
+    /// Rows dropped by last-write-wins dedup (`merge --dedup`); absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicates_dropped: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub inputs: Vec<InputEntry>,
@@ -64,6 +69,10 @@ impl Manifest {
         serde_json::to_string_pretty(self)
             .map_err(|e| crate::Error::InvalidData(format!("manifest JSON: {e}")))
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `t` as RFC 3339 UTC with millisecond precision.
