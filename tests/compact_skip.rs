@@ -171,6 +171,29 @@ fn count(report: &Value, outcome: &str) -> usize {
 }
 
 /// The skip list holds exactly `id`, with an error naming its file.
+/// The run exited 0 with exactly one skipped job, for `bad`, which is on the skip
+/// list; the rest of window `a` and all of window `b` are compacted.
+fn assert_skipped_rest_compacted(
+    f: &Fixture,
+    run: &Run,
+    report: &Value,
+    bad: &str,
+    (a, b): (i64, i64),
+) {
+    assert_eq!(
+        run.code,
+        Some(0),
+        "a skipped split is not a failed job: {run:?}"
+    );
+    assert_eq!(count(report, "failed"), 0);
+    let skipped = skipped_jobs(report);
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0].0, bad);
+    assert_skip_list(f, bad);
+    f.assert_compacted(a, bad);
+    f.assert_compacted(b, "");
+}
+
 fn assert_skip_list(f: &Fixture, id: &str) {
     let skipped = f.skipped();
     assert_eq!(skipped.len(), 1, "skip list: {skipped:?}");
@@ -231,18 +254,7 @@ fn corrupt_page_is_skipped_and_its_window_compacted() {
         run.code, run.stderr
     );
     eprintln!("report: {report}");
-    assert_eq!(
-        run.code,
-        Some(0),
-        "a skipped split is not a failed job: {run:?}"
-    );
-    assert_eq!(count(&report, "failed"), 0);
-    let skipped = skipped_jobs(&report);
-    assert_eq!(skipped.len(), 1, "{report}");
-    assert_eq!(skipped[0].0, bad);
-    assert_skip_list(&f, &bad);
-    f.assert_compacted(a, &bad);
-    f.assert_compacted(b, "");
+    assert_skipped_rest_compacted(&f, &run, &report, &bad, (a, b));
     let live = live(&f.table);
     assert_eq!(live.len(), 3, "window A: merged + bad; window B: merged");
     let bad_split = live.iter().find(|s| s.id == bad).unwrap();
@@ -313,18 +325,7 @@ fn truncated_split_is_skipped_in_open_and_closed_windows() {
         "compact with a truncated split: exit {:?}; report: {report}",
         run.code
     );
-    assert_eq!(
-        run.code,
-        Some(0),
-        "a skipped split is not a failed job: {run:?}"
-    );
-    assert_eq!(count(&report, "failed"), 0);
-    let skipped = skipped_jobs(&report);
-    assert_eq!(skipped.len(), 1, "{report}");
-    assert_eq!(skipped[0].0, bad);
-    assert_skip_list(&f, &bad);
-    f.assert_compacted(a, &bad);
-    f.assert_compacted(b, "");
+    assert_skipped_rest_compacted(&f, &run, &report, &bad, (a, b));
 
     // Closed windows, --retry-skipped: the final merge of window A takes it
     // again, and skips it again.

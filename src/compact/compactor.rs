@@ -2,7 +2,6 @@
 //! jobs under the memory budget, run them (up to `jobs` at once), repeat until
 //! stable when asked.
 
-use super::catalog::SplitState;
 use super::gc::{reap_dead_jobs, remove_orphans, GcReport};
 use super::job::{self, Outcome, ReadyJob};
 use super::policy::{JobKind, JobSpec, Policy};
@@ -277,14 +276,4 @@ fn run_batch(
         report.jobs.push(outcome);
     }
     Ok(progress)
-}
-
-/// The live set's row and byte totals (for reports and checks).
-pub fn live_totals(table: &mut Table) -> Result<(usize, u64, u64)> {
-    let live = table.catalog().splits(&[SplitState::Live])?;
-    Ok((
-        live.len(),
-        live.iter().map(|s| s.rows).sum(),
-        live.iter().map(|s| s.bytes).sum(),
-    ))
 }

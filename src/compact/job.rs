@@ -5,6 +5,7 @@
 use super::catalog::{Catalog, JobRecord, Split, SplitState};
 use super::failpoint;
 use super::policy::{JobKind, JobSpec};
+use super::table::{prefix_text, split_id};
 use super::worker::{now_secs, Worker};
 use crate::merge::{MergeBuilder, MergeOptions, MergePlan, PreparedMerge};
 use crate::output::durable::remove_if_exists;
@@ -180,17 +181,9 @@ fn commit(
 
 /// The catalog entry of a merge output.
 fn output_split(o: &OutputSummary, manifest: &crate::MergeResult) -> Result<Split> {
-    let key = |p: Option<&Vec<crate::key::KeyValue>>| {
-        p.map(|v| {
-            v.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .unwrap_or_default()
-    };
+    let key = |p: Option<&Vec<crate::key::KeyValue>>| prefix_text(p.map(Vec::as_slice));
     Ok(Split {
-        id: super::table::split_id(&o.path)?,
+        id: split_id(&o.path)?,
         rows: o.rows,
         bytes: o.bytes,
         window_start: manifest.window.map(|w| w.start),

@@ -22,7 +22,7 @@ pub mod table;
 pub mod worker;
 
 pub use catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
-pub use compactor::{compact, live_totals, plan, CompactOptions, CompactReport, PlannedJob};
+pub use compactor::{compact, plan, CompactOptions, CompactReport, PlannedJob};
 pub use gc::{gc, GcReport};
 pub use job::Outcome;
 pub use policy::{JobKind, JobSpec, Policy};

@@ -1,7 +1,7 @@
 //! A table: a directory of split files (`splits/`) plus its catalog
 //! (`catalog.sqlite`); create, open, add and list.
 
-use super::catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+use super::catalog::{Catalog, JobRecord, Split, SplitState, TableSettings};
 use super::failpoint;
 use super::sqlite::SqliteCatalog;
 use super::worker::{now_secs, Worker};
@@ -226,15 +226,10 @@ pub fn split_id(path: &Path) -> Result<String> {
 /// The catalog entry of an opened split file; `skipped` carries a skip reason.
 pub fn split_of(input: &InputFile, id: String, skipped: Option<String>) -> Split {
     let key = |rg: Option<&crate::input::RowGroupInfo>| {
-        rg.and_then(|rg| rg.prefix.as_ref())
-            .map(|p| {
-                p.values
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .unwrap_or_default()
+        prefix_text(
+            rg.and_then(|rg| rg.prefix.as_ref())
+                .map(|p| p.values.as_slice()),
+        )
     };
     let window = input.contract.window;
     Split {
@@ -254,9 +249,14 @@ pub fn split_of(input: &InputFile, id: String, skipped: Option<String>) -> Split
     }
 }
 
-impl Lease {
-    /// Whether the lease is still valid at `now`.
-    pub fn valid_at(&self, now: i64) -> bool {
-        self.until >= now
-    }
+/// A prefix key as text for `table ls` (`v1|v2`; empty when there is none).
+pub fn prefix_text(values: Option<&[crate::key::KeyValue]>) -> String {
+    values
+        .map(|v| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .unwrap_or_default()
 }
