@@ -194,6 +194,21 @@ fn assert_skipped_rest_compacted(
     f.assert_compacted(b, "");
 }
 
+/// `compact --retry-skipped` with every window closed: exit 0, and `bad` (still
+/// bad) is the one skipped split again. Returns the report.
+fn retry_skipped_again(f: &Fixture, bad: &str) -> Value {
+    let (run, report) = f.compact(f.closed(), &["--retry-skipped"]);
+    eprintln!(
+        "compact --retry-skipped: exit {:?}; report: {report}",
+        run.code
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let skipped = skipped_jobs(&report);
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0].0, bad);
+    report
+}
+
 fn assert_skip_list(f: &Fixture, id: &str) {
     let skipped = f.skipped();
     assert_eq!(skipped.len(), 1, "skip list: {skipped:?}");
@@ -278,15 +293,7 @@ fn corrupt_page_is_skipped_and_its_window_compacted() {
 
     // --retry-skipped: merged with window A's split again, fails again, skipped
     // again; nothing else changes.
-    let (run, report) = f.compact(f.closed(), &["--retry-skipped"]);
-    eprintln!(
-        "compact --retry-skipped: exit {:?}; report: {report}",
-        run.code
-    );
-    assert_eq!(run.code, Some(0), "{run:?}");
-    let skipped = skipped_jobs(&report);
-    assert_eq!(skipped.len(), 1, "{report}");
-    assert_eq!(skipped[0].0, bad);
+    let report = retry_skipped_again(&f, &bad);
     assert_eq!(count(&report, "committed"), 0, "{report}");
     assert_skip_list(&f, &bad);
     f.assert_compacted(a, &bad);
@@ -329,15 +336,7 @@ fn truncated_split_is_skipped_in_open_and_closed_windows() {
 
     // Closed windows, --retry-skipped: the final merge of window A takes it
     // again, and skips it again.
-    let (run, report) = f.compact(f.closed(), &["--retry-skipped"]);
-    eprintln!(
-        "compact --retry-skipped: exit {:?}; report: {report}",
-        run.code
-    );
-    assert_eq!(run.code, Some(0), "{run:?}");
-    let skipped = skipped_jobs(&report);
-    assert_eq!(skipped.len(), 1, "{report}");
-    assert_eq!(skipped[0].0, bad);
+    retry_skipped_again(&f, &bad);
     assert_skip_list(&f, &bad);
     f.assert_compacted(a, &bad);
     f.assert_compacted(b, "");
