@@ -116,11 +116,13 @@ pub enum Error {
     /// A run-time invariant (MC-1, MC-3, ...) failed: a bug or corrupt input.
     #[error("{rule} violated: {detail}")]
     Invariant { rule: &'static str, detail: String },
-    /// The merge was cancelled (its future dropped, or a cancel flag set).
     /// The table catalog (a database file) failed or refused an operation.
     #[error("{path}: catalog: {detail}")]
     Catalog { path: PathBuf, detail: String },
-
+    /// Object storage failed or refused an operation on `url` (after retries).
+    #[error("{url}: {detail}")]
+    Storage { url: String, detail: String },
+    /// The merge was cancelled (its future dropped, or a cancel flag set).
     #[error("merge cancelled")]
     Cancelled,
     /// Input batches given to the writer disagree with each other or the schema.
@@ -171,7 +173,8 @@ impl Error {
             | Error::DuplicateInput { path, .. }
             | Error::OutputExists { path }
             | Error::Catalog { path, .. } => Some(path),
-            Error::UnknownSortColumn { .. }
+            Error::Storage { .. }
+            | Error::UnknownSortColumn { .. }
             | Error::SortSchemaSyntax { .. }
             | Error::Invariant { .. }
             | Error::Cancelled

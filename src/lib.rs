@@ -10,6 +10,7 @@
 //! - [`inspect`]: the report behind `prefix-merge inspect`;
 //! - [`verify`]: deep data checks behind `prefix-merge verify`;
 //! - [`merge`], [`output`]: the streaming merge engine and its output files;
+//! - [`storage`]: local paths and object-store URLs, and all I/O on the latter;
 //! - [`compact`]: tables of splits kept compacted (catalog, policy, jobs, gc), on
 //!   top of the engine.
 
@@ -23,6 +24,7 @@ pub mod merge;
 pub mod output;
 pub mod plan;
 pub mod schema;
+pub mod storage;
 pub mod verify;
 pub mod write;
 

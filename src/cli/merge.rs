@@ -1,7 +1,7 @@
 //! `prefix-merge merge`: exit 0 with a summary on success; exit 1 with one
 //! `error: ...` line on failure, leaving no file the run created.
 
-use super::{CliResult, EXIT_VIOLATION};
+use super::{print_io_stats, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prefix_merge::key::describe;
 use prefix_merge::output::SortKey;
@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct MergeArgs {
-    /// Directory for the outputs (created if missing).
+    /// Directory for the outputs (created if missing), or a URL prefix
+    /// (s3://bucket/dir, gs://, az://) the outputs are uploaded under.
     #[arg(long)]
     output_dir: PathBuf,
     /// Upper bound on the number of outputs.
@@ -34,7 +35,8 @@ pub struct MergeArgs {
     /// Name outputs PREFIX_NNNNN.parquet (default merged_RUNID, unique per run).
     #[arg(long)]
     output_prefix: Option<String>,
-    /// Publish the run manifest (JSON) at this path once every output is durable.
+    /// Publish the run manifest (JSON) at this path or URL once every output is
+    /// durable (and, for uploads, visible).
     #[arg(long)]
     manifest: Option<PathBuf>,
     /// Columns whose distinct values the manifest lists per output (comma-separated),
@@ -51,33 +53,21 @@ pub struct MergeArgs {
     /// Print the manifest (JSON) instead of the summary table.
     #[arg(long)]
     json: bool,
-    /// Input Parquet files.
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Input Parquet files: paths or URLs (s3://bucket/key, gs://, az://, https://).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }
 
-/// Parse `256MiB`, `1GiB`, `500MB`, `4096` into bytes.
-pub(super) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid size '{s}'"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "kib" | "k" => 1 << 10,
-        "mb" => 1_000_000,
-        "mib" | "m" => 1 << 20,
-        "gb" => 1_000_000_000,
-        "gib" | "g" => 1 << 30,
-        other => return Err(format!("unknown size unit '{other}'")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size '{s}' too large"))
-}
+pub(super) use prefix_merge::storage::parse_size;
 
 pub fn run(a: MergeArgs) -> CliResult {
-    let mut builder = MergeBuilder::new(&a.inputs, &a.output_dir);
+    let storage = a.storage.storage().map_err(|e| Box::new((EXIT_USAGE, e)))?;
+    let mut builder = MergeBuilder::new(&a.inputs, &a.output_dir).storage(storage);
+    if let Some(dir) = &a.storage.journal_dir {
+        builder = builder.journal_dir(dir);
+    }
     if let Some(n) = a.num_outputs {
         builder = builder.num_outputs(n);
     }
@@ -119,6 +109,7 @@ pub fn run(a: MergeArgs) -> CliResult {
         println!("{text}");
     } else {
         print!("{}", render_summary(&result));
+        print_io_stats();
     }
     Ok(ExitCode::SUCCESS)
 }

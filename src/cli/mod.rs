@@ -43,6 +43,42 @@ enum Command {
     Compact(compact::CompactArgs),
 }
 
+/// Options for URLs (object storage), shared by the commands that take them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// Object-store option KEY=VALUE (repeatable): client keys such as
+    /// aws_endpoint, aws_region, allow_http, aws_access_key_id, or tuning keys
+    /// part_size, upload_concurrency, fetch_size, prefetch, max_retries,
+    /// retry_timeout. Credentials otherwise come from the environment (AWS_*,
+    /// GOOGLE_*, AZURE_*).
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+    /// Local directory for the journal of runs whose outputs are uploaded
+    /// (default $PREFIX_MERGE_JOURNAL_DIR, else ~/.local/state/prefix-merge/journal).
+    #[arg(long)]
+    pub journal_dir: Option<std::path::PathBuf>,
+}
+
+impl StorageArgs {
+    /// The storage these options describe.
+    pub fn storage(
+        &self,
+    ) -> Result<std::sync::Arc<prefix_merge::storage::Storage>, prefix_merge::Error> {
+        prefix_merge::storage::Storage::with_options(&self.options).map(std::sync::Arc::new)
+    }
+}
+
+/// After a run that touched object storage: its request and byte counts.
+pub fn print_io_stats() {
+    let s = prefix_merge::storage::stats::snapshot();
+    if s.gets + s.puts > 0 {
+        println!(
+            "storage: {} GETs ({} bytes fetched), {} PUTs ({} bytes uploaded)",
+            s.gets, s.bytes_fetched, s.puts, s.bytes_uploaded
+        );
+    }
+}
+
 /// Exit code for a file that breaks its claim or a failed job.
 pub const EXIT_VIOLATION: u8 = 1;
 /// Exit code for usage errors and unreadable files.

@@ -4,7 +4,6 @@ use super::{Guarded, InputFile};
 use crate::{Error, Result};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
-use std::fs::File;
 
 /// Rows per batch when scanning sort or prefix columns.
 pub const SCAN_BATCH_ROWS: usize = 8192;
@@ -17,12 +16,12 @@ pub fn read_row_group_columns(
     row_group: usize,
     field_indices: &[usize],
 ) -> Result<Guarded<ParquetRecordBatchReader>> {
-    let file = File::open(&input.path).map_err(|e| Error::io(&input.path, e))?;
+    let source = input.chunk_source(&[row_group])?;
     let mask = ProjectionMask::roots(
         input.metadata.metadata().file_metadata().schema_descr(),
         field_indices.iter().copied(),
     );
-    ParquetRecordBatchReaderBuilder::new_with_metadata(file, input.metadata.clone())
+    ParquetRecordBatchReaderBuilder::new_with_metadata(source, input.metadata.clone())
         .with_projection(mask)
         .with_row_groups(vec![row_group])
         .with_batch_size(SCAN_BATCH_ROWS)

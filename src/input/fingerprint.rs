@@ -33,6 +33,11 @@ pub fn footer_fingerprint(path: &Path, file: &mut File, file_len: u64) -> Result
     file.seek(SeekFrom::Start(file_len - footer_len))
         .and_then(|_| file.read_exact(&mut footer))
         .map_err(|e| Error::io(path, e))?;
-    let hash = twox_hash::XxHash3_64::oneshot(&footer);
-    Ok(format!("xxh3:{hash:016x}"))
+    Ok(fingerprint_of(&footer))
+}
+
+/// The fingerprint of a footer given as its last `footer length + 8` bytes.
+pub fn fingerprint_of(footer: &[u8]) -> String {
+    let hash = twox_hash::XxHash3_64::oneshot(footer);
+    format!("xxh3:{hash:016x}")
 }

@@ -14,6 +14,14 @@ pub struct FileIdentity {
 impl FileIdentity {
     /// The identity of the file at `path`.
     pub fn of(path: &Path) -> Result<Self> {
+        if path.to_str().is_some_and(crate::storage::is_url) {
+            // An object: its URL is its identity.
+            return Ok(FileIdentity {
+                canonical: path.to_path_buf(),
+                #[cfg(unix)]
+                dev_ino: (u64::MAX, u64::MAX),
+            });
+        }
         let canonical = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         #[cfg(unix)]
         let dev_ino = {
@@ -31,7 +39,7 @@ impl FileIdentity {
     /// Whether both identities name one file.
     pub fn same_file(&self, other: &FileIdentity) -> bool {
         #[cfg(unix)]
-        if self.dev_ino == other.dev_ino {
+        if self.dev_ino == other.dev_ino && self.dev_ino != (u64::MAX, u64::MAX) {
             return true;
         }
         self.canonical == other.canonical

@@ -21,14 +21,16 @@ pub use guard::{catch_decoder_panic, in_guarded_decode, Guarded};
 pub use identity::{same_file, FileIdentity};
 pub use legacy::{scan_virtual_regions, VirtualRegion};
 pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
-pub use region_bytes::{RegionBytes, COALESCE_LIMIT};
+pub use region_bytes::{row_groups_range, ChunkRead, ChunkSource, RegionBytes, COALESCE_LIMIT};
 
 use crate::key::{KeyValue, ValueKind};
 use crate::schema::{resolve, Direction, ResolvedColumn, SortSchema};
+use crate::storage::{Location, RemoteObject, RemoteReader};
 use crate::{Error, Result};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::metadata::{PageIndexPolicy, ParquetStatisticsPolicy};
+use parquet::file::reader::ChunkReader;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -45,10 +47,25 @@ pub struct RowGroupInfo {
     pub prefix: Option<RowGroupPrefix>,
 }
 
+/// Where an input's bytes are read from.
+#[derive(Debug, Clone)]
+pub enum InputSource {
+    /// The local file at `InputFile::path`.
+    Local,
+    /// An object in a store, read through its prefetch window.
+    Remote(Arc<RemoteReader>),
+}
+
+/// Footers are read from object storage with one GET of this many trailing bytes
+/// (a second GET only if the footer is longer).
+pub const FOOTER_GUESS: u64 = 64 << 10;
+
 /// An opened input file with its footer parsed once.
 #[derive(Debug, Clone)]
 pub struct InputFile {
+    /// The local path, or the URL of a remote input (what errors name).
     pub path: PathBuf,
+    pub source: InputSource,
     /// Parsed footer and Arrow schema, shared by every reader built on this file.
     /// Column-chunk statistics are dropped once the row groups' prefix keys are
     /// known (they are most of a footer's memory); see [`full_metadata`](Self::full_metadata).
@@ -66,11 +83,81 @@ pub struct InputFile {
     pub footer_fingerprint: String,
 }
 
+/// The trailing bytes of a remote file holding its footer (`footer length + 8`
+/// at least) and the file's size.
+fn remote_footer(object: &RemoteObject) -> Result<(bytes::Bytes, u64)> {
+    let path = PathBuf::from(object.url());
+    let corrupt = |reason: String| {
+        Error::parquet(
+            &path,
+            parquet::errors::ParquetError::General(format!("footer: {reason}")),
+        )
+    };
+    let (tail, len) = object.get_tail(FOOTER_GUESS)?;
+    if tail.len() < 8 {
+        return Err(corrupt(format!("file of {len} bytes is shorter than 8")));
+    }
+    let n = tail.len();
+    let mut footer_len = [0u8; 4];
+    footer_len.copy_from_slice(&tail[n - 8..n - 4]);
+    let need = u64::from(u32::from_le_bytes(footer_len)) + 8;
+    if need > len {
+        return Err(corrupt(format!(
+            "footer length {need} exceeds the file ({len} bytes)"
+        )));
+    }
+    if need <= n as u64 {
+        return Ok((tail.slice(n - need as usize..), len));
+    }
+    Ok((object.get_range(len - need..len)?, len))
+}
+
+/// An input whose footer is loaded, before the contract and row groups are derived.
+struct Opened {
+    path: PathBuf,
+    source: InputSource,
+    metadata: ArrowReaderMetadata,
+    file_len: u64,
+    footer_fingerprint: String,
+}
+
+impl Opened {
+    /// Derive the contract, sort columns and row-group facts, then swap in the
+    /// footer without statistics (`slim`).
+    fn finish(
+        self,
+        explicit: Option<&SortSchema>,
+        slim: impl FnOnce(&Path) -> Result<ArrowReaderMetadata>,
+    ) -> Result<InputFile> {
+        let contract = FileContract::from_metadata(&self.path, self.metadata.metadata(), explicit)?;
+        let sort_columns = resolve(&contract.sort_schema, self.metadata.schema(), &self.path)?;
+        let mut input = InputFile {
+            path: self.path,
+            source: self.source,
+            metadata: self.metadata,
+            full_metadata: OnceLock::new(),
+            contract,
+            sort_columns,
+            row_groups: Vec::new(),
+            file_bytes: self.file_len,
+            footer_fingerprint: self.footer_fingerprint,
+        };
+        input.row_groups = prefix::row_group_infos(&input)?;
+        // Prefix keys are known: keep the footer without column statistics. Parsed
+        // again rather than edited, so that the full footer's memory is reused by
+        // the next input's parse.
+        let slim = slim(&input.path)?;
+        let full = std::mem::replace(&mut input.metadata, slim);
+        drop(full);
+        Ok(input)
+    }
+}
+
 /// Parse the footer of `file` (no page index, no page encoding or size statistics;
 /// column-chunk statistics as `column_stats` says), guarding against decoder panics.
-fn load_footer(
+fn load_footer<R: ChunkReader>(
     path: &Path,
-    file: &File,
+    file: &R,
     column_stats: ParquetStatisticsPolicy,
 ) -> Result<ArrowReaderMetadata> {
     let options = ArrowReaderOptions::new()
@@ -102,26 +189,45 @@ impl InputFile {
         let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         footer_check::check_footer(&path, metadata.metadata(), file_len)?;
         let footer_fingerprint = fingerprint::footer_fingerprint(&path, &mut file, file_len)?;
-        let contract = FileContract::from_metadata(&path, metadata.metadata(), explicit)?;
-        let sort_columns = resolve(&contract.sort_schema, metadata.schema(), &path)?;
-        let mut input = InputFile {
+        let opened = Opened {
             path,
+            source: InputSource::Local,
             metadata,
-            full_metadata: OnceLock::new(),
-            contract,
-            sort_columns,
-            row_groups: Vec::new(),
-            file_bytes: file_len,
+            file_len,
             footer_fingerprint,
         };
-        input.row_groups = prefix::row_group_infos(&input)?;
-        // Prefix keys are known: keep the footer without column statistics. Parsed
-        // again rather than edited, so that the full footer's memory is reused by
-        // the next input's parse.
-        let slim = load_footer(&input.path, &file, ParquetStatisticsPolicy::SkipAll)?;
-        let full = std::mem::replace(&mut input.metadata, slim);
-        drop(full);
-        Ok(input)
+        opened.finish(explicit, |p| {
+            load_footer(p, &file, ParquetStatisticsPolicy::SkipAll)
+        })
+    }
+
+    /// Open the input at `location` (a local path or an object-store URL).
+    pub fn open_location(location: &Location, explicit: Option<&SortSchema>) -> Result<Self> {
+        match location {
+            Location::Local(p) => Self::open_with_schema(p, explicit),
+            Location::Remote(object) => Self::open_remote(object, explicit),
+        }
+    }
+
+    /// Open a remote input: its footer with one ranged GET (two if it is longer
+    /// than [`FOOTER_GUESS`]), the data later through a prefetch window.
+    fn open_remote(object: &RemoteObject, explicit: Option<&SortSchema>) -> Result<Self> {
+        let path = PathBuf::from(object.url());
+        let (tail, file_len) = remote_footer(object)?;
+        let footer = RegionBytes::new(file_len - tail.len() as u64, tail.clone(), file_len);
+        let metadata = load_footer(&path, &footer, ParquetStatisticsPolicy::KeepAll)?;
+        footer_check::check_footer(&path, metadata.metadata(), file_len)?;
+        let data_end = file_len - tail.len() as u64;
+        let opened = Opened {
+            path,
+            source: InputSource::Remote(Arc::new(RemoteReader::new(object.clone(), data_end))),
+            metadata,
+            file_len,
+            footer_fingerprint: fingerprint::fingerprint_of(&tail),
+        };
+        opened.finish(explicit, |p| {
+            load_footer(p, &footer, ParquetStatisticsPolicy::SkipAll)
+        })
     }
 
     /// The footer with every column chunk's statistics (what a verbatim copy
@@ -130,10 +236,60 @@ impl InputFile {
         if let Some(m) = self.full_metadata.get() {
             return Ok(m.clone());
         }
-        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let full = load_footer(&self.path, &file, ParquetStatisticsPolicy::KeepAll)?;
+        let full = match &self.source {
+            InputSource::Local => {
+                let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+                load_footer(&self.path, &file, ParquetStatisticsPolicy::KeepAll)?
+            }
+            InputSource::Remote(reader) => {
+                let (tail, len) = remote_footer(reader.object())?;
+                let footer = RegionBytes::new(len - tail.len() as u64, tail, len);
+                load_footer(&self.path, &footer, ParquetStatisticsPolicy::KeepAll)?
+            }
+        };
         let meta = full.metadata().clone();
         Ok(self.full_metadata.get_or_init(|| meta).clone())
+    }
+
+    /// Where a reader of whole row groups `row_groups` gets its bytes: for a
+    /// local file, memory when they are small (one read) and the file otherwise
+    /// (page by page); for a remote input, memory through its prefetch window.
+    pub fn chunk_source(&self, row_groups: &[usize]) -> Result<ChunkSource> {
+        match &self.source {
+            InputSource::Local => {
+                let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+                Ok(match RegionBytes::read(self, &file, row_groups)? {
+                    Some(bytes) => ChunkSource::Memory(bytes),
+                    None => ChunkSource::File(file),
+                })
+            }
+            InputSource::Remote(reader) => {
+                let range = row_groups_range(self, row_groups).unwrap_or(0..0);
+                let start = range.start;
+                let data = reader.read(range)?;
+                Ok(ChunkSource::Memory(RegionBytes::new(
+                    start,
+                    data,
+                    self.file_bytes,
+                )))
+            }
+        }
+    }
+
+    /// Where a verbatim copy of row group `row_group` reads it: the local file,
+    /// or the bytes fetched for the remote input.
+    pub fn copy_source(&self, row_group: usize) -> Result<ChunkSource> {
+        match &self.source {
+            InputSource::Local => File::open(&self.path)
+                .map(ChunkSource::File)
+                .map_err(|e| Error::io(&self.path, e)),
+            InputSource::Remote(_) => self.chunk_source(&[row_group]),
+        }
+    }
+
+    /// Whether the input is read from object storage.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.source, InputSource::Remote(_))
     }
 
     /// Claimed prefix length P.

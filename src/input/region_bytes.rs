@@ -1,6 +1,7 @@
 //! Coalesced reads: the column chunks of a few small row groups fetched with one
-//! positioned read and served to parquet-rs' readers from memory, instead of a
-//! `dup` + seek + buffered read per page.
+//! positioned read (or, for a remote input, through its prefetch window) and
+//! served to parquet-rs' readers from memory, instead of a `dup` + seek +
+//! buffered read per page.
 
 use super::InputFile;
 use crate::{Error, Result};
@@ -8,6 +9,7 @@ use bytes::{Buf, Bytes};
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 use std::fs::File;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 
 /// Row groups whose column chunks span at most this many bytes are read at once.
@@ -21,39 +23,52 @@ pub struct RegionBytes {
     file_len: u64,
 }
 
+/// The byte range spanned by every column chunk of `row_groups` of `input`
+/// (`None` if a row group does not exist or has no columns).
+pub fn row_groups_range(input: &InputFile, row_groups: &[usize]) -> Option<Range<u64>> {
+    let meta = input.metadata.metadata();
+    let mut range: Option<Range<u64>> = None;
+    for &rg in row_groups {
+        for c in meta.row_groups().get(rg)?.columns() {
+            let (start, len) = c.byte_range();
+            let end = start.saturating_add(len);
+            range = Some(match range {
+                None => start..end,
+                Some(r) => r.start.min(start)..r.end.max(end),
+            });
+        }
+    }
+    range
+}
+
 impl RegionBytes {
+    /// Bytes `data` found at offset `start` of a file of `file_len` bytes.
+    pub fn new(start: u64, data: Bytes, file_len: u64) -> Self {
+        RegionBytes {
+            start,
+            data,
+            file_len,
+        }
+    }
+
     /// The bytes of every column chunk of `row_groups` of `input`, if they span at
     /// most [`COALESCE_LIMIT`] bytes (`None` otherwise: read page by page).
     pub fn read(input: &InputFile, file: &File, row_groups: &[usize]) -> Result<Option<Self>> {
-        let meta = input.metadata.metadata();
-        let mut range: Option<(u64, u64)> = None;
-        for &rg in row_groups {
-            let Some(rg) = meta.row_groups().get(rg) else {
-                return Ok(None);
-            };
-            for c in rg.columns() {
-                let (start, len) = c.byte_range();
-                let end = start.saturating_add(len);
-                range = Some(match range {
-                    None => (start, end),
-                    Some((s, e)) => (s.min(start), e.max(end)),
-                });
-            }
-        }
-        let Some((start, end)) = range else {
+        let Some(range) = row_groups_range(input, row_groups) else {
             return Ok(None);
         };
+        let (start, end) = (range.start, range.end);
         if end - start > COALESCE_LIMIT || end > input.file_bytes {
             return Ok(None);
         }
         let mut data = vec![0u8; (end - start) as usize];
         file.read_exact_at(&mut data, start)
             .map_err(|e| Error::io(&input.path, e))?;
-        Ok(Some(RegionBytes {
+        Ok(Some(RegionBytes::new(
             start,
-            data: Bytes::from(data),
-            file_len: input.file_bytes,
-        }))
+            Bytes::from(data),
+            input.file_bytes,
+        )))
     }
 
     fn slice(&self, start: u64, length: Option<usize>) -> parquet::errors::Result<Bytes> {
@@ -89,5 +104,54 @@ impl ChunkReader for RegionBytes {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         self.slice(start, Some(length))
+    }
+}
+
+/// Where a reader of some row groups gets its bytes: the local file (page by
+/// page), or memory.
+pub enum ChunkSource {
+    File(File),
+    Memory(RegionBytes),
+}
+
+/// A `Read` over either kind of [`ChunkSource`].
+pub enum ChunkRead {
+    File(<File as ChunkReader>::T),
+    Memory(bytes::buf::Reader<Bytes>),
+}
+
+impl std::io::Read for ChunkRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            ChunkRead::File(r) => r.read(buf),
+            ChunkRead::Memory(r) => r.read(buf),
+        }
+    }
+}
+
+impl Length for ChunkSource {
+    fn len(&self) -> u64 {
+        match self {
+            ChunkSource::File(f) => Length::len(f),
+            ChunkSource::Memory(m) => m.len(),
+        }
+    }
+}
+
+impl ChunkReader for ChunkSource {
+    type T = ChunkRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        match self {
+            ChunkSource::File(f) => f.get_read(start).map(ChunkRead::File),
+            ChunkSource::Memory(m) => m.get_read(start).map(ChunkRead::Memory),
+        }
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        match self {
+            ChunkSource::File(f) => f.get_bytes(start, length),
+            ChunkSource::Memory(m) => m.get_bytes(start, length),
+        }
     }
 }

@@ -4,6 +4,7 @@ use super::engine::{Engine, RowCounts};
 use super::key_layout::KeyLayout;
 use crate::input::{scan_virtual_regions, FileContract, InputFile};
 use crate::output::manifest::{rfc3339, MANIFEST_VERSION};
+use crate::output::run::default_journal_dir;
 use crate::output::run::new_run_id;
 use crate::output::{
     default_output_prefix, InputEntry, Manifest, OutputConfig, OutputSet, OutputSink, Sealed,
@@ -11,6 +12,7 @@ use crate::output::{
 };
 use crate::plan::{build_regions, estimate_memory, validate_inputs, MemoryEstimate, OutputTargets};
 use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
+use crate::storage::{Location, Storage};
 use crate::{Error, Result};
 use parquet::arrow::ArrowSchemaConverter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -82,6 +84,8 @@ pub struct MergeBuilder {
     manifest: Option<PathBuf>,
     summary_columns: Vec<String>,
     options: MergeOptions,
+    storage: Arc<Storage>,
+    journal_dir: Option<PathBuf>,
 }
 
 impl MergeBuilder {
@@ -108,7 +112,23 @@ impl MergeBuilder {
             manifest: None,
             summary_columns: Vec::new(),
             options: MergeOptions::default(),
+            storage: Arc::new(Storage::default()),
+            journal_dir: None,
         }
+    }
+
+    /// How URLs among the inputs, the output directory and the manifest path are
+    /// reached (storage options and credentials); by default the environment's.
+    pub fn storage(mut self, storage: Arc<Storage>) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Local directory for the lock and journal of a run whose outputs go to
+    /// object storage (default: [`default_journal_dir`]).
+    pub fn journal_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.journal_dir = Some(dir.as_ref().to_path_buf());
+        self
     }
 
     /// Merge inputs the caller has already opened (their footers are not parsed
@@ -407,7 +427,10 @@ impl MergeBuilder {
         match std::mem::replace(&mut self.inputs, Inputs::Paths(Vec::new())) {
             Inputs::Paths(paths) => paths
                 .iter()
-                .map(|p| InputFile::open_with_schema(p, self.sort_schema.as_ref()))
+                .map(|p| {
+                    let location = self.storage.resolve(p)?;
+                    InputFile::open_location(&location, self.sort_schema.as_ref())
+                })
                 .collect(),
             Inputs::Opened(inputs) => Ok(inputs),
         }
@@ -557,8 +580,20 @@ impl MergeBuilder {
             .flatten()
             .filter(|c| plan.union.schema.index_of(&c.name).is_ok())
             .map(|c| c.name.clone());
+        let (dir, remote) = match self.storage.resolve(&self.output_dir)? {
+            Location::Local(dir) => (dir, None),
+            Location::Remote(prefix) => (
+                self.journal_dir.clone().unwrap_or_else(default_journal_dir),
+                Some(prefix),
+            ),
+        };
+        let manifest = match &self.manifest {
+            Some(p) => Some(self.storage.resolve(p)?),
+            None => None,
+        };
         let outputs = OutputSet::new(OutputConfig {
-            dir: self.output_dir.clone(),
+            dir,
+            remote,
             run_id: plan.run_id.clone(),
             prefix: plan.output_prefix.clone(),
             schema: plan.union.schema.clone(),
@@ -574,7 +609,7 @@ impl MergeBuilder {
                 summary_columns: self.summary_columns.clone(),
             },
             max_outputs: plan.targets.num_outputs,
-            manifest: self.manifest.clone(),
+            manifest,
         })?;
         let engine = Engine {
             prefix_len: plan.contract.prefix_len,

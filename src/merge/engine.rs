@@ -301,7 +301,12 @@ impl Engine<'_> {
                 ),
             });
         }
-        outputs.copy_row_group(input.path.clone(), input.full_metadata()?, rg)
+        outputs.copy_row_group(
+            input.path.clone(),
+            input.copy_source(rg)?,
+            input.full_metadata()?,
+            rg,
+        )
     }
 
     /// Close the current output if the next cut threshold has been reached

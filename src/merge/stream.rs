@@ -4,7 +4,7 @@
 
 use super::key_layout::KeyLayout;
 use super::prefix_check::PrefixCheck;
-use crate::input::{Guarded, InputFile, RegionBytes};
+use crate::input::{row_groups_range, Guarded, InputFile, InputSource, COALESCE_LIMIT};
 use crate::key::first_unsorted;
 use crate::plan::RegionMember;
 use crate::schema::InputAdapter;
@@ -17,7 +17,6 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::file::reader::ChunkReader;
 use std::collections::VecDeque;
-use std::fs::File;
 use std::path::PathBuf;
 
 /// Where a stream's batches come from: a parquet-rs reader, or memory.
@@ -29,30 +28,143 @@ pub(crate) struct Loaded {
     pub rows: Rows,
 }
 
-/// A parquet-rs reader over `member`'s rows of `input`, reading through `source`.
+/// Rows of whole row groups to read: `covered` rows in all, of which `select`
+/// after the first `skip` (a virtual region may start and end mid row group).
+#[derive(Clone)]
+struct Rows3 {
+    covered: u64,
+    skip: u64,
+    select: u64,
+}
+
+/// A parquet-rs reader over `row_groups` of `input`, reading through `source`.
 fn member_reader<T: ChunkReader + 'static>(
     source: T,
     input: &InputFile,
-    member: &RegionMember,
-    row_groups: &[(usize, u64)],
+    row_groups: Vec<usize>,
+    rows: &Rows3,
     batch_rows: usize,
 ) -> Result<ParquetRecordBatchReader> {
     let mut builder =
         ParquetRecordBatchReaderBuilder::new_with_metadata(source, input.metadata.clone())
-            .with_row_groups(member.row_groups.clone())
+            .with_row_groups(row_groups)
             .with_batch_size(batch_rows);
-    let covered: u64 = row_groups.iter().map(|r| r.1).sum();
-    if member.skip_rows > 0 || member.rows < covered {
-        // A virtual region: a row range that may start and end mid row group.
-        let after = covered.saturating_sub(member.skip_rows + member.rows);
+    if rows.skip > 0 || rows.select < rows.covered {
+        let after = rows.covered.saturating_sub(rows.skip + rows.select);
         let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         builder = builder.with_row_selection(RowSelection::from(vec![
-            RowSelector::skip(to_usize(member.skip_rows)),
-            RowSelector::select(to_usize(member.rows)),
+            RowSelector::skip(to_usize(rows.skip)),
+            RowSelector::select(to_usize(rows.select)),
             RowSelector::skip(to_usize(after)),
         ]));
     }
     builder.build().map_err(|e| Error::parquet(&input.path, e))
+}
+
+/// A remote member read in chunks of row groups, each at most the prefetch
+/// window's size (a bigger row group is a chunk of its own), so that memory
+/// holds one chunk per input rather than the whole member.
+struct ChunkedMember {
+    input: InputFile,
+    chunks: VecDeque<(Vec<usize>, Rows3)>,
+    current: Option<Guarded<ParquetRecordBatchReader>>,
+    batch_rows: usize,
+}
+
+impl ChunkedMember {
+    fn new(
+        input: &InputFile,
+        member: &RegionMember,
+        rows: &[(usize, u64)],
+        batch_rows: usize,
+    ) -> Self {
+        let limit = match &input.source {
+            InputSource::Remote(r) => {
+                let t = &r.object().store.tuning;
+                t.fetch_size.max(t.prefetch)
+            }
+            InputSource::Local => COALESCE_LIMIT,
+        };
+        let (mut lo, hi) = (member.skip_rows, member.skip_rows + member.rows);
+        let mut at = 0u64;
+        let mut chunks = VecDeque::new();
+        let mut group: Vec<usize> = Vec::new();
+        let mut group_rows = 0u64;
+        let mut flush = |group: &mut Vec<usize>, group_rows: &mut u64, at: &mut u64| {
+            if group.is_empty() {
+                return;
+            }
+            let end = *at + *group_rows;
+            let (from, to) = (lo.max(*at), hi.min(end));
+            if to > from {
+                chunks.push_back((
+                    std::mem::take(group),
+                    Rows3 {
+                        covered: *group_rows,
+                        skip: from - *at,
+                        select: to - from,
+                    },
+                ));
+            }
+            group.clear();
+            *at = end;
+            *group_rows = 0;
+            lo = lo.max(from);
+        };
+        for &(rg, n) in rows {
+            let mut candidate = group.clone();
+            candidate.push(rg);
+            let fits =
+                row_groups_range(input, &candidate).is_some_and(|r| r.end - r.start <= limit);
+            if !group.is_empty() && !fits {
+                flush(&mut group, &mut group_rows, &mut at);
+            }
+            group.push(rg);
+            group_rows += n;
+        }
+        flush(&mut group, &mut group_rows, &mut at);
+        ChunkedMember {
+            input: input.clone(),
+            chunks,
+            current: None,
+            batch_rows,
+        }
+    }
+}
+
+impl Iterator for ChunkedMember {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(reader) = self.current.as_mut() {
+                match reader.next() {
+                    Some(item) => return Some(item),
+                    None => self.current = None,
+                }
+            }
+            let (row_groups, rows) = self.chunks.pop_front()?;
+            let opened = self.input.chunk_source(&row_groups).and_then(|source| {
+                member_reader(source, &self.input, row_groups, &rows, self.batch_rows)
+            });
+            match opened {
+                Ok(reader) => self.current = Some(Guarded::new(reader)),
+                Err(e) => return Some(Err(ArrowError::ExternalError(Box::new(e)))),
+            }
+        }
+    }
+}
+
+/// An error from a batch source: ours if it carries one, else an arrow error
+/// about `path`.
+fn source_error(path: &std::path::Path, e: ArrowError) -> Error {
+    match e {
+        ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::arrow(path, ArrowError::ExternalError(other)),
+        },
+        e => Error::arrow(path, e),
+    }
 }
 
 /// A cursor over one member's rows in sort order.
@@ -92,21 +204,33 @@ impl SortedStream {
         batch_rows: usize,
         prefix_check: Option<PrefixCheck>,
     ) -> Result<Self> {
-        let file = File::open(&input.path).map_err(|e| Error::io(&input.path, e))?;
         let row_groups: Vec<(usize, u64)> = member
             .row_groups
             .iter()
             .map(|&rg| (rg, input.row_groups.get(rg).map_or(0, |r| r.rows)))
             .collect();
-        // Small row groups are read with one call (coalesced), big ones page by page.
-        let reader = match RegionBytes::read(input, &file, &member.row_groups)? {
-            Some(bytes) => member_reader(bytes, input, member, &row_groups, batch_rows)?,
-            None => member_reader(file, input, member, &row_groups, batch_rows)?,
+        let reader: BatchSource = match &input.source {
+            // Small row groups are read with one call (coalesced), big ones page
+            // by page.
+            InputSource::Local => {
+                let rows = Rows3 {
+                    covered: row_groups.iter().map(|r| r.1).sum(),
+                    skip: member.skip_rows,
+                    select: member.rows,
+                };
+                let source = input.chunk_source(&member.row_groups)?;
+                let reader =
+                    member_reader(source, input, member.row_groups.clone(), &rows, batch_rows)?;
+                Box::new(Guarded::new(reader))
+            }
+            InputSource::Remote(_) => {
+                Box::new(ChunkedMember::new(input, member, &row_groups, batch_rows))
+            }
         };
         let mut stream = Self::from_source(
             member.input,
             input.path.clone(),
-            Box::new(Guarded::new(reader)),
+            reader,
             adapter,
             row_groups,
             member.rows,
@@ -189,7 +313,7 @@ impl SortedStream {
                     }
                 }
                 Some(batch) => {
-                    self.load(batch.map_err(|e| Error::arrow(&self.path, e))?, layout)?
+                    self.load(batch.map_err(|e| source_error(&self.path, e))?, layout)?
                 }
             }
         }

@@ -10,6 +10,7 @@ use super::durable::{
 };
 use super::run::{temp_name, JournalRecord, Publication, RunLock};
 use super::OutputSummary;
+use crate::storage::{RemoteObject, UploadedParts};
 use crate::Result;
 use std::path::{Path, PathBuf};
 
@@ -34,11 +35,30 @@ pub fn roll_back(lock: &mut RunLock, publications: &[Publication]) -> Result<()>
     Ok(())
 }
 
-/// Where a run's manifest goes: its final path, and the lock the run holds in the
-/// manifest's directory when that differs from the output directory.
+/// Where a run's manifest goes: its final path (or URL), the lock the run holds
+/// in the manifest's directory when that differs from the output directory, and
+/// the object when it goes to object storage.
 pub struct ManifestTarget {
     pub path: PathBuf,
     pub lock: Option<RunLock>,
+    pub remote: Option<RemoteObject>,
+}
+
+/// An output that is complete and durable but not yet visible.
+pub enum Pending {
+    /// Under a temporary name in the output directory.
+    Temp(PathBuf),
+    /// Every part uploaded; visible once the upload is completed.
+    Upload(UploadedParts),
+}
+
+impl Pending {
+    fn temp(&self) -> Option<&Path> {
+        match self {
+            Pending::Temp(p) => Some(p),
+            Pending::Upload(_) => None,
+        }
+    }
 }
 
 /// Outputs that are complete and durable under temporary names; nothing is
@@ -48,10 +68,12 @@ pub struct Sealed {
     pub(super) dir: PathBuf,
     pub(super) lock: Option<RunLock>,
     pub(super) manifest: Option<ManifestTarget>,
-    /// (temporary path, summary naming the final path) per output.
-    pub(super) outputs: Vec<(PathBuf, OutputSummary)>,
+    /// (pending output, summary naming the final path) per output.
+    pub(super) outputs: Vec<(Pending, OutputSummary)>,
     /// Set once the `publish` record is journaled: what a rollback must undo.
     pub(super) journaled: Vec<Publication>,
+    /// Whether the remote manifest was written (a rollback deletes it).
+    pub(super) manifest_put: bool,
     pub(super) done: bool,
 }
 
@@ -67,12 +89,27 @@ impl Sealed {
         let mut publications: Vec<Publication> = self
             .outputs
             .iter()
-            .map(|(temp, s)| Publication {
-                temp: temp.clone(),
-                target: s.path.clone(),
+            .filter_map(|(p, s)| {
+                p.temp().map(|temp| Publication {
+                    temp: temp.to_path_buf(),
+                    target: s.path.clone(),
+                })
             })
             .collect();
+        let remote_targets: Vec<String> = self
+            .outputs
+            .iter()
+            .filter(|(p, _)| matches!(p, Pending::Upload(_)))
+            .map(|(_, s)| s.path.display().to_string())
+            .chain(
+                self.manifest
+                    .as_ref()
+                    .and_then(|m| m.remote.as_ref())
+                    .map(RemoteObject::url),
+            )
+            .collect();
         let manifest = match (&self.manifest, manifest_bytes) {
+            (Some(m), Some(_)) if m.remote.is_some() => None,
             (Some(m), Some(bytes)) => {
                 let temp = parent_dir(&m.path).join(temp_name(&self.run_id, "manifest"));
                 write_synced(&temp, bytes)?;
@@ -91,16 +128,28 @@ impl Sealed {
             ));
         };
         lock.append(&JournalRecord::Publish(publications.clone()))?;
+        if !remote_targets.is_empty() {
+            lock.append(&JournalRecord::PublishRemote(remote_targets))?;
+        }
         self.journaled = publications;
         // The lock file (and its journal) must be durable before any final name is.
         sync_dir(&self.dir)?;
-        for (temp, s) in &self.outputs {
-            link_no_replace(temp, &s.path)?;
+        for (pending, s) in &mut self.outputs {
+            match pending {
+                Pending::Temp(temp) => link_no_replace(temp, &s.path)?,
+                Pending::Upload(parts) => parts.complete()?,
+            }
         }
         sync_dir(&self.dir)?;
         if let Some(m) = &manifest {
             link_no_replace(&m.temp, &m.target)?;
             sync_dir(parent_dir(&m.target))?;
+        }
+        if let (Some(m), Some(bytes)) = (&self.manifest, manifest_bytes) {
+            if let Some(object) = &m.remote {
+                object.put_new(bytes::Bytes::copy_from_slice(bytes))?;
+                self.manifest_put = true;
+            }
         }
         lock.append(&JournalRecord::Committed)?;
         self.done = true;
@@ -125,21 +174,39 @@ impl Drop for Sealed {
         if self.done {
             return;
         }
+        // Remote outputs: delete what was completed, abort the rest.
+        let mut remote_clean = true;
+        for (pending, _) in &mut self.outputs {
+            if let Pending::Upload(parts) = pending {
+                let undone = if parts.is_done() {
+                    parts.object().delete()
+                } else {
+                    parts.abort()
+                };
+                remote_clean &= undone.is_ok();
+            }
+        }
+        if self.manifest_put {
+            if let Some(object) = self.manifest.as_ref().and_then(|m| m.remote.as_ref()) {
+                remote_clean &= object.delete().is_ok();
+            }
+        }
         let cleaned = match self.lock.as_mut() {
             Some(lock) if !self.journaled.is_empty() => roll_back(lock, &self.journaled).is_ok(),
             _ => {
                 let manifest_temp = self
                     .manifest
                     .as_ref()
+                    .filter(|m| m.remote.is_none())
                     .map(|m| parent_dir(&m.path).join(temp_name(&self.run_id, "manifest")));
                 self.outputs
                     .iter()
-                    .map(|(temp, _)| temp)
-                    .chain(manifest_temp.as_ref())
+                    .filter_map(|(p, _)| p.temp())
+                    .chain(manifest_temp.as_deref())
                     .all(|temp| remove_if_exists(temp).is_ok())
             }
         };
-        if cleaned {
+        if cleaned && remote_clean {
             let _ = self.release_locks();
         }
     }

@@ -7,6 +7,8 @@
 
 use super::dict_chunk::{eligible, DictChunkWriter};
 use super::rows::Rows;
+use crate::input::ChunkSource;
+use crate::storage::{ErrorSlot, Upload, UploadedParts};
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
@@ -18,6 +20,7 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -71,11 +74,52 @@ impl Work<'_> {
     }
 }
 
+/// Where an output's bytes go: a local (temporary) file, or a multipart upload.
+pub enum OutputIo {
+    File(File),
+    /// `None` once the upload has been finished.
+    Upload(Option<Upload>, ErrorSlot),
+}
+
+impl OutputIo {
+    /// Stream to `upload`.
+    pub fn upload(upload: Upload) -> Self {
+        let slot = upload.error_slot();
+        OutputIo::Upload(Some(upload), slot)
+    }
+
+    /// The storage error an upload hit, if any (the writer only sees "I/O error").
+    fn storage_error(&self) -> Option<Error> {
+        match self {
+            OutputIo::Upload(_, slot) => slot.lock().ok().and_then(|mut s| s.take()),
+            OutputIo::File(_) => None,
+        }
+    }
+}
+
+impl Write for OutputIo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            OutputIo::File(f) => f.write(buf),
+            OutputIo::Upload(Some(u), _) => u.write(buf),
+            OutputIo::Upload(None, _) => Err(std::io::Error::other("upload already finished")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            OutputIo::File(f) => f.flush(),
+            OutputIo::Upload(Some(u), _) => u.flush(),
+            OutputIo::Upload(None, _) => Ok(()),
+        }
+    }
+}
+
 /// Writes one output file.
 pub struct OutputFileWriter {
     path: PathBuf,
     schema: SchemaRef,
-    writer: SerializedFileWriter<File>,
+    writer: SerializedFileWriter<OutputIo>,
     /// Per top-level field of `schema`.
     encoders: Vec<Encoder>,
     /// Column writers for the fields encoded by parquet-rs (a projection of the
@@ -92,9 +136,20 @@ impl OutputFileWriter {
     /// footer as parquet-rs' `ArrowWriter` does.
     pub fn create(path: &Path, schema: SchemaRef, properties: WriterProperties) -> Result<Self> {
         let file = super::durable::create_new(path)?;
+        Self::new(path, OutputIo::File(file), schema, properties)
+    }
+
+    /// A writer of batches of `schema` into `io`; `path` names it in errors (the
+    /// file, or the URL of an upload).
+    pub fn new(
+        path: &Path,
+        io: OutputIo,
+        schema: SchemaRef,
+        properties: WriterProperties,
+    ) -> Result<Self> {
         let err = |e| Error::parquet(path, e);
         let (writer, full_factory) =
-            ArrowWriter::try_new(file, schema.clone(), Some(properties.clone()))
+            ArrowWriter::try_new(io, schema.clone(), Some(properties.clone()))
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(err)?;
         // Flat dictionary string fields (one leaf each) go to the transcoder.
@@ -240,11 +295,11 @@ impl OutputFileWriter {
     pub fn copy_row_group(
         &mut self,
         source: &Path,
+        file: &ChunkSource,
         metadata: &ParquetMetaData,
         index: usize,
     ) -> Result<()> {
         self.flush_row_group()?;
-        let file = File::open(source).map_err(|e| Error::io(source, e))?;
         let rg = metadata.row_groups().get(index).ok_or_else(|| {
             Error::InvalidArgument(format!("{}: no row group {index}", source.display()))
         })?;
@@ -256,7 +311,7 @@ impl OutputFileWriter {
             .map_err(|e| Error::parquet(path, e))?;
         for column in rg.columns() {
             // Carry the chunk's bloom filter along with its pages.
-            let bloom_filter = Sbbf::read_from_column_chunk(column, &file)
+            let bloom_filter = Sbbf::read_from_column_chunk(column, file)
                 .map_err(|e| Error::parquet(source, e))?;
             let close = ColumnCloseResult {
                 bytes_written: u64::try_from(column.compressed_size()).unwrap_or(0),
@@ -267,7 +322,7 @@ impl OutputFileWriter {
                 offset_index: None,
             };
             row_group
-                .append_column(&file, close)
+                .append_column(file, close)
                 .map_err(|e| Error::parquet(source, e))?;
         }
         row_group.close().map_err(|e| Error::parquet(path, e))?;
@@ -275,18 +330,46 @@ impl OutputFileWriter {
         Ok(())
     }
 
-    /// Finish the file and fsync it; returns its row-group count and size in bytes.
-    pub fn close(mut self) -> Result<(usize, u64)> {
+    /// Give up on the output: abort its upload (a local temporary file is the
+    /// caller's to remove).
+    pub fn abort(mut self) -> Result<()> {
+        match self.writer.inner_mut() {
+            OutputIo::Upload(upload, _) => upload.take().map_or(Ok(()), Upload::abort),
+            OutputIo::File(_) => Ok(()),
+        }
+    }
+
+    /// An error from writing, or the storage error behind it.
+    pub fn explain(&self, e: Error) -> Error {
+        self.writer.inner().storage_error().unwrap_or(e)
+    }
+
+    /// Finish the file and make it durable: fsync a local file; send the last
+    /// part of an upload and wait for every part (the object is not visible
+    /// until the upload is completed). Returns the row-group count, the size in
+    /// bytes and, for an upload, its parts.
+    pub fn close(mut self) -> Result<(usize, u64, Option<UploadedParts>)> {
+        let closed = self.close_inner();
+        closed.map_err(|e| self.explain(e))
+    }
+
+    fn close_inner(&mut self) -> Result<(usize, u64, Option<UploadedParts>)> {
         self.flush_row_group()?;
         let meta = self
             .writer
             .finish()
             .map_err(|e| Error::parquet(&self.path, e))?;
-        self.writer
-            .inner()
-            .sync_all()
-            .map_err(|e| Error::io(&self.path, e))?;
         let bytes = u64::try_from(self.writer.bytes_written()).unwrap_or(u64::MAX);
-        Ok((meta.num_row_groups(), bytes))
+        let uploaded = match self.writer.inner_mut() {
+            OutputIo::File(f) => {
+                f.sync_all().map_err(|e| Error::io(&self.path, e))?;
+                None
+            }
+            OutputIo::Upload(upload, _) => match upload.take() {
+                Some(u) => Some(u.finish()?),
+                None => None,
+            },
+        };
+        Ok((meta.num_row_groups(), bytes, uploaded))
     }
 }

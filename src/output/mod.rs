@@ -26,8 +26,8 @@ mod summary;
 mod truncate;
 
 pub use cleanup::{cleanup_dir, CleanupReport};
-pub use commit::{ManifestTarget, Sealed};
-pub use file_writer::OutputFileWriter;
+pub use commit::{ManifestTarget, Pending, Sealed};
+pub use file_writer::{OutputFileWriter, OutputIo};
 pub use manifest::{InputEntry, Manifest, SortColumnEntry};
 pub use rows::{Gathered, Rows};
 pub use sink::OutputSink;
@@ -35,7 +35,9 @@ pub use summary::{
     ColumnValues, OutputSummary, SortKey, SummarySpec, SummaryTracker, DISTINCT_CAP,
 };
 
+use crate::input::ChunkSource;
 use crate::key::KeyValue;
+use crate::storage::{Location, RemoteObject, Upload};
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -72,7 +74,11 @@ pub fn check_output_prefix(prefix: &str) -> Result<()> {
 
 /// Where and how a merge writes its outputs.
 pub struct OutputConfig {
+    /// The output directory; with `remote`, the local directory of the run's
+    /// lock and journal.
     pub dir: PathBuf,
+    /// Outputs go to object storage under this key prefix (multipart uploads).
+    pub remote: Option<RemoteObject>,
     pub run_id: String,
     /// Final names are `PREFIX_NNNNN.parquet`.
     pub prefix: String,
@@ -81,13 +87,14 @@ pub struct OutputConfig {
     pub summary: SummarySpec,
     /// Upper bound on the number of outputs (their names are checked up front).
     pub max_outputs: usize,
-    /// Final path of the run manifest, if the run writes one.
-    pub manifest: Option<PathBuf>,
+    /// Where the run manifest goes, if the run writes one.
+    pub manifest: Option<Location>,
 }
 
 struct OpenOutput {
     index: usize,
-    temp_path: PathBuf,
+    /// The temporary file (local outputs).
+    temp_path: Option<PathBuf>,
     writer: OutputFileWriter,
     tracker: SummaryTracker,
 }
@@ -98,7 +105,7 @@ pub struct OutputSet {
     lock: Option<RunLock>,
     manifest: Option<ManifestTarget>,
     current: Option<OpenOutput>,
-    finished: Vec<(PathBuf, OutputSummary)>,
+    finished: Vec<(Pending, OutputSummary)>,
     /// Every temporary file created, for removal if the run fails.
     temps: Vec<PathBuf>,
 }
@@ -112,20 +119,52 @@ impl OutputSet {
         std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
         // Absolute paths, so that the journal means the same to any later cleanup.
         config.dir = std::path::absolute(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
-        for i in 0..config.max_outputs {
-            check_free(&config.dir.join(output_name(&config.prefix, i)))?;
+        match &config.remote {
+            None => {
+                for i in 0..config.max_outputs {
+                    check_free(&config.dir.join(output_name(&config.prefix, i)))?;
+                }
+            }
+            Some(prefix) => {
+                let taken: std::collections::HashSet<String> = prefix
+                    .list()?
+                    .into_iter()
+                    .filter_map(|(o, _)| o.file_name().map(str::to_string))
+                    .collect();
+                for i in 0..config.max_outputs {
+                    let name = output_name(&config.prefix, i);
+                    if taken.contains(&name) {
+                        return Err(Error::OutputExists {
+                            path: PathBuf::from(prefix.child(&name).url()),
+                        });
+                    }
+                }
+            }
         }
-        let manifest = match &config.manifest {
-            Some(path) => {
+        let (manifest, remote_manifest) = match &config.manifest {
+            Some(Location::Local(path)) => {
                 let path = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
                 check_free(&path)?;
-                Some(path)
+                (Some(path), None)
             }
-            None => None,
+            Some(Location::Remote(object)) => {
+                if object.size()?.is_some() {
+                    return Err(Error::OutputExists {
+                        path: PathBuf::from(object.url()),
+                    });
+                }
+                (None, Some(object.clone()))
+            }
+            None => (None, None),
         };
         let lock = RunLock::acquire(&config.dir, &config.run_id)?;
-        let manifest = match manifest {
-            Some(path) => {
+        let manifest = match (manifest, remote_manifest) {
+            (None, Some(object)) => Some(ManifestTarget {
+                path: PathBuf::from(object.url()),
+                lock: None,
+                remote: Some(object),
+            }),
+            (Some(path), _) => {
                 let mdir = parent_dir(&path);
                 let lock = if mdir == config.dir || durable::same_file(mdir, &config.dir) {
                     None
@@ -142,9 +181,13 @@ impl OutputSet {
                         }
                     }
                 };
-                Some(ManifestTarget { path, lock })
+                Some(ManifestTarget {
+                    path,
+                    lock,
+                    remote: None,
+                })
             }
-            None => None,
+            (None, None) => None,
         };
         Ok(OutputSet {
             config,
@@ -159,14 +202,38 @@ impl OutputSet {
     fn open_next(&mut self) -> Result<&mut OpenOutput> {
         if self.current.is_none() {
             let index = self.finished.len();
-            let what = format!("{index:05}.parquet");
-            let temp_path = self.config.dir.join(temp_name(&self.config.run_id, &what));
-            self.temps.push(temp_path.clone());
-            let writer = OutputFileWriter::create(
-                &temp_path,
-                self.config.schema.clone(),
-                self.config.properties.clone(),
-            )?;
+            let (temp_path, writer) = match &self.config.remote {
+                None => {
+                    let what = format!("{index:05}.parquet");
+                    let temp_path = self.config.dir.join(temp_name(&self.config.run_id, &what));
+                    self.temps.push(temp_path.clone());
+                    let writer = OutputFileWriter::create(
+                        &temp_path,
+                        self.config.schema.clone(),
+                        self.config.properties.clone(),
+                    )?;
+                    (Some(temp_path), writer)
+                }
+                Some(prefix) => {
+                    let object = prefix.child(&output_name(&self.config.prefix, index));
+                    let upload = Upload::create(&object)?;
+                    // Journaled before a byte is sent: a crash leaves an upload
+                    // that `cleanup` can abort.
+                    if let Some(lock) = self.lock.as_mut() {
+                        lock.append(&run::JournalRecord::Upload {
+                            url: object.url(),
+                            upload_id: upload.id().to_string(),
+                        })?;
+                    }
+                    let writer = OutputFileWriter::new(
+                        &PathBuf::from(object.url()),
+                        OutputIo::upload(upload),
+                        self.config.schema.clone(),
+                        self.config.properties.clone(),
+                    )?;
+                    (None, writer)
+                }
+            };
             self.current = Some(OpenOutput {
                 index,
                 temp_path,
@@ -196,11 +263,12 @@ impl OutputSet {
     pub fn copy_row_group(
         &mut self,
         source: &Path,
+        chunks: &ChunkSource,
         metadata: &ParquetMetaData,
         index: usize,
     ) -> Result<()> {
         let out = self.open_next()?;
-        out.writer.copy_row_group(source, metadata, index)
+        out.writer.copy_row_group(source, chunks, metadata, index)
     }
 
     /// Account for rows that reach the current output without passing through
@@ -231,13 +299,22 @@ impl OutputSet {
     /// temporary name.
     pub fn finish_current(&mut self) -> Result<()> {
         if let Some(out) = self.current.take() {
-            let (row_groups, bytes) = out.writer.close()?;
-            let final_path = self
-                .config
-                .dir
-                .join(output_name(&self.config.prefix, out.index));
+            let (row_groups, bytes, uploaded) = out.writer.close()?;
+            let name = output_name(&self.config.prefix, out.index);
+            let (final_path, pending) = match (&self.config.remote, out.temp_path, uploaded) {
+                (None, Some(temp), None) => (self.config.dir.join(&name), Pending::Temp(temp)),
+                (Some(prefix), None, Some(parts)) => (
+                    PathBuf::from(prefix.child(&name).url()),
+                    Pending::Upload(parts),
+                ),
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "output {name}: closed without its file or upload"
+                    )))
+                }
+            };
             let summary = out.tracker.finish(final_path, row_groups, bytes);
-            self.finished.push((out.temp_path, summary));
+            self.finished.push((pending, summary));
         }
         Ok(())
     }
@@ -252,6 +329,7 @@ impl OutputSet {
             manifest: self.manifest.take(),
             outputs: std::mem::take(&mut self.finished),
             journaled: Vec::new(),
+            manifest_put: false,
             done: false,
         })
     }
@@ -263,8 +341,16 @@ impl Drop for OutputSet {
         let Some(lock) = self.lock.take() else {
             return; // sealed: the `Sealed` owns the rest
         };
-        self.current = None;
-        let cleaned = self
+        let mut cleaned = match self.current.take() {
+            Some(out) => out.writer.abort().is_ok(),
+            None => true,
+        };
+        for (pending, _) in &mut self.finished {
+            if let Pending::Upload(parts) = pending {
+                cleaned &= parts.abort().is_ok();
+            }
+        }
+        cleaned &= self
             .temps
             .iter()
             .all(|t| durable::remove_if_exists(t).is_ok());

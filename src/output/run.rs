@@ -18,6 +18,26 @@ use std::path::{Path, PathBuf};
 
 const PREFIX: &str = ".pm-";
 
+/// Where runs whose outputs go to object storage keep their lock and journal
+/// unless told otherwise: `$PREFIX_MERGE_JOURNAL_DIR`, else
+/// `$XDG_STATE_HOME/prefix-merge/journal`, else
+/// `$HOME/.local/state/prefix-merge/journal`, else the system temp directory.
+pub fn default_journal_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = env("PREFIX_MERGE_JOURNAL_DIR") {
+        return dir;
+    }
+    let state = env("XDG_STATE_HOME").or_else(|| env("HOME").map(|h| h.join(".local/state")));
+    match state {
+        Some(s) => s.join("prefix-merge").join("journal"),
+        None => std::env::temp_dir().join("prefix-merge-journal"),
+    }
+}
+
 /// A new run id: a ULID (26 characters, sortable by start time).
 pub fn new_run_id() -> String {
     ulid::Ulid::new().to_string()
@@ -62,6 +82,12 @@ pub enum JournalRecord {
     /// The final names this run created were removed (by the run or by cleanup);
     /// any temporary file left may be deleted.
     RolledBack,
+    /// A multipart upload to `url` was started (outputs in object storage): until
+    /// the run commits, `cleanup` aborts it.
+    Upload { url: String, upload_id: String },
+    /// Written before the first upload is completed: the objects about to become
+    /// visible (rolled back by deleting them unless the run committed).
+    PublishRemote(Vec<String>),
 }
 
 /// A temporary file and the final name it gets.

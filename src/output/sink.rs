@@ -3,6 +3,7 @@
 //! most a few merged batches are in flight.
 
 use super::{OutputSet, Rows, Sealed};
+use crate::input::ChunkSource;
 use crate::key::KeyValue;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
@@ -20,6 +21,7 @@ enum Command {
     Write(Rows, u64),
     Observe(RecordBatch, u64),
     CopyRowGroup {
+        chunks: ChunkSource,
         source: PathBuf,
         metadata: Arc<ParquetMetaData>,
         index: usize,
@@ -43,10 +45,11 @@ fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Sealed> 
             Command::Write(rows, series) => outputs.write(&rows, series)?,
             Command::Observe(batch, series) => outputs.observe(&batch, series)?,
             Command::CopyRowGroup {
+                chunks,
                 source,
                 metadata,
                 index,
-            } => outputs.copy_row_group(&source, &metadata, index)?,
+            } => outputs.copy_row_group(&source, &chunks, &metadata, index)?,
             Command::NotePrefix(p) => outputs.note_prefix(&p)?,
             Command::FlushRowGroup => outputs.flush_row_group()?,
             Command::FinishCurrent => outputs.finish_current()?,
@@ -111,11 +114,13 @@ impl OutputSink {
     pub fn copy_row_group(
         &mut self,
         source: PathBuf,
+        chunks: ChunkSource,
         metadata: Arc<ParquetMetaData>,
         index: usize,
     ) -> Result<()> {
         self.send(Command::CopyRowGroup {
             source,
+            chunks,
             metadata,
             index,
         })
