@@ -40,7 +40,10 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport> {
         prefix_len: 0,
         violations: Vec::new(),
     };
-    let input = match InputFile::open(path) {
+    let opened = crate::storage::Storage::default()
+        .resolve(path)
+        .and_then(|location| InputFile::open_location(&location, None));
+    let input = match opened {
         Ok(i) => i,
         Err(
             e @ (Error::BadMetadata { .. }

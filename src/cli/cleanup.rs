@@ -12,11 +12,17 @@ pub struct CleanupArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Object-store option KEY=VALUE for the URLs in journals (repeatable; as
+    /// for `merge`).
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    storage_options: Vec<String>,
 }
 
 pub fn run(a: CleanupArgs) -> CliResult {
-    let report =
-        prefix_merge::output::cleanup_dir(&a.dir).map_err(|e| Box::new((EXIT_USAGE, e)))?;
+    let storage = prefix_merge::storage::Storage::with_options(&a.storage_options)
+        .map_err(|e| Box::new((EXIT_USAGE, e)))?;
+    let report = prefix_merge::output::cleanup_dir_with(&a.dir, &storage)
+        .map_err(|e| Box::new((EXIT_USAGE, e)))?;
     if a.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| prefix_merge::Error::InvalidData(format!("json: {e}")))
@@ -30,12 +36,16 @@ pub fn run(a: CleanupArgs) -> CliResult {
     for run in &report.rolled_back_runs {
         println!("rolled back unfinished run {run}");
     }
+    for upload in &report.aborted_uploads {
+        println!("aborted upload {upload}");
+    }
     for run in &report.live_runs {
         println!("left live run {run} alone");
     }
     println!(
-        "cleanup: {} files removed, {} runs rolled back, {} live runs",
+        "cleanup: {} files removed, {} uploads aborted, {} runs rolled back, {} live runs",
         report.removed.len(),
+        report.aborted_uploads.len(),
         report.rolled_back_runs.len(),
         report.live_runs.len()
     );

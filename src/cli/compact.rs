@@ -2,8 +2,8 @@
 //! and `prefix-merge compact TABLE` (run them).
 
 use super::merge::parse_size;
-use super::{print_json, CliResult, EXIT_USAGE, EXIT_VIOLATION};
-use prefix_merge::compact::{compact, plan, CompactOptions, Outcome, Policy, Table};
+use super::{open_table, print_json, CliResult, StorageArgs, EXIT_VIOLATION};
+use prefix_merge::compact::{compact, plan, CompactOptions, Outcome, Policy};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -63,6 +63,8 @@ impl PolicyArgs {
 pub struct PlanArgs {
     table: PathBuf,
     #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
     policy: PolicyArgs,
     #[arg(long)]
     json: bool,
@@ -71,6 +73,8 @@ pub struct PlanArgs {
 #[derive(Debug, clap::Args)]
 pub struct CompactArgs {
     table: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
     #[command(flatten)]
     policy: PolicyArgs,
     /// Repeat until the policy has nothing left to do.
@@ -90,7 +94,7 @@ pub struct CompactArgs {
 }
 
 pub fn run_plan(a: PlanArgs) -> CliResult {
-    let mut table = Table::open(&a.table).map_err(|e| Box::new((EXIT_USAGE, e)))?;
+    let mut table = open_table(&a.table, &a.storage)?;
     let jobs = plan(&mut table, &a.policy.options()).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     if a.json {
         return print_json(&jobs);
@@ -119,7 +123,7 @@ pub fn run_plan(a: PlanArgs) -> CliResult {
 }
 
 pub fn run_compact(a: CompactArgs) -> CliResult {
-    let mut table = Table::open(&a.table).map_err(|e| Box::new((EXIT_USAGE, e)))?;
+    let mut table = open_table(&a.table, &a.storage)?;
     let options = CompactOptions {
         until_stable: a.until_stable,
         jobs: a.jobs,

@@ -51,11 +51,11 @@ pub struct StorageArgs {
     /// part_size, upload_concurrency, fetch_size, prefetch, max_retries,
     /// retry_timeout. Credentials otherwise come from the environment (AWS_*,
     /// GOOGLE_*, AZURE_*).
-    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", global = true)]
     pub options: Vec<String>,
     /// Local directory for the journal of runs whose outputs are uploaded
     /// (default $PREFIX_MERGE_JOURNAL_DIR, else ~/.local/state/prefix-merge/journal).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub journal_dir: Option<std::path::PathBuf>,
 }
 
@@ -66,6 +66,18 @@ impl StorageArgs {
     ) -> Result<std::sync::Arc<prefix_merge::storage::Storage>, prefix_merge::Error> {
         prefix_merge::storage::Storage::with_options(&self.options).map(std::sync::Arc::new)
     }
+}
+
+/// Open the table in `dir` with these storage options.
+pub fn open_table(
+    dir: &std::path::Path,
+    storage: &StorageArgs,
+) -> Result<prefix_merge::compact::Table, Box<(u8, prefix_merge::Error)>> {
+    let usage = |e| Box::new((EXIT_USAGE, e));
+    let storage = storage.storage().map_err(usage)?;
+    prefix_merge::compact::Table::open(dir)
+        .map(|t| t.with_storage(storage))
+        .map_err(usage)
 }
 
 /// After a run that touched object storage: its request and byte counts.

@@ -1,6 +1,6 @@
 //! `prefix-merge table create|add|ls|skipped|gc`: a table of splits and its catalog.
 
-use super::{print_json, CliResult, EXIT_USAGE, EXIT_VIOLATION};
+use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
 use prefix_merge::compact::{gc, Split, Table, TableSettings, Worker};
 use prefix_merge::SortSchema;
 use std::path::PathBuf;
@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct TableArgs {
     #[command(subcommand)]
     command: TableCommand,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -28,6 +30,10 @@ enum TableCommand {
         /// `merge --dedup`).
         #[arg(long)]
         dedup: bool,
+        /// Keep the split files in a bucket under this URL prefix
+        /// (s3://bucket/prefix, gs://, az://); the catalog stays in TABLE.
+        #[arg(long)]
+        splits_url: Option<String>,
     },
     /// Validate files (as `merge` would), copy them in durably and register them.
     Add {
@@ -73,13 +79,20 @@ pub fn run(a: TableArgs) -> CliResult {
             sort_schema,
             prefix_len,
             dedup,
+            splits_url,
         } => {
             let settings = TableSettings {
                 sort_schema: sort_schema.to_string(),
                 prefix_len,
                 dedup,
             };
-            usage(Table::create(&table, settings))?;
+            match &splits_url {
+                Some(url) => {
+                    let storage = usage(a.storage.storage())?;
+                    usage(Table::create_in_bucket(&table, settings, url, storage))?
+                }
+                None => usage(Table::create(&table, settings))?,
+            };
             println!(
                 "created table {} (sort schema {sort_schema}, P={prefix_len}, dedup {})",
                 table.display(),
@@ -92,7 +105,7 @@ pub fn run(a: TableArgs) -> CliResult {
             promote,
             files,
         } => {
-            let mut t = usage(Table::open(&table))?;
+            let mut t = open_table(&table, &a.storage)?;
             let worker = Worker::new(Duration::from_secs(600));
             for f in &files {
                 let split = t
@@ -108,11 +121,11 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Ls { table, json } => {
-            let live = usage(usage(Table::open(&table))?.live())?;
+            let live = usage(open_table(&table, &a.storage)?.live())?;
             print_splits(&live, json)
         }
         TableCommand::Skipped { table, json } => {
-            let skipped = usage(usage(Table::open(&table))?.skipped())?;
+            let skipped = usage(open_table(&table, &a.storage)?.skipped())?;
             if json {
                 return print_json(&skipped);
             }
@@ -123,7 +136,7 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Gc { table, grace, json } => {
-            let mut t = usage(Table::open(&table))?;
+            let mut t = open_table(&table, &a.storage)?;
             let now = prefix_merge::compact::worker::now_secs();
             let report = gc(&mut t, grace, now).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
             if json {

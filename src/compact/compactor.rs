@@ -121,7 +121,7 @@ fn fit(
     job: &str,
 ) -> Result<ReadyJob> {
     loop {
-        let mut ready = job::prepare(spec.clone(), &table.splits_dir(), job, dedup)?;
+        let mut ready = job::prepare(spec.clone(), &table.place(), job, dedup)?;
         let Some(plan) = ready.plan() else {
             return Ok(ready);
         };

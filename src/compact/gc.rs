@@ -6,8 +6,8 @@ use super::catalog::{Catalog, SplitState};
 use super::failpoint;
 use super::table::Table;
 use super::worker::owner_is_dead;
-use crate::output::cleanup_dir;
-use crate::output::durable::{remove_if_exists, sync_dir};
+use crate::output::cleanup_dir_with;
+use crate::output::durable::sync_dir;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -46,7 +46,7 @@ pub fn reap_dead_jobs(catalog: &mut dyn Catalog, now: i64) -> Result<Vec<String>
 /// (other names) are left alone.
 pub fn remove_orphans(table: &mut Table, now: i64, report: &mut GcReport) -> Result<()> {
     let dir = table.splits_dir();
-    let cleaned = cleanup_dir(&dir)?;
+    let cleaned = cleanup_dir_with(&dir, table.storage())?;
     report.temporaries.extend(cleaned.removed);
     // List the files before reading the catalog: a job that commits in between
     // has its outputs in the catalog by then, and a job still running has its
@@ -55,11 +55,24 @@ pub fn remove_orphans(table: &mut Table, now: i64, report: &mut GcReport) -> Res
     // reads is then running in the first or has its outputs in the second (read
     // the other way round, its outputs would be in neither, and deleted).
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let entry = entry.map_err(|e| Error::io(&dir, e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            if let Some((id, job)) = owned_file(name) {
-                files.push((entry.path(), id.to_string(), job.to_string()));
+    match table.splits_remote()? {
+        None => {
+            for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                if let Some(name) = entry.file_name().to_str() {
+                    if let Some((id, job)) = owned_file(name) {
+                        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                        files.push((entry.path(), id.to_string(), job.to_string(), size));
+                    }
+                }
+            }
+        }
+        Some(prefix) => {
+            for (object, size) in prefix.list()? {
+                if let Some((id, job)) = object.file_name().and_then(owned_file) {
+                    let (id, job) = (id.to_string(), job.to_string());
+                    files.push((PathBuf::from(object.url()), id, job, size));
+                }
             }
         }
     }
@@ -71,11 +84,12 @@ pub fn remove_orphans(table: &mut Table, now: i64, report: &mut GcReport) -> Res
         .map(|s| s.id)
         .collect();
     let mut removed = false;
-    for (path, id, job) in files {
+    let storage = table.storage().clone();
+    for (path, id, job, size) in files {
         let temp = path.extension().is_some_and(|e| e == "tmp");
         if (temp || !known.contains(&id)) && !running.contains(&job) {
-            report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            remove_if_exists(&path)?;
+            report.bytes_freed += size;
+            storage.remove(&path)?;
             report.orphans.push(path);
             removed = true;
         }
@@ -96,25 +110,27 @@ pub fn gc(table: &mut Table, grace: Duration, now: i64) -> Result<GcReport> {
     failpoint::hit("gc.expired");
     remove_orphans(table, now, &mut report)?;
     let cutoff = now.saturating_sub_unsigned(grace.as_secs());
-    let retired: Vec<String> = table
+    let retired: Vec<(String, u64)> = table
         .catalog()
         .splits(&[SplitState::Replaced, SplitState::Dropped])?
         .into_iter()
         .filter(|s| s.retired_at.is_some_and(|t| t <= cutoff))
-        .map(|s| s.id)
+        .map(|s| (s.id, s.bytes))
         .collect();
-    for id in &retired {
+    let retired_ids: Vec<String> = retired.iter().map(|(id, _)| id.clone()).collect();
+    let storage = table.storage().clone();
+    for (id, bytes) in &retired {
         let path = table.split_path(id);
-        report.bytes_freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        remove_if_exists(&path)?;
+        report.bytes_freed += bytes;
+        storage.remove(&path)?;
         failpoint::hit("gc.file-deleted");
     }
     if !retired.is_empty() {
         sync_dir(&table.splits_dir())?;
-        table.catalog().forget(&retired)?;
+        table.catalog().forget(&retired_ids)?;
         failpoint::hit("gc.forgotten");
     }
-    report.deleted_splits = retired;
+    report.deleted_splits = retired_ids;
     Ok(report)
 }
 

@@ -5,15 +5,14 @@
 use super::catalog::{Catalog, JobRecord, Split, SplitState};
 use super::failpoint;
 use super::policy::{JobKind, JobSpec};
-use super::table::{prefix_text, split_id};
+use super::table::{prefix_text, split_id, SplitPlace};
 use super::worker::{now_secs, Worker};
 use crate::merge::{MergeBuilder, MergeOptions, MergePlan, PreparedMerge};
-use crate::output::durable::remove_if_exists;
 use crate::output::OutputSummary;
 use crate::verify::verify_file;
 use crate::{Error, Result};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A job ready to run: its spec and, for merges, the prepared engine run.
@@ -36,13 +35,13 @@ impl ReadyJob {
     }
 }
 
-/// Open the inputs of `spec` (in `splits_dir`) and plan the merge without
+/// Open the inputs of `spec` (in `place`) and plan the merge without
 /// writing anything. `job` names the outputs (`JOB_NNNNN.parquet`).
-pub fn prepare(spec: JobSpec, splits_dir: &Path, job: &str, dedup: bool) -> Result<ReadyJob> {
+pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, dedup: bool) -> Result<ReadyJob> {
     let paths: Vec<PathBuf> = spec
         .inputs
         .iter()
-        .map(|id| splits_dir.join(format!("{id}.parquet")))
+        .map(|id| place.target.join(format!("{id}.parquet")))
         .collect();
     if spec.kind == JobKind::Retention {
         return Ok(ReadyJob {
@@ -56,7 +55,9 @@ pub fn prepare(spec: JobSpec, splits_dir: &Path, job: &str, dedup: bool) -> Resu
         dedup,
         ..MergeOptions::default()
     };
-    let merge = MergeBuilder::new(&paths, splits_dir)
+    let merge = MergeBuilder::new(&paths, &place.target)
+        .storage(place.storage.clone())
+        .journal_dir(&place.journal)
         .output_prefix(job)
         .num_outputs(spec.num_outputs)
         .options(options)
@@ -140,7 +141,7 @@ pub fn run(
     if committed.is_err() {
         // Not committed: the outputs are orphans; remove them now (gc would).
         for o in &manifest.outputs {
-            let _ = remove_if_exists(&o.path);
+            let _ = crate::storage::Storage::default().remove(&o.path);
         }
     }
     committed
@@ -210,7 +211,8 @@ fn blame(e: &Error, ids: &[String], paths: &[PathBuf]) -> Vec<(String, String)> 
         // The error names a file that is no input (an output): not the inputs' fault.
         return Vec::new();
     }
-    if matches!(e, Error::Cancelled) {
+    if matches!(e, Error::Cancelled | Error::Storage { .. }) {
+        // Cancelled, or object storage failed: not the inputs' fault.
         return Vec::new();
     }
     ids.iter()

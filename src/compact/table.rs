@@ -10,19 +10,37 @@ use crate::merge::MergeBuilder;
 use crate::output::durable::{create_new, link_no_replace, remove_if_exists, sync_dir};
 use crate::plan::validate_inputs;
 use crate::schema::SortSchema;
+use crate::storage::Storage;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The catalog's file name inside a table directory.
 pub const CATALOG_FILE: &str = "catalog.sqlite";
 /// The directory of split files inside a table directory.
 pub const SPLITS_DIR: &str = "splits";
 
+/// A file in a table directory naming where its split files live, when that is
+/// a bucket (one line: the URL prefix); without it they live in `splits/`.
+pub const SPLITS_URL_FILE: &str = "splits.url";
+
 /// An open table.
 pub struct Table {
     dir: PathBuf,
     catalog: Box<dyn Catalog>,
     settings: TableSettings,
+    /// The URL prefix of the split files when they live in a bucket.
+    splits_url: Option<String>,
+    storage: Arc<Storage>,
+}
+
+/// Where a table's jobs write: the split directory or URL prefix, the local
+/// directory of their journals, and how URLs are reached.
+#[derive(Clone)]
+pub struct SplitPlace {
+    pub target: PathBuf,
+    pub journal: PathBuf,
+    pub storage: Arc<Storage>,
 }
 
 impl Table {
@@ -37,7 +55,70 @@ impl Table {
             dir: dir.to_path_buf(),
             catalog: Box::new(catalog),
             settings,
+            splits_url: None,
+            storage: Arc::new(Storage::default()),
         })
+    }
+
+    /// Create a new table in `dir` whose split files live under the URL prefix
+    /// `splits_url` (s3://bucket/prefix, ...); the catalog stays in `dir`.
+    pub fn create_in_bucket(
+        dir: &Path,
+        settings: TableSettings,
+        splits_url: &str,
+        storage: Arc<Storage>,
+    ) -> Result<Table> {
+        let url = splits_url.trim_end_matches('/');
+        if storage.resolve(Path::new(url))?.remote().is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "'{splits_url}': not an object-store URL (s3://, gs://, az://)"
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let file = dir.join(SPLITS_URL_FILE);
+        let temp = dir.join(format!("{SPLITS_URL_FILE}.tmp"));
+        crate::output::durable::write_synced(&temp, format!("{url}\n").as_bytes())?;
+        link_no_replace(&temp, &file)?;
+        remove_if_exists(&temp)?;
+        let mut table = Table::create(dir, settings)?;
+        table.splits_url = Some(url.to_string());
+        table.storage = storage;
+        Ok(table)
+    }
+
+    /// Use `storage` (options, credentials) for the table's bucket.
+    pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Where the table's jobs write (see [`SplitPlace`]).
+    pub fn place(&self) -> SplitPlace {
+        SplitPlace {
+            target: self.splits_target(),
+            journal: self.splits_dir(),
+            storage: self.storage.clone(),
+        }
+    }
+
+    /// The split files' directory, or their URL prefix.
+    pub fn splits_target(&self) -> PathBuf {
+        match &self.splits_url {
+            Some(url) => PathBuf::from(url),
+            None => self.splits_dir(),
+        }
+    }
+
+    /// The split files' URL prefix, when they live in a bucket.
+    pub fn splits_remote(&self) -> Result<Option<crate::storage::RemoteObject>> {
+        match &self.splits_url {
+            Some(url) => Ok(self.storage.resolve(Path::new(url))?.remote().cloned()),
+            None => Ok(None),
+        }
+    }
+
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
     }
 
     /// Open the table in `dir`.
@@ -58,10 +139,18 @@ impl Table {
             path: dir.join(CATALOG_FILE),
             detail: "the table has no settings (never created)".into(),
         })?;
+        let url_file = dir.join(SPLITS_URL_FILE);
+        let splits_url = match std::fs::read_to_string(&url_file) {
+            Ok(text) => Some(text.trim().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&url_file, e)),
+        };
         Ok(Table {
             dir: dir.to_path_buf(),
             catalog,
             settings,
+            splits_url,
+            storage: Arc::new(Storage::default()),
         })
     }
 
@@ -69,13 +158,15 @@ impl Table {
         &self.dir
     }
 
+    /// The local `splits/` directory: the split files, or (for a table in a
+    /// bucket) the journals of its jobs.
     pub fn splits_dir(&self) -> PathBuf {
         self.dir.join(SPLITS_DIR)
     }
 
-    /// The file of split `id`.
+    /// The file (or object URL) of split `id`.
     pub fn split_path(&self, id: &str) -> PathBuf {
-        self.splits_dir().join(format!("{id}.parquet"))
+        self.splits_target().join(format!("{id}.parquet"))
     }
 
     pub fn settings(&self) -> &TableSettings {
@@ -109,7 +200,7 @@ impl Table {
     /// `promote` rewritten at the table's P (a merge of that one file).
     pub fn add(&mut self, file: &Path, promote: bool, worker: &Worker) -> Result<Split> {
         let schema = self.sort_schema()?;
-        let input = InputFile::open(file)?;
+        let input = InputFile::open_location(&self.storage.resolve(file)?, None)?;
         if input.sort_schema() != &schema {
             return Err(Error::InputMismatch {
                 what: "sort schema",
@@ -139,9 +230,13 @@ impl Table {
                 detail: format!("job {job} could not start"),
             });
         }
-        let placed = match promote_to {
-            Some(p) => self.promote_in(input, p, &job),
-            None => self.copy_in(&input, &job),
+        // A file going to or coming from a bucket is written by a merge of that
+        // one file (streamed and verified like any merge), not copied.
+        let remote = self.splits_url.is_some() || input.is_remote();
+        let placed = match (promote_to, remote) {
+            (Some(p), _) => self.promote_in(input, p, &job),
+            (None, true) => self.promote_in(input, p, &job),
+            (None, false) => self.copy_in(&input, &job),
         };
         let split = match placed {
             Ok(split) => split,
@@ -198,7 +293,9 @@ impl Table {
 
     /// Rewrite `input` at prefix length `p` into `splits/JOB_00000.parquet`.
     fn promote_in(&self, input: InputFile, p: usize, job: &str) -> Result<Split> {
-        let manifest = MergeBuilder::from_inputs(vec![input], self.splits_dir())
+        let manifest = MergeBuilder::from_inputs(vec![input], self.splits_target())
+            .storage(self.storage.clone())
+            .journal_dir(self.splits_dir())
             .promote_prefix_len(p)
             .output_prefix(job)
             .num_outputs(1)
@@ -206,7 +303,7 @@ impl Table {
         let out = manifest.outputs.first().ok_or_else(|| {
             Error::InvalidData(format!("job {job}: the promoted file produced no output"))
         })?;
-        let opened = InputFile::open(&out.path)?;
+        let opened = InputFile::open_location(&self.storage.resolve(&out.path)?, None)?;
         Ok(split_of(&opened, split_id(&out.path)?, None))
     }
 }

@@ -6,6 +6,7 @@
 use super::commit::roll_back;
 use super::durable::remove_if_exists;
 use super::run::{lock_name, parse_run_file, JournalRecord, RunLock};
+use crate::storage::{abort_upload, Location, Storage};
 use crate::{Error, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,10 +21,52 @@ pub struct CleanupReport {
     pub live_runs: Vec<String>,
     /// Dead runs whose published outputs were rolled back.
     pub rolled_back_runs: Vec<String>,
+    /// Multipart uploads of dead runs that were aborted (`URL upload-id`).
+    pub aborted_uploads: Vec<String>,
 }
 
-/// Remove the leftovers of dead runs in `dir`.
+/// Remove the leftovers of dead runs in `dir` (URLs in journals reached with
+/// the environment's credentials).
 pub fn cleanup_dir(dir: &Path) -> Result<CleanupReport> {
+    cleanup_dir_with(dir, &Storage::default())
+}
+
+/// Undo a dead, uncommitted run's object-storage work: delete the objects it
+/// was completing, abort every upload it started. Errors leave the journal for
+/// a later cleanup.
+fn roll_back_remote(
+    records: &[JournalRecord],
+    storage: &Storage,
+    report: &mut CleanupReport,
+) -> Result<()> {
+    let object = |url: &str| match storage.resolve(Path::new(url))? {
+        Location::Remote(o) => Ok(o),
+        Location::Local(p) => Err(Error::InvalidArgument(format!(
+            "journal names {} as an object URL",
+            p.display()
+        ))),
+    };
+    for r in records {
+        if let JournalRecord::PublishRemote(urls) = r {
+            for url in urls {
+                object(url)?.delete()?;
+                report.removed.push(PathBuf::from(url));
+            }
+        }
+    }
+    for r in records {
+        if let JournalRecord::Upload { url, upload_id } = r {
+            abort_upload(&object(url)?, upload_id)?;
+            report.aborted_uploads.push(format!("{url} {upload_id}"));
+        }
+    }
+    Ok(())
+}
+
+/// [`cleanup_dir`] with the given storage options for URLs in journals (runs
+/// whose outputs went to object storage keep their journal in a local
+/// directory: `cleanup` there aborts their uploads).
+pub fn cleanup_dir_with(dir: &Path, storage: &Storage) -> Result<CleanupReport> {
     let mut report = CleanupReport::default();
     let mut locks = BTreeSet::new();
     let mut temps: Vec<(String, PathBuf)> = Vec::new();
@@ -65,6 +108,9 @@ pub fn cleanup_dir(dir: &Path) -> Result<CleanupReport> {
         let ended = records
             .iter()
             .any(|r| matches!(r, JournalRecord::Committed | JournalRecord::RolledBack));
+        if !ended {
+            roll_back_remote(&records, storage, &mut report)?;
+        }
         if let Some(publications) = &publications {
             if !ended {
                 let created: Vec<PathBuf> = publications

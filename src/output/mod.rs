@@ -25,7 +25,7 @@ mod sink;
 mod summary;
 mod truncate;
 
-pub use cleanup::{cleanup_dir, CleanupReport};
+pub use cleanup::{cleanup_dir, cleanup_dir_with, CleanupReport};
 pub use commit::{ManifestTarget, Pending, Sealed};
 pub use file_writer::{OutputFileWriter, OutputIo};
 pub use manifest::{InputEntry, Manifest, SortColumnEntry};

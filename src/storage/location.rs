@@ -279,6 +279,18 @@ impl Storage {
         Ok(Location::Remote(RemoteObject { store, key }))
     }
 
+    /// Remove the file or object at `path`; a missing one is not an error.
+    pub fn remove(&self, path: &Path) -> Result<()> {
+        match self.resolve(path)? {
+            Location::Local(p) => match std::fs::remove_file(&p) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::io(&p, e)),
+            },
+            Location::Remote(o) => o.delete(),
+        }
+    }
+
     fn store(&self, base: &str, scheme: &ObjectStoreScheme, url: &Url) -> Result<Arc<Store>> {
         let mut stores = self
             .stores
