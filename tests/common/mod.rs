@@ -2,6 +2,8 @@
 //! row groups are laid out exactly as a test needs.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod s3;
 pub mod table;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};

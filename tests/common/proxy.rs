@@ -1,0 +1,292 @@
+//! A loopback TCP fault proxy for fault tests: forwards every connection to an
+//! upstream address and, on demand, behaves like a server that stopped after
+//! receiving a given number of bytes.
+//!
+//! After a cut the listener is closed (new connections are refused) and every
+//! open connection is shut down, so clients see EOF/reset mid-request or
+//! mid-response. `restore` binds the same port again.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// Sleep of the accept loop when nothing is waiting (non-blocking accept).
+const POLL: Duration = Duration::from_millis(5);
+/// `limit` when no cut is armed.
+const NO_LIMIT: u64 = u64::MAX;
+
+/// A running proxy; its threads end when it is dropped.
+pub struct FaultProxy {
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    upstream: SocketAddr,
+    addr: SocketAddr,
+    /// Client→server bytes handed to upstream sockets since start.
+    forwarded: AtomicU64,
+    /// Cut once `forwarded` reaches this.
+    limit: AtomicU64,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// `None` while cut (or after drop): connections are refused.
+    listener: Option<TcpListener>,
+    /// Both sockets of every open connection, to shut them down on a cut.
+    conns: HashMap<u64, [TcpStream; 2]>,
+    next_id: u64,
+    /// Bumped by every cut: a connection accepted before it is not kept.
+    cuts: u64,
+    stopped: bool,
+}
+
+impl FaultProxy {
+    /// Listen on `127.0.0.1:0` and forward every connection to `upstream`.
+    pub fn start(upstream: SocketAddr) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
+        listener
+            .set_nonblocking(true)
+            .expect("make the proxy listener non-blocking");
+        let addr = listener.local_addr().expect("proxy listener address");
+        let shared = Arc::new(Shared {
+            upstream,
+            addr,
+            forwarded: AtomicU64::new(0),
+            limit: AtomicU64::new(NO_LIMIT),
+            state: Mutex::new(State {
+                listener: Some(listener),
+                conns: HashMap::new(),
+                next_id: 0,
+                cuts: 0,
+                stopped: false,
+            }),
+        });
+        let accept = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("fault-proxy-accept".into())
+                .spawn(move || accept_loop(&shared))
+                .expect("spawn the proxy accept thread")
+        };
+        FaultProxy {
+            shared,
+            accept: Some(accept),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// The proxy's listening address (the same after `restore`).
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// Cut once `client_to_server_bytes` more bytes (counted from this call,
+    /// over all connections) have been forwarded; 0 cuts now. Exactly that
+    /// many reach the upstream: the chunk that crosses the limit is truncated.
+    /// Arm it while no request is in flight for an exact count.
+    pub fn cut_after(&self, client_to_server_bytes: u64) {
+        let now = self.shared.forwarded.load(SeqCst);
+        self.shared
+            .limit
+            .store(now.saturating_add(client_to_server_bytes), SeqCst);
+        if client_to_server_bytes == 0 {
+            self.shared.cut();
+        }
+    }
+
+    /// Serve again on the same port, with no cut armed.
+    pub fn restore(&self) {
+        if self.shared.lock().listener.is_some() {
+            self.shared.limit.store(NO_LIMIT, SeqCst);
+            return;
+        }
+        let listener = bind_again(self.shared.addr);
+        listener
+            .set_nonblocking(true)
+            .expect("make the proxy listener non-blocking");
+        self.shared.limit.store(NO_LIMIT, SeqCst);
+        let mut state = self.shared.lock();
+        if !state.stopped {
+            state.listener = Some(listener);
+        }
+    }
+
+    /// Client→server bytes forwarded since start.
+    pub fn forwarded(&self) -> u64 {
+        self.shared.forwarded.load(SeqCst)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.shared.lock().stopped = true;
+        self.shared.cut();
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking proxy thread must not hide the test's own failure.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Close the listener, then shut down every open connection.
+    fn cut(&self) {
+        let mut state = self.lock();
+        state.listener = None;
+        state.cuts += 1;
+        for (_, socks) in state.conns.drain() {
+            for s in socks {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Take up to `want` bytes of the budget: (bytes allowed, limit reached).
+    fn reserve(&self, want: u64) -> (u64, bool) {
+        let mut cur = self.forwarded.load(SeqCst);
+        loop {
+            let limit = self.limit.load(SeqCst);
+            let allowed = want.min(limit.saturating_sub(cur));
+            match self
+                .forwarded
+                .compare_exchange(cur, cur + allowed, SeqCst, SeqCst)
+            {
+                Ok(_) => return (allowed, limit != NO_LIMIT && cur + allowed >= limit),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Connect `client` to the upstream and start forwarding, unless a cut or
+    /// drop happened since it was accepted.
+    fn connect(self: &Arc<Self>, client: TcpStream, cuts: u64) -> Option<JoinHandle<()>> {
+        client.set_nonblocking(false).ok()?;
+        let server = TcpStream::connect_timeout(&self.upstream, Duration::from_secs(5)).ok()?;
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let socks = [client.try_clone().ok()?, server.try_clone().ok()?];
+        let id = {
+            let mut state = self.lock();
+            if state.stopped || state.cuts != cuts {
+                return None;
+            }
+            let id = state.next_id;
+            state.next_id += 1;
+            state.conns.insert(id, socks);
+            id
+        };
+        let shared = Arc::clone(self);
+        thread::Builder::new()
+            .name("fault-proxy-conn".into())
+            .spawn(move || shared.serve(id, client, server))
+            .ok()
+    }
+
+    /// Forward both directions of one connection until both end.
+    fn serve(self: Arc<Self>, id: u64, client: TcpStream, server: TcpStream) {
+        let (Ok(client_r), Ok(server_w)) = (client.try_clone(), server.try_clone()) else {
+            self.lock().conns.remove(&id);
+            return;
+        };
+        let shared = Arc::clone(&self);
+        let up = thread::Builder::new()
+            .name("fault-proxy-up".into())
+            .spawn(move || shared.pump_up(client_r, server_w));
+        pump(server, client);
+        if let Ok(up) = up {
+            let _ = up.join();
+        }
+        self.lock().conns.remove(&id);
+    }
+
+    /// Client→server, within the byte budget; the byte that exhausts it cuts.
+    fn pump_up(&self, mut from: TcpStream, mut to: TcpStream) {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let (allowed, reached) = self.reserve(n as u64);
+            let written = to.write_all(&buf[..allowed as usize]).is_ok();
+            if reached {
+                self.cut();
+                return;
+            }
+            if !written {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    }
+}
+
+/// Server→client, unmetered.
+fn pump(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// Accept (non-blocking, polled) until the proxy is dropped; then wait for
+/// the connection threads, whose sockets the drop shut down.
+fn accept_loop(shared: &Arc<Shared>) {
+    let mut conns: Vec<JoinHandle<()>> = Vec::new();
+    loop {
+        let accepted = {
+            let state = shared.lock();
+            if state.stopped {
+                break;
+            }
+            match state.listener.as_ref().map(TcpListener::accept) {
+                // WouldBlock, or an error worth retrying (e.g. EMFILE).
+                Some(Ok((client, _))) => Some((client, state.cuts)),
+                _ => None,
+            }
+        };
+        match accepted {
+            Some((client, cuts)) => conns.extend(shared.connect(client, cuts)),
+            None => thread::sleep(POLL),
+        }
+        conns.retain(|h| !h.is_finished());
+    }
+    for h in conns {
+        let _ = h.join();
+    }
+}
+
+/// Bind `addr` again after a cut (retrying briefly if the port is busy).
+fn bind_again(addr: SocketAddr) -> TcpListener {
+    let mut last = None;
+    for _ in 0..100 {
+        match TcpListener::bind(addr) {
+            Ok(l) => return l,
+            Err(e) => last = Some(e),
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    panic!("re-bind the fault proxy on {addr}: {last:?}");
+}

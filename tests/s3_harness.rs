@@ -1,0 +1,162 @@
+//! Tests of the S3 test harness itself: the moto server enforces auth, keeps
+//! open multipart uploads and takes parts down to `MOTO_MIN_PART`; the fault
+//! proxy refuses and cuts connections after a byte count and serves again
+//! after `restore`. The moto tests skip (with a message) without a moto venv.
+
+mod common;
+
+use common::proxy::FaultProxy;
+use common::s3::{S3Server, MOTO_MIN_PART};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+#[test]
+fn moto_enforces_auth_and_keeps_uploads() {
+    let Some(s3) = S3Server::start() else { return };
+    s3.make_bucket("harness");
+    assert!(s3.list_objects("harness", "").is_empty());
+
+    let wrong_secret = s3
+        .try_admin(&s3.endpoint, &s3.key, "wrong", &["list-objects", "harness"])
+        .expect_err("a wrong secret must be refused");
+    assert!(
+        wrong_secret.contains("SignatureDoesNotMatch (403)"),
+        "{wrong_secret}"
+    );
+    let unknown_key = s3
+        .try_admin(
+            &s3.endpoint,
+            "AKIAIOSFODNN7EXAMPLE",
+            &s3.secret,
+            &["list-objects", "harness"],
+        )
+        .expect_err("an unknown key must be refused");
+    assert!(
+        unknown_key.contains("InvalidAccessKeyId (403)"),
+        "{unknown_key}"
+    );
+
+    let id = s3.admin(&["start-upload", "harness", "open/upload"]);
+    assert_eq!(
+        s3.list_uploads("harness"),
+        vec![("open/upload".to_string(), id.trim().to_string())]
+    );
+
+    // Two parts of the lowered minimum and a short last part complete ...
+    let ok = format!("multipart-put harness mp/ok --part-size {MOTO_MIN_PART} --parts 2 --last 10");
+    s3.admin(&words(&ok));
+    assert_eq!(
+        s3.list_objects("harness", "mp/"),
+        vec![("mp/ok".to_string(), 2 * MOTO_MIN_PART + 10)]
+    );
+    // ... a part one byte short of it does not.
+    let short = format!(
+        "multipart-put harness mp/small --part-size {} --parts 2",
+        MOTO_MIN_PART - 1
+    );
+    let too_small = s3
+        .try_admin(&s3.endpoint, &s3.key, &s3.secret, &words(&short))
+        .expect_err("a part below MOTO_MIN_PART must be refused");
+    assert!(too_small.contains("EntityTooSmall"), "{too_small}");
+
+    let env = s3.env();
+    assert!(env.contains(&("AWS_ENDPOINT".to_string(), s3.endpoint.clone())));
+    assert!(env.contains(&("AWS_SECRET_ACCESS_KEY".to_string(), s3.secret.clone())));
+}
+
+#[test]
+fn proxy_cuts_moto_requests_and_restores() {
+    let Some(s3) = S3Server::start() else { return };
+    s3.make_bucket("proxied");
+    let proxy = FaultProxy::start(s3.addr());
+    let via = |args: &[&str]| s3.try_admin(&proxy.endpoint(), &s3.key, &s3.secret, args);
+
+    via(&["put-object", "proxied", "before", "--size", "10"]).expect("request before the cut");
+
+    let before = proxy.forwarded();
+    proxy.cut_after(1000);
+    let cut = via(&["put-object", "proxied", "cut", "--size", "100000"])
+        .expect_err("a request crossing the cut must fail");
+    assert_eq!(
+        proxy.forwarded(),
+        before + 1000,
+        "exactly the budget is sent"
+    );
+    assert!(cut.contains("ConnectionClosedError"), "{cut}");
+
+    let refused = via(&["list-objects", "proxied"]).expect_err("the cut proxy must refuse");
+    assert!(refused.contains("Could not connect"), "{refused}");
+
+    proxy.restore();
+    via(&["put-object", "proxied", "after", "--size", "10"]).expect("request after restore");
+    assert_eq!(
+        s3.list_objects("proxied", ""),
+        vec![("after".to_string(), 10), ("before".to_string(), 10)]
+    );
+}
+
+/// `s3_admin.py` arguments from a space-separated command line.
+fn words(line: &str) -> Vec<&str> {
+    line.split(' ').collect()
+}
+
+/// Without moto: an echo upstream behind the proxy.
+#[test]
+fn proxy_cuts_and_restores_echo() {
+    let upstream = TcpListener::bind("127.0.0.1:0").expect("bind the echo upstream");
+    let upstream_addr = upstream.local_addr().expect("echo upstream address");
+    // Exactly two connections reach the upstream: the cut one and the restored one.
+    let echo = thread::spawn(move || {
+        let mut received = Vec::new();
+        for _ in 0..2 {
+            let (mut conn, _) = upstream.accept().expect("accept at the echo upstream");
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        got.extend_from_slice(&buf[..n]);
+                        let _ = conn.write_all(&buf[..n]);
+                    }
+                }
+            }
+            received.push(got);
+        }
+        received
+    });
+
+    let proxy = FaultProxy::start(upstream_addr);
+    let connect = || {
+        let conn = TcpStream::connect(proxy.addr())?;
+        conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok::<_, std::io::Error>(conn)
+    };
+    let mut a = connect().expect("connect through the proxy");
+    a.write_all(b"hello").expect("write before the cut");
+    let mut echoed = [0u8; 5];
+    a.read_exact(&mut echoed).expect("echo before the cut");
+    assert_eq!(&echoed, b"hello");
+
+    proxy.cut_after(3);
+    a.write_all(b"abcdef").expect("write across the cut");
+    let mut rest = Vec::new();
+    let _ = a.read_to_end(&mut rest); // EOF or reset: the proxy closed it
+    assert!(rest.len() <= 3, "at most the forwarded bytes echo back");
+    assert_eq!(proxy.forwarded(), 8);
+    let refused = connect().expect_err("the cut proxy must refuse connections");
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused}");
+
+    proxy.restore();
+    let mut b = connect().expect("connect after restore");
+    b.write_all(b"again").expect("write after restore");
+    b.read_exact(&mut echoed).expect("echo after restore");
+    assert_eq!(&echoed, b"again");
+    drop(b);
+    drop(proxy);
+
+    let received = echo.join().expect("echo upstream thread");
+    assert_eq!(received, vec![b"helloabc".to_vec(), b"again".to_vec()]);
+}
