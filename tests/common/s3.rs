@@ -56,6 +56,10 @@ impl S3Server {
         match Self::try_start() {
             Ok(server) => Some(server),
             Err(reason) => {
+                // CI sets PM_S3_REQUIRE=1: there a missing server is a failure.
+                if std::env::var("PM_S3_REQUIRE").is_ok_and(|v| v == "1") {
+                    panic!("PM_S3_REQUIRE=1 but no moto server: {reason}");
+                }
                 eprintln!("skipping: no moto server (run scripts/setup-s3.sh): {reason}");
                 None
             }
