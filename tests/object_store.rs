@@ -14,6 +14,28 @@ use std::process::Output;
 
 const BUCKET: &str = "pm-test";
 
+/// A started server with the test bucket, a temporary directory and the
+/// journal directory in it (`None`, after a `skipping:` line, without a server).
+struct Fixture {
+    server: S3Server,
+    dir: tempfile::TempDir,
+    journal: PathBuf,
+}
+
+impl Fixture {
+    fn start() -> Option<Fixture> {
+        let server = S3Server::start()?;
+        server.make_bucket(BUCKET);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = dir.path().join("journal");
+        Some(Fixture {
+            server,
+            dir,
+            journal,
+        })
+    }
+}
+
 /// `prefix-merge ARGS` with the server's credentials and a journal directory.
 fn run(env: &[(String, String)], journal: &Path, args: &[&str]) -> Output {
     bin()
@@ -82,12 +104,14 @@ fn upload_inputs(s: &prefix_merge::storage::Storage, inputs: &[PathBuf]) -> Vec<
 
 #[test]
 fn merges_between_s3_and_local_match_the_local_run() {
-    let Some(server) = S3Server::start() else {
+    let Some(Fixture {
+        server,
+        dir,
+        journal,
+    }) = Fixture::start()
+    else {
         return;
     };
-    server.make_bucket(BUCKET);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = dir.path().join("journal");
     let env = server.env();
     let st = storage(&server);
     let inputs = gen_splits(dir.path(), 4, 6000, 20);
@@ -163,12 +187,14 @@ fn merges_between_s3_and_local_match_the_local_run() {
 
 #[test]
 fn table_in_a_bucket_compacts_and_gc_deletes_objects() {
-    let Some(server) = S3Server::start() else {
+    let Some(Fixture {
+        server,
+        dir,
+        journal,
+    }) = Fixture::start()
+    else {
         return;
     };
-    server.make_bucket(BUCKET);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = dir.path().join("journal");
     let env = server.env();
     let table = dir.path().join("t");
     let t = table.to_str().expect("utf8");
@@ -234,12 +260,14 @@ fn table_in_a_bucket_compacts_and_gc_deletes_objects() {
 
 #[test]
 fn server_stopped_mid_merge_leaves_nothing_visible_and_cleanup_aborts_uploads() {
-    let Some(server) = S3Server::start() else {
+    let Some(Fixture {
+        server,
+        dir,
+        journal,
+    }) = Fixture::start()
+    else {
         return;
     };
-    server.make_bucket(BUCKET);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = dir.path().join("journal");
     let proxy = FaultProxy::start(server.addr());
     let env = server.with_endpoint_env(&proxy.endpoint());
     let inputs = gen_splits(dir.path(), 4, 60000, 20);
@@ -304,12 +332,14 @@ fn server_stopped_mid_merge_leaves_nothing_visible_and_cleanup_aborts_uploads() 
 
 #[test]
 fn failure_with_the_server_up_aborts_every_upload() {
-    let Some(server) = S3Server::start() else {
+    let Some(Fixture {
+        server,
+        dir,
+        journal,
+    }) = Fixture::start()
+    else {
         return;
     };
-    server.make_bucket(BUCKET);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let journal = dir.path().join("journal");
     let env = server.env();
     let mut inputs = gen_splits(dir.path(), 3, 60000, 20);
     // The last input's data pages are garbage: the merge fails after the first
@@ -350,11 +380,14 @@ fn failure_with_the_server_up_aborts_every_upload() {
 
 #[test]
 fn wrong_secret_is_one_clear_error_line() {
-    let Some(server) = S3Server::start() else {
+    let Some(Fixture {
+        server,
+        dir,
+        journal,
+    }) = Fixture::start()
+    else {
         return;
     };
-    server.make_bucket(BUCKET);
-    let dir = tempfile::tempdir().expect("tempdir");
     let mut env = server.env();
     for (k, v) in env.iter_mut() {
         if k == "AWS_SECRET_ACCESS_KEY" {
@@ -364,7 +397,7 @@ fn wrong_secret_is_one_clear_error_line() {
     let url = format!("s3://{BUCKET}/in/x.parquet");
     let out = run(
         &env,
-        &dir.path().join("journal"),
+        &journal,
         &[
             "merge",
             "--output-dir",

@@ -274,7 +274,7 @@ impl Storage {
         }
         let (scheme, key) =
             ObjectStoreScheme::parse(&url).map_err(|_| bad("unsupported URL scheme".into()))?;
-        let base = store_base(&url, &scheme, &key);
+        let base = store_base(&url, &key);
         let store = self.store(&base, &scheme, &url)?;
         Ok(Location::Remote(RemoteObject { store, key }))
     }
@@ -307,7 +307,7 @@ impl Storage {
 
 /// `scheme://host` plus, where the URL form carries the bucket in the path, that
 /// first path segment: the URL up to where the object key begins.
-fn store_base(url: &Url, scheme: &ObjectStoreScheme, key: &ObjPath) -> String {
+fn store_base(url: &Url, key: &ObjPath) -> String {
     let full = url.as_str().trim_end_matches('/');
     let key = key.as_ref();
     let base = if key.is_empty() {
@@ -317,7 +317,6 @@ fn store_base(url: &Url, scheme: &ObjectStoreScheme, key: &ObjPath) -> String {
             .map(|b| b.trim_end_matches('/'))
             .unwrap_or(full)
     };
-    let _ = scheme;
     base.to_string()
 }
 
@@ -346,44 +345,44 @@ fn build_store(
         tuning.set(k, v)?;
     }
     let failed = |e: object_store::Error| storage_error(base, e);
+    // One shape for every builder: the client options (strictly), the retries,
+    // then build.
+    macro_rules! configured {
+        ($builder:expr, $scheme:literal) => {{
+            let mut b = $builder;
+            for (k, v) in client_options {
+                let key = k.parse().map_err(|_| unknown_option(k, $scheme))?;
+                b = b.with_config(key, v);
+            }
+            Arc::new(b.with_retry(tuning.retry.clone()).build().map_err(failed)?)
+        }};
+    }
+    let url_text = url.as_str();
     let (object, multipart): (Arc<dyn ObjectStore>, Option<Arc<dyn MultipartStore>>) =
         match scheme {
             ObjectStoreScheme::AmazonS3 => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
-                for (k, v) in client_options {
-                    let key = k.parse().map_err(|_| unknown_option(k, "s3"))?;
-                    b = b.with_config(key, v);
-                }
-                let s = Arc::new(b.with_retry(tuning.retry.clone()).build().map_err(failed)?);
+                let s = configured!(
+                    object_store::aws::AmazonS3Builder::from_env().with_url(url_text),
+                    "s3"
+                );
                 (s.clone(), Some(s))
             }
             ObjectStoreScheme::GoogleCloudStorage => {
-                let mut b =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-                for (k, v) in client_options {
-                    let key = k.parse().map_err(|_| unknown_option(k, "gs"))?;
-                    b = b.with_config(key, v);
-                }
-                let s = Arc::new(b.with_retry(tuning.retry.clone()).build().map_err(failed)?);
+                let s = configured!(
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url_text),
+                    "gs"
+                );
                 (s.clone(), Some(s))
             }
             ObjectStoreScheme::MicrosoftAzure => {
-                let mut b =
-                    object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (k, v) in client_options {
-                    let key = k.parse().map_err(|_| unknown_option(k, "azure"))?;
-                    b = b.with_config(key, v);
-                }
-                let s = Arc::new(b.with_retry(tuning.retry.clone()).build().map_err(failed)?);
+                let s = configured!(
+                    object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url_text),
+                    "azure"
+                );
                 (s.clone(), Some(s))
             }
             ObjectStoreScheme::Http => {
-                let mut b = object_store::http::HttpBuilder::new().with_url(base);
-                for (k, v) in client_options {
-                    let key = k.parse().map_err(|_| unknown_option(k, "http"))?;
-                    b = b.with_config(key, v);
-                }
-                let s = Arc::new(b.with_retry(tuning.retry.clone()).build().map_err(failed)?);
+                let s = configured!(object_store::http::HttpBuilder::new().with_url(base), "http");
                 (s, None)
             }
             _ => {
