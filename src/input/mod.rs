@@ -21,7 +21,9 @@ pub use guard::{catch_decoder_panic, in_guarded_decode, Guarded};
 pub use identity::{same_file, FileIdentity};
 pub use legacy::{scan_virtual_regions, VirtualRegion};
 pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
-pub use region_bytes::{row_groups_range, ChunkRead, ChunkSource, RegionBytes, COALESCE_LIMIT};
+pub use region_bytes::{
+    fetch_blocks, row_groups_range, ChunkRead, ChunkSource, RegionBytes, COALESCE_LIMIT,
+};
 
 use crate::key::{KeyValue, ValueKind};
 use crate::schema::{resolve, Direction, ResolvedColumn, SortSchema};
@@ -217,10 +219,10 @@ impl InputFile {
         let footer = RegionBytes::new(file_len - tail.len() as u64, tail.clone(), file_len);
         let metadata = load_footer(&path, &footer, ParquetStatisticsPolicy::KeepAll)?;
         footer_check::check_footer(&path, metadata.metadata(), file_len)?;
-        let data_end = file_len - tail.len() as u64;
+        let blocks = fetch_blocks(metadata.metadata(), object.store.tuning.fetch_size);
         let opened = Opened {
             path,
-            source: InputSource::Remote(Arc::new(RemoteReader::new(object.clone(), data_end))),
+            source: InputSource::Remote(Arc::new(RemoteReader::new(object.clone(), blocks))),
             metadata,
             file_len,
             footer_fingerprint: fingerprint::fingerprint_of(&tail),

@@ -7,6 +7,7 @@ use super::InputFile;
 use crate::{Error, Result};
 use bytes::{Buf, Bytes};
 use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
 use std::fs::File;
 use std::ops::Range;
@@ -29,16 +30,45 @@ pub fn row_groups_range(input: &InputFile, row_groups: &[usize]) -> Option<Range
     let meta = input.metadata.metadata();
     let mut range: Option<Range<u64>> = None;
     for &rg in row_groups {
-        for c in meta.row_groups().get(rg)?.columns() {
-            let (start, len) = c.byte_range();
-            let end = start.saturating_add(len);
-            range = Some(match range {
-                None => start..end,
-                Some(r) => r.start.min(start)..r.end.max(end),
-            });
-        }
+        let r = row_group_range(meta.row_groups().get(rg)?)?;
+        range = Some(match range {
+            None => r,
+            Some(a) => a.start.min(r.start)..a.end.max(r.end),
+        });
     }
     range
+}
+
+/// The byte range spanned by the column chunks of one row group.
+fn row_group_range(rg: &RowGroupMetaData) -> Option<Range<u64>> {
+    rg.columns()
+        .iter()
+        .map(|c| {
+            let (start, len) = c.byte_range();
+            start..start.saturating_add(len)
+        })
+        .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end))
+}
+
+/// The data of a remote input cut into fetch blocks: runs of consecutive row
+/// groups whose column chunks span at most `limit` bytes (a bigger row group is
+/// a block of its own). A chunk of a member's row groups inside one block is
+/// then a slice of one GET.
+pub fn fetch_blocks(meta: &ParquetMetaData, limit: u64) -> Vec<Range<u64>> {
+    let mut blocks: Vec<Range<u64>> = Vec::new();
+    let mut current: Option<Range<u64>> = None;
+    for r in meta.row_groups().iter().filter_map(row_group_range) {
+        current = Some(match current.take() {
+            Some(c) if r.start >= c.end && r.end.saturating_sub(c.start) <= limit => c.start..r.end,
+            Some(c) => {
+                blocks.push(c);
+                r
+            }
+            None => r,
+        });
+    }
+    blocks.extend(current);
+    blocks
 }
 
 impl RegionBytes {

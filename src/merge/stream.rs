@@ -4,7 +4,7 @@
 
 use super::key_layout::KeyLayout;
 use super::prefix_check::PrefixCheck;
-use crate::input::{row_groups_range, Guarded, InputFile, InputSource, COALESCE_LIMIT};
+use crate::input::{row_groups_range, Guarded, InputFile, InputSource};
 use crate::key::first_unsorted;
 use crate::plan::RegionMember;
 use crate::schema::InputAdapter;
@@ -61,9 +61,10 @@ fn member_reader<T: ChunkReader + 'static>(
     builder.build().map_err(|e| Error::parquet(&input.path, e))
 }
 
-/// A remote member read in chunks of row groups, each at most the prefetch
-/// window's size (a bigger row group is a chunk of its own), so that memory
-/// holds one chunk per input rather than the whole member.
+/// A remote member read in chunks of row groups: the member's row groups in
+/// one block of the input's prefetch window (see `storage::read`), so that
+/// memory holds about one block per input rather than the whole member, and
+/// each chunk is a slice of a fetched block.
 struct ChunkedMember {
     input: InputFile,
     chunks: VecDeque<(Vec<usize>, Rows3)>,
@@ -78,17 +79,16 @@ impl ChunkedMember {
         rows: &[(usize, u64)],
         batch_rows: usize,
     ) -> Self {
-        let limit = match &input.source {
-            InputSource::Remote(r) => {
-                let t = &r.object().store.tuning;
-                t.fetch_size.max(t.prefetch)
-            }
-            InputSource::Local => COALESCE_LIMIT,
+        // The block holding a row group (`None`: a chunk of its own).
+        let block = |rg: usize| match &input.source {
+            InputSource::Remote(r) => row_groups_range(input, &[rg]).and_then(|x| r.block_of(&x)),
+            InputSource::Local => None,
         };
         let (mut lo, hi) = (member.skip_rows, member.skip_rows + member.rows);
         let mut at = 0u64;
         let mut chunks = VecDeque::new();
         let mut group: Vec<usize> = Vec::new();
+        let mut group_block: Option<usize> = None;
         let mut group_rows = 0u64;
         let mut flush = |group: &mut Vec<usize>, group_rows: &mut u64, at: &mut u64| {
             if group.is_empty() {
@@ -112,13 +112,11 @@ impl ChunkedMember {
             lo = lo.max(from);
         };
         for &(rg, n) in rows {
-            let mut candidate = group.clone();
-            candidate.push(rg);
-            let fits =
-                row_groups_range(input, &candidate).is_some_and(|r| r.end - r.start <= limit);
-            if !group.is_empty() && !fits {
+            let b = block(rg);
+            if !group.is_empty() && (b.is_none() || b != group_block) {
                 flush(&mut group, &mut group_rows, &mut at);
             }
+            group_block = b;
             group.push(rg);
             group_rows += n;
         }

@@ -400,6 +400,29 @@ fn build_store(
 }
 
 #[cfg(test)]
+impl RemoteObject {
+    /// An object `key` holding `data` in an in-memory store (`memory://test`).
+    pub(crate) fn in_memory(tuning: Tuning, key: &str, data: Bytes) -> Self {
+        let store = Arc::new(object_store::memory::InMemory::new());
+        let key = ObjPath::from(key);
+        let put = store.clone();
+        let k = key.clone();
+        block_on(async move { put.put(&k, data.into()).await })
+            .expect("runtime")
+            .expect("in-memory put");
+        RemoteObject {
+            store: Arc::new(Store {
+                base: "memory://test".into(),
+                object: store.clone(),
+                multipart: Some(store),
+                tuning,
+            }),
+            key,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,15 +1,16 @@
-//! Ranged reads of one remote input with a bounded prefetch window: the file's
-//! data is fetched in `fetch_size` GETs, in order, up to `prefetch` bytes ahead
-//! of the last range asked for. A merge reads each input front to back, so the
-//! next row groups are usually in memory (or on their way) when the merge thread
-//! asks; bytes behind the reader are dropped. A range outside the window is
-//! fetched with one GET of its own.
+//! Ranged reads of one remote input with a bounded prefetch window. The caller
+//! cuts the file's data into blocks (for a Parquet input: runs of whole row
+//! groups of about `fetch_size` bytes); each block is one GET. A merge reads an
+//! input front to back, so when a block is asked for, the next blocks (up to
+//! `prefetch` bytes) are fetched behind it and blocks before it are dropped.
+//! A read inside one block is a slice of it (no copy); any other range is one
+//! GET of its own.
 
 use super::location::RemoteObject;
 use super::runtime::runtime;
 use super::stats;
 use crate::{Error, Result};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use object_store::ObjectStoreExt;
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -23,8 +24,9 @@ enum Data {
     Ready(Bytes),
 }
 
+/// One block in the window: its index in the reader's block list and its data.
 struct Block {
-    range: Range<u64>,
+    index: usize,
     data: Data,
 }
 
@@ -36,24 +38,13 @@ impl Drop for Block {
     }
 }
 
-/// The blocks in memory or in flight: contiguous, in file order.
-#[derive(Default)]
-struct Window {
-    blocks: VecDeque<Block>,
-}
-
-impl Window {
-    fn end(&self) -> Option<u64> {
-        self.blocks.back().map(|b| b.range.end)
-    }
-}
-
 /// A remote input file open for ranged reads (see the module doc).
 pub struct RemoteReader {
     object: RemoteObject,
-    /// Where the prefetch stops: the start of the footer.
-    data_end: u64,
-    window: Mutex<Window>,
+    /// The data cut into blocks: sorted, not overlapping.
+    blocks: Vec<Range<u64>>,
+    /// Blocks in memory or in flight: consecutive indexes, in file order.
+    window: Mutex<VecDeque<Block>>,
 }
 
 impl std::fmt::Debug for RemoteReader {
@@ -63,12 +54,16 @@ impl std::fmt::Debug for RemoteReader {
 }
 
 impl RemoteReader {
-    /// A reader of `object`, whose data (row groups) ends at `data_end`.
-    pub fn new(object: RemoteObject, data_end: u64) -> Self {
+    /// A reader of `object` whose data is read in `blocks` (sorted, not
+    /// overlapping; ranges outside them are read with a GET each).
+    pub fn new(object: RemoteObject, mut blocks: Vec<Range<u64>>) -> Self {
+        blocks.retain(|b| b.end > b.start);
+        blocks.sort_by_key(|b| b.start);
+        blocks.dedup_by(|b, a| b.start < a.end);
         RemoteReader {
             object,
-            data_end,
-            window: Mutex::new(Window::default()),
+            blocks,
+            window: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -76,20 +71,29 @@ impl RemoteReader {
         &self.object
     }
 
-    fn spawn(&self, range: Range<u64>) -> Result<Block> {
+    /// Index of the block holding all of `range`, if one does.
+    pub fn block_of(&self, range: &Range<u64>) -> Option<usize> {
+        let i = self.blocks.partition_point(|b| b.end <= range.start);
+        self.blocks
+            .get(i)
+            .filter(|b| b.start <= range.start && range.end <= b.end)
+            .map(|_| i)
+    }
+
+    fn spawn(&self, index: usize) -> Result<Block> {
         let rt = runtime().ok_or_else(|| {
             Error::InvalidArgument("could not start the object-store I/O threads".into())
         })?;
+        let range = self.blocks.get(index).cloned().unwrap_or(0..0);
         let store = self.object.object_store().clone();
         let key = self.object.key.clone();
-        let r = range.clone();
         let handle = rt.spawn(async move {
-            let bytes = store.get_range(&key, r).await?;
+            let bytes = store.get_range(&key, range).await?;
             stats::count_get(bytes.len() as u64);
             Ok(bytes)
         });
         Ok(Block {
-            range,
+            index,
             data: Data::Pending(handle),
         })
     }
@@ -103,14 +107,14 @@ impl RemoteReader {
                     detail: format!("fetch task failed: {e}"),
                 })?
                 .map_err(|e| super::error::storage_error(&self.object.url(), e))?;
-            let want = block.range.end - block.range.start;
-            if bytes.len() as u64 != want {
+            let range = self.blocks.get(block.index).cloned().unwrap_or(0..0);
+            if bytes.len() as u64 != range.end - range.start {
                 return Err(Error::Storage {
                     url: self.object.url(),
                     detail: format!(
                         "asked for bytes {}..{}, got {} bytes (object changed or truncated?)",
-                        block.range.start,
-                        block.range.end,
+                        range.start,
+                        range.end,
                         bytes.len()
                     ),
                 });
@@ -125,88 +129,127 @@ impl RemoteReader {
 
     /// Bytes `range` of the file (see the module doc for how they are fetched).
     pub fn read(&self, range: Range<u64>) -> Result<Bytes> {
-        let tuning = &self.object.store.tuning;
-        let (start, end) = (range.start, range.end);
-        if end <= start {
+        if range.end <= range.start {
             return Ok(Bytes::new());
         }
-        if end > self.data_end {
-            // The footer, or bytes past it: never prefetched.
-            return self.object.get_range(start..end);
-        }
+        let Some(index) = self.block_of(&range) else {
+            return self.object.get_range(range);
+        };
         let mut window = self
             .window
             .lock()
             .map_err(|_| Error::InvalidArgument("prefetch window poisoned".into()))?;
-        while window.blocks.front().is_some_and(|b| b.range.end <= start) {
-            window.blocks.pop_front();
+        // Blocks before this one are behind the reader: drop them. A window that
+        // does not hold this block (a jump) starts again from it.
+        while window.front().is_some_and(|b| b.index < index) {
+            window.pop_front();
         }
-        let covered = window
-            .blocks
-            .front()
-            .is_some_and(|b| b.range.start <= start);
-        if !covered {
-            window.blocks.clear();
+        if window.front().is_none_or(|b| b.index != index) {
+            window.clear();
+            window.push_back(self.spawn(index)?);
         }
-        let ahead = tuning.prefetch;
-        if end - start > tuning.fetch_size.max(ahead) {
-            // Larger than the window: one GET of its own, then prefetch after it.
-            window.blocks.clear();
-            let bytes = self.object.get_range(start..end)?;
-            self.fill(&mut window, end, end.saturating_add(ahead))?;
-            return Ok(bytes);
-        }
-        let from = window.end().unwrap_or(start);
-        self.fill(&mut window, from, end.saturating_add(ahead))?;
-        // Collect the blocks overlapping the range.
-        let mut parts: Vec<(Bytes, u64)> = Vec::new();
-        for i in 0..window.blocks.len() {
-            let block_range = window.blocks[i].range.clone();
-            if block_range.start >= end {
-                break;
-            }
-            if block_range.end <= start {
-                continue;
-            }
-            let bytes = self.wait(&mut window.blocks[i])?;
-            parts.push((bytes, block_range.start));
-        }
-        let slice = |(bytes, at): &(Bytes, u64)| {
-            let from = start.max(*at) - at;
-            let to = end.min(at + bytes.len() as u64) - at;
-            bytes.slice(from as usize..to as usize)
-        };
-        match parts.as_slice() {
-            [one] => Ok(slice(one)),
-            many => {
-                let mut out = BytesMut::with_capacity((end - start) as usize);
-                for p in many {
-                    out.extend_from_slice(&slice(p));
-                }
-                if out.len() as u64 != end - start {
-                    return Err(Error::Storage {
-                        url: self.object.url(),
-                        detail: format!("bytes {start}..{end} are beyond the end of the object"),
-                    });
-                }
-                Ok(out.freeze())
-            }
-        }
+        self.fill(&mut window, index)?;
+        let block = window
+            .front_mut()
+            .ok_or_else(|| Error::InvalidArgument("prefetch window empty".into()))?;
+        let bytes = self.wait(block)?;
+        let at = self.blocks[index].start;
+        Ok(bytes.slice((range.start - at) as usize..(range.end - at) as usize))
     }
 
-    /// Schedule blocks from `from` (the window's end) until `until`, never past
-    /// the data.
-    fn fill(&self, window: &mut Window, mut from: u64, until: u64) -> Result<()> {
-        let step = self.object.store.tuning.fetch_size;
-        let limit = until.min(self.data_end);
-        while from < limit {
-            let to = from
-                .saturating_add(step)
-                .min(limit.max(from.saturating_add(1)));
-            let to = to.min(self.data_end);
-            window.blocks.push_back(self.spawn(from..to)?);
-            from = to;
+    /// Schedule the blocks after `index` while they fit in `prefetch` bytes
+    /// (at least one when `prefetch` is not zero).
+    fn fill(&self, window: &mut VecDeque<Block>, index: usize) -> Result<()> {
+        let prefetch = self.object.store.tuning.prefetch;
+        let mut ahead: u64 = window
+            .iter()
+            .skip(1)
+            .filter_map(|b| self.blocks.get(b.index))
+            .map(|r| r.end - r.start)
+            .sum();
+        let mut next = window.back().map_or(index, |b| b.index) + 1;
+        while let Some(r) = self.blocks.get(next) {
+            let size = r.end - r.start;
+            let first = next == index + 1;
+            if prefetch == 0 || (!first && ahead + size > prefetch) {
+                break;
+            }
+            window.push_back(self.spawn(next)?);
+            ahead += size;
+            next += 1;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::options::Tuning;
+
+    /// A 10,000-byte object cut into ten 1,000-byte blocks, prefetch 2,000.
+    fn reader() -> (RemoteReader, Vec<u8>) {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let tuning = Tuning {
+            prefetch: 2_000,
+            ..Tuning::default()
+        };
+        let object = RemoteObject::in_memory(tuning, "x.parquet", Bytes::from(data.clone()));
+        let blocks = (0..10u64).map(|i| i * 1000..(i + 1) * 1000).collect();
+        (RemoteReader::new(object, blocks), data)
+    }
+
+    fn window(r: &RemoteReader) -> Vec<usize> {
+        r.window.lock().unwrap().iter().map(|b| b.index).collect()
+    }
+
+    #[test]
+    fn reads_return_the_object_bytes_and_the_window_stays_bounded() {
+        let (r, data) = reader();
+        // In-block ranges front to back, a range across blocks, a jump back.
+        let ranges = [
+            0..10,
+            10..1000,
+            1500..1600,
+            2999..3000,
+            3500..4700,
+            5000..6000,
+            9000..10_000,
+            100..200,
+        ];
+        for range in ranges {
+            let got = r.read(range.clone()).unwrap();
+            assert_eq!(&got[..], &data[range.start as usize..range.end as usize]);
+            // At most the block read plus `prefetch` (2 blocks) ahead of it.
+            assert!(window(&r).len() <= 3, "{:?}", window(&r));
+        }
+        assert!(r.read(5..5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_window_follows_the_reader() {
+        let (r, _) = reader();
+        r.read(0..10).unwrap();
+        assert_eq!(window(&r), [0, 1, 2]);
+        r.read(2100..2200).unwrap();
+        assert_eq!(window(&r), [2, 3, 4]);
+        // A range across blocks is a GET of its own; the window is unchanged.
+        r.read(2500..3500).unwrap();
+        assert_eq!(window(&r), [2, 3, 4]);
+        // A jump back starts the window again at the block read.
+        r.read(100..200).unwrap();
+        assert_eq!(window(&r), [0, 1, 2]);
+        r.read(9000..9001).unwrap();
+        assert_eq!(window(&r), [9]);
+    }
+
+    #[test]
+    fn a_block_of_the_wrong_size_is_an_error_naming_the_object() {
+        let tuning = Tuning::default();
+        let object = RemoteObject::in_memory(tuning, "short.parquet", Bytes::from(vec![0u8; 100]));
+        let r = RemoteReader::new(object, vec![0..50, 50..200]);
+        assert_eq!(r.read(0..50).unwrap().len(), 50);
+        let err = r.read(60..70).unwrap_err().to_string();
+        assert!(err.contains("memory://test/short.parquet"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! One output streamed to object storage as a multipart upload: bytes are cut
-//! into parts of `part_size`, at most `upload_concurrency` parts in flight. The
+//! into parts of `part_size` (doubled every 1000 parts), at most
+//! `upload_concurrency` parts in flight while the next one fills. The
 //! object becomes visible only when [`UploadedParts::complete`] is called; an
 //! upload dropped before that is aborted, so nothing partial is visible or left
 //! billed (when the store can be reached; see `cleanup` for when it cannot).
@@ -154,9 +155,26 @@ impl Upload {
     }
 }
 
+/// Parts per step of the part size: it doubles every this many parts, so that
+/// an object never needs more than the 10,000 parts S3 allows.
+const PARTS_PER_SIZE: usize = 1000;
+
+impl Upload {
+    /// Size of the part being filled: `part_size`, doubled every
+    /// [`PARTS_PER_SIZE`] parts.
+    fn part_len(&self) -> usize {
+        let steps = (self.parts.len() / PARTS_PER_SIZE).min(16) as u32;
+        self.object
+            .store
+            .tuning
+            .part_size
+            .saturating_mul(1 << steps)
+    }
+}
+
 impl Write for Upload {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let part_size = self.object.store.tuning.part_size;
+        let part_size = self.part_len();
         if self.buffer.capacity() == 0 {
             self.buffer.reserve_exact(part_size);
         }
