@@ -11,6 +11,7 @@
 # Usage: bash benches/s3/run.sh
 # Env:   RUNS=3            rounds (each: one local run, one s3 run)
 #        SMALL_RUNS=1      remote runs with SMALL_OPTS after the rounds (not in the medians)
+#        SMALL="k=v ..."   the storage options of those runs (default below)
 #        ROWS=1000000      rows per input file (the data set is 8 files of ROWS rows)
 #        WORK=/tmp/pm-s3   work dir (logs, outputs, journal, results.md)
 #        DATA=/tmp/pm-peers/data   input cache, shared with benches/peers/run.sh
@@ -28,10 +29,11 @@ WORK=${WORK:-/tmp/pm-s3}
 DATA=${DATA:-/tmp/pm-peers/data}
 PY=$ROOT/.venv/bin/python
 BUCKET=bench
-# Remote tuning of the one small-buffer run (the defaults are part_size=8MiB,
-# upload_concurrency=2, fetch_size=1MiB, prefetch=2MiB).
-SMALL_OPTS=(--storage-option part_size=5MiB --storage-option upload_concurrency=1
-            --storage-option prefetch=1MiB --storage-option fetch_size=512KiB)
+# Remote tuning of the small-buffer runs (the defaults are part_size=5MiB,
+# upload_concurrency=1, fetch_size=1MiB, prefetch=1MiB).
+SMALL=${SMALL:-prefetch=512KiB fetch_size=512KiB}
+SMALL_OPTS=()
+for kv in $SMALL; do SMALL_OPTS+=(--storage-option "$kv"); done
 
 [[ -x $PY ]] && "$PY" -c 'import moto, boto3, pyarrow' ||
     { echo "run.sh: $PY cannot import moto, boto3 and pyarrow" >&2; exit 1; }

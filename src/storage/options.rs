@@ -31,14 +31,17 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
 /// I/O sizes and retries for one store (the keys `prefix-merge` itself reads).
 #[derive(Debug, Clone)]
 pub struct Tuning {
-    /// `part_size`: bytes per multipart-upload part (default 8 MiB; S3 needs
-    /// at least 5 MiB for every part but the last).
+    /// `part_size`: bytes per multipart-upload part (default 5 MiB, S3's
+    /// minimum for every part but the last; doubled every 1000 parts).
     pub part_size: usize,
-    /// `upload_concurrency`: parts of one output in flight at once (default 2).
+    /// `upload_concurrency`: parts of one output in flight while the next one
+    /// fills (default 1).
     pub upload_concurrency: usize,
-    /// `fetch_size`: bytes per ranged GET of the prefetch window (default 1 MiB).
+    /// `fetch_size`: bytes per ranged GET of an input: runs of whole row groups
+    /// up to this size (a bigger row group is one GET of its own; default 1 MiB).
     pub fetch_size: u64,
-    /// `prefetch`: bytes fetched ahead of the merge, per input (default 2 MiB).
+    /// `prefetch`: bytes fetched ahead of the merge, per input, in whole GETs
+    /// (at least one unless 0; default 1 MiB).
     pub prefetch: u64,
     /// `max_retries` and `retry_timeout`: object_store's retries with backoff of
     /// transient failures (default 10 retries within 3 minutes).
@@ -48,10 +51,10 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            part_size: 8 << 20,
-            upload_concurrency: 2,
+            part_size: 5 << 20,
+            upload_concurrency: 1,
             fetch_size: 1 << 20,
-            prefetch: 2 << 20,
+            prefetch: 1 << 20,
             retry: RetryConfig {
                 backoff: BackoffConfig::default(),
                 max_retries: 10,
