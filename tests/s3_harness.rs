@@ -160,3 +160,41 @@ fn proxy_cuts_and_restores_echo() {
     let received = echo.join().expect("echo upstream thread");
     assert_eq!(received, vec![b"helloabc".to_vec(), b"again".to_vec()]);
 }
+
+/// The flake this pins: a cut closed the listener's descriptor, but a process
+/// spawned by another thread holds a copy of it between its fork and its exec,
+/// and meanwhile the socket kept accepting. Cuts now shut the socket down, so a
+/// cut proxy refuses connections whatever else the test process is spawning.
+#[test]
+fn proxy_refuses_while_other_threads_spawn() {
+    const CUTS: usize = 200;
+    let upstream = TcpListener::bind("127.0.0.1:0").expect("bind the upstream");
+    let proxy = FaultProxy::start(upstream.local_addr().expect("upstream address"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spawner = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut spawned = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = std::process::Command::new("true").status();
+                spawned += 1;
+            }
+            spawned
+        })
+    };
+    let mut accepted_while_cut = 0;
+    for _ in 0..CUTS {
+        proxy.cut_after(0);
+        if TcpStream::connect(proxy.addr()).is_ok() {
+            accepted_while_cut += 1;
+        }
+        proxy.restore();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let spawned = spawner.join().expect("spawner thread");
+    assert!(spawned > 0, "no process was spawned during the cuts");
+    assert_eq!(
+        accepted_while_cut, 0,
+        "connections accepted by a cut proxy in {CUTS} cuts ({spawned} processes spawned meanwhile)"
+    );
+}

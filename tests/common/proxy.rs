@@ -2,13 +2,19 @@
 //! upstream address and, on demand, behaves like a server that stopped after
 //! receiving a given number of bytes.
 //!
-//! After a cut the listener is closed (new connections are refused) and every
-//! open connection is shut down, so clients see EOF/reset mid-request or
-//! mid-response. `restore` binds the same port again.
+//! After a cut the listener is shut down and closed (new connections are
+//! refused) and every open connection is shut down, so clients see EOF/reset
+//! mid-request or mid-response. `restore` binds the same port again.
+//!
+//! Closing the listener's descriptor alone is not enough: a process spawned by
+//! another thread of the test holds a copy of every descriptor between its
+//! fork and its exec, and while it does the socket keeps listening and accepts
+//! connections that should be refused. `shutdown` acts on the socket itself.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -143,10 +149,12 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Close the listener, then shut down every open connection.
+    /// Stop listening, then shut down every open connection.
     fn cut(&self) {
         let mut state = self.lock();
-        state.listener = None;
+        if let Some(listener) = state.listener.take() {
+            stop_listening(&listener);
+        }
         state.cuts += 1;
         for (_, socks) in state.conns.drain() {
             for s in socks {
@@ -275,6 +283,16 @@ fn accept_loop(shared: &Arc<Shared>) {
     }
     for h in conns {
         let _ = h.join();
+    }
+}
+
+/// Make `listener` refuse connections now, even while a copy of its descriptor
+/// lives on in a child process between fork and exec (see the module doc).
+fn stop_listening(listener: &TcpListener) {
+    // SAFETY: shutdown(2) on a descriptor `listener` owns and keeps open for the
+    // duration of the call; it touches no memory.
+    unsafe {
+        libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR);
     }
 }
 
