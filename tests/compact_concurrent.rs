@@ -229,6 +229,15 @@ impl Catalog for Interleaved {
     fn forget(&mut self, splits: &[String]) -> prefix_merge::Result<()> {
         self.inner.forget(splits)
     }
+    fn set_settings(&mut self, settings: &TableSettings) -> prefix_merge::Result<()> {
+        self.inner.set_settings(settings)
+    }
+    fn find_source(&mut self, source: &str) -> prefix_merge::Result<Option<Split>> {
+        self.inner.find_source(source)
+    }
+    fn live_at(&mut self, at: i64) -> prefix_merge::Result<Vec<Split>> {
+        self.inner.live_at(at)
+    }
     fn history(&mut self) -> prefix_merge::Result<Vec<JobRecord>> {
         self.inner.history()
     }
@@ -268,6 +277,7 @@ fn orphan_sweep_keeps_an_output_committed_during_it() {
     let template = b.splits(&[SplitState::Live]).unwrap().remove(0);
     let output = Split {
         id: out_id.clone(),
+        source: None,
         ..template
     };
     let record = JobRecord {

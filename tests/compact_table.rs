@@ -106,7 +106,7 @@ fn retention_drops_old_windows_catalog_first_files_at_gc() {
     );
     plan.expect_ok("plan");
     let jobs: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
-    let kinds: Vec<&str> = jobs
+    let kinds: Vec<&str> = jobs["jobs"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,6 +1,6 @@
 //! Last-write-wins dedup (`merge --dedup`): one row per full sort key, from the
-//! input with the highest `qh.num_merge_ops`, then the later input in the list,
-//! then the later row of that input. The property-based check is in
+//! latest input in the list that has it (the list is the write order; merge
+//! depth, `qh.num_merge_ops`, plays no part), then the later row of that input. The property-based check is in
 //! `merge_oracle.rs`; these pin the tie rule on a hand-made case.
 
 mod common;
@@ -76,17 +76,17 @@ fn rows(out: &Path) -> Vec<(String, i64, i64)> {
 }
 
 #[test]
-fn num_merge_ops_beats_input_order_then_later_input_then_later_row() {
+fn later_input_wins_whatever_its_merge_ops_then_later_row() {
     let dir = tempfile::tempdir().unwrap();
     let expected: Vec<(String, i64, i64)> = [
         // (x, 3): only input 1 has it.
         ("x", 3, 21),
-        // (x, 2): inputs 0 and 2 both have 3 merge ops: the later input wins.
+        // (x, 2): inputs 0 and 2 have it: the later input wins.
         ("x", 2, 30),
-        // (x, 1): input 0 (3 merge ops) beats the later input 1 (1 merge op);
-        // within input 0 the later row wins.
-        ("x", 1, 11),
-        // (y, 5): inputs 0 and 2 have 3 merge ops, input 1 has 1: input 2 wins.
+        // (x, 1): the later input 1 (1 merge op) beats input 0 (3 merge ops):
+        // merge depth is not recency.
+        ("x", 1, 20),
+        // (y, 5): in all three inputs: the last input wins.
         ("y", 5, 31),
         // (z, 7): only in input 0 (with P = 1 a single-contributor region, which
         // must not be copied verbatim): the later row wins.

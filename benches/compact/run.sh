@@ -20,7 +20,7 @@ if [[ ! -d "$work/../pm-compact-in-$SPLITS-$ROWS-$WINDOWS" ]]; then
     --rows "$ROWS" --windows "$WINDOWS" >/dev/null
 fi
 in="$work/../pm-compact-in-$SPLITS-$ROWS-$WINDOWS"
-$bin table create "$work/t" >/dev/null
+$bin table create "$work/t" --like "$(ls "$in"/*.parquet | head -1)" >/dev/null
 t0=$(date +%s.%N)
 $bin table add "$work/t" "$in"/*.parquet >/dev/null
 t1=$(date +%s.%N)

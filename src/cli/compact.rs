@@ -2,36 +2,38 @@
 //! and `prefix-merge compact TABLE` (run them).
 
 use super::merge::parse_size;
-use super::{open_table, print_json, CliResult, StorageArgs, EXIT_VIOLATION};
-use prefix_merge::compact::{compact, plan, CompactOptions, Outcome, Policy};
+use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
+use prefix_merge::compact::compactor::idle_windows;
+use prefix_merge::compact::{compact, plan, CompactOptions, Outcome, Policy, Table};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Policy knobs shared by `plan` and `compact` (defaults in the README).
+/// Policy knobs shared by `plan` and `compact`. Each overrides the table's
+/// stored setting (`table settings`) for this run only.
 #[derive(Debug, clap::Args)]
 pub struct PolicyArgs {
     /// Merge when a level of an open window holds this many splits.
-    #[arg(long, default_value_t = 10)]
-    merge_factor: usize,
+    #[arg(long)]
+    merge_factor: Option<usize>,
     /// At most this many splits per merge.
-    #[arg(long, default_value_t = 12)]
-    max_merge_factor: usize,
-    /// Target size of merge outputs.
-    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
-    target_split_size: u64,
+    #[arg(long)]
+    max_merge_factor: Option<usize>,
+    /// Target size of merge outputs (e.g. 256MiB).
+    #[arg(long)]
+    target_split_size: Option<String>,
     /// Splits of at least this size are mature: level merges leave them alone.
-    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
-    maturity_size: u64,
+    #[arg(long)]
+    maturity_size: Option<String>,
     /// A window is closed this long after its end: its splits get one final merge.
-    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
-    maturity_age: Duration,
+    #[arg(long)]
+    maturity_age: Option<String>,
     /// The final merge of a closed window leaves at most this many splits.
-    #[arg(long, default_value_t = 1)]
-    final_splits: usize,
-    /// Drop windows that ended longer ago than this (e.g. 30d); off by default.
-    #[arg(long, value_parser = humantime::parse_duration)]
-    retention: Option<Duration>,
+    #[arg(long)]
+    final_splits: Option<usize>,
+    /// Drop windows that ended longer ago than this (e.g. 30d, or none).
+    #[arg(long)]
+    retention: Option<String>,
     /// Budget for the estimated peak memory of the jobs running at once.
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     max_memory: u64,
@@ -41,21 +43,64 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    fn options(&self) -> CompactOptions {
-        CompactOptions {
-            policy: Policy {
-                merge_factor: self.merge_factor,
-                max_merge_factor: self.max_merge_factor,
-                target_split_bytes: self.target_split_size,
-                maturity_bytes: self.maturity_size,
-                maturity_age: self.maturity_age,
-                final_splits: self.final_splits,
-                retention: self.retention,
-            },
+    /// The flags given, as (setting key, value).
+    fn overrides(&self) -> Vec<(&'static str, String)> {
+        let given = [
+            ("merge_factor", self.merge_factor.map(|v| v.to_string())),
+            (
+                "max_merge_factor",
+                self.max_merge_factor.map(|v| v.to_string()),
+            ),
+            ("target_split_size", self.target_split_size.clone()),
+            ("maturity_size", self.maturity_size.clone()),
+            ("maturity_age", self.maturity_age.clone()),
+            ("final_splits", self.final_splits.map(|v| v.to_string())),
+            ("retention", self.retention.clone()),
+        ];
+        given
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
+    }
+
+    /// The run's options: the table's stored policy with the flags applied,
+    /// each override reported on stderr (and not stored).
+    fn options(&self, table: &Table) -> Result<CompactOptions, Box<(u8, prefix_merge::Error)>> {
+        let stored = table.settings().policy.clone();
+        let overrides = self.overrides();
+        for (key, value) in &overrides {
+            Policy::parse_value(key, value)
+                .map_err(|e| Box::new((EXIT_USAGE, flag_error(key, e))))?;
+        }
+        let pairs: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut policy = stored.clone();
+        policy
+            .apply(&pairs)
+            .map_err(|e| Box::new((EXIT_USAGE, e)))?;
+        for (key, value) in &overrides {
+            let was = stored.entries().into_iter().find(|(k, _)| k == key);
+            eprintln!(
+                "override for this run: {key} = {value} (stored: {}; not saved)",
+                was.map(|(_, v)| v).unwrap_or_default()
+            );
+        }
+        Ok(CompactOptions {
+            policy: Some(policy),
             max_memory: self.max_memory,
             now: self.now,
             ..CompactOptions::default()
+        })
+    }
+}
+
+/// A policy error from a flag, naming the flag.
+fn flag_error(key: &str, e: prefix_merge::Error) -> prefix_merge::Error {
+    let flag = format!("--{}", key.replace('_', "-"));
+    match e {
+        prefix_merge::Error::InvalidArgument(m) => {
+            prefix_merge::Error::InvalidArgument(format!("{flag}: {m}"))
         }
+        other => other,
     }
 }
 
@@ -95,9 +140,11 @@ pub struct CompactArgs {
 
 pub fn run_plan(a: PlanArgs) -> CliResult {
     let mut table = open_table(&a.table, &a.storage)?;
-    let jobs = plan(&mut table, &a.policy.options()).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    let options = a.policy.options(&table)?;
+    let jobs = plan(&mut table, &options).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    let idle = idle_windows(&mut table, &options).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     if a.json {
-        return print_json(&jobs);
+        return print_json(&serde_json::json!({ "jobs": jobs, "idle_windows": idle }));
     }
     println!("kind\twindow\tlevel\tinputs\trows\tbytes\toutputs\test_peak_mib");
     for j in &jobs {
@@ -118,6 +165,13 @@ pub fn run_plan(a: PlanArgs) -> CliResult {
             j.estimated_peak_bytes as f64 / (1 << 20) as f64
         );
     }
+    for w in &idle {
+        println!(
+            "window {}: nothing to do: {}",
+            w.window_start.map_or("-".into(), |s| s.to_string()),
+            w.idle.as_deref().unwrap_or("")
+        );
+    }
     println!("{} jobs", jobs.len());
     Ok(ExitCode::SUCCESS)
 }
@@ -129,7 +183,7 @@ pub fn run_compact(a: CompactArgs) -> CliResult {
         jobs: a.jobs,
         retry_skipped: a.retry_skipped,
         lease: a.lease,
-        ..a.policy.options()
+        ..a.policy.options(&table)?
     };
     let report = compact(&mut table, &options).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     if a.json {

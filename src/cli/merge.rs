@@ -44,10 +44,10 @@ pub struct MergeArgs {
     #[arg(long, value_delimiter = ',')]
     summary_columns: Vec<String>,
     /// Last-write-wins dedup: keep one row per full sort key (all sort columns,
-    /// series and timestamp). The row kept comes from the newest input: highest
-    /// qh.num_merge_ops, then the later file in the input list; within one file
-    /// the later row wins. Rows out = distinct keys; the manifest reports
-    /// duplicates_dropped. Off by default.
+    /// series and timestamp). The input order is the write order: list inputs
+    /// oldest first; the row kept comes from the latest file in the list that
+    /// has the key, and within one file the later row wins. Rows out = distinct
+    /// keys; the manifest reports duplicates_dropped. Off by default.
     #[arg(long)]
     dedup: bool,
     /// Print the manifest (JSON) instead of the summary table.

@@ -1,9 +1,9 @@
 //! `prefix-merge table create|add|ls|skipped|gc`: a table of splits and its catalog.
 
 use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
-use prefix_merge::compact::{gc, Split, Table, TableSettings, Worker};
+use prefix_merge::compact::{gc, Added, Split, Table, TableSettings, Worker};
 use prefix_merge::SortSchema;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,36 +17,62 @@ pub struct TableArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TableCommand {
-    /// Create a table: a directory with `splits/` and `catalog.sqlite`.
+    /// Create a table: a directory with `splits/` and `catalog.sqlite`, and its
+    /// stored settings (sort schema, P, dedup, compaction policy).
     Create {
         table: PathBuf,
-        /// The sort schema every split must have.
-        #[arg(long, default_value_t = prefix_merge::gen::sort_schema())]
-        sort_schema: SortSchema,
-        /// P of every split.
-        #[arg(long, default_value_t = 1)]
-        prefix_len: usize,
-        /// Keep one row per full sort key when compacting (newest wins; see
-        /// `merge --dedup`).
+        /// The sort schema every split must have (required unless --like).
+        #[arg(long, required_unless_present = "like", conflicts_with = "like")]
+        sort_schema: Option<SortSchema>,
+        /// Take the sort schema (and P, unless --prefix-len) from this split file.
+        #[arg(long, value_name = "FILE")]
+        like: Option<PathBuf>,
+        /// P of every split (default: the --like file's, else 1).
+        #[arg(long)]
+        prefix_len: Option<usize>,
+        /// Keep one row per full sort key when compacting: the row from the
+        /// latest add wins.
         #[arg(long)]
         dedup: bool,
         /// Keep the split files in a bucket under this URL prefix
         /// (s3://bucket/prefix, gs://, az://); the catalog stays in TABLE.
         #[arg(long)]
         splits_url: Option<String>,
+        /// Store a setting KEY=VALUE (repeatable; see `table settings`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Validate files (as `merge` would), copy them in durably and register them.
+    /// A file whose content is already in the table is not added again.
     Add {
         table: PathBuf,
         /// Rewrite a file whose P differs from the table's at the table's P.
         #[arg(long)]
         promote: bool,
+        /// The sort order of files that carry no sort schema.
+        #[arg(long)]
+        sort_schema: Option<SortSchema>,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Live splits: name, rows, bytes, window, level, prefix-key range.
+    /// Live splits: name, rows, bytes, window, level, sequence and key ranges.
     Ls {
         table: PathBuf,
+        /// The reader's view as JSON: URLs, typed keys, time bounds (docs/live-set.md).
+        #[arg(long)]
+        json: bool,
+        /// Show the live set at this moment (Unix seconds or RFC 3339), as long
+        /// as gc has not removed its files.
+        #[arg(long, value_name = "TIMESTAMP", value_parser = parse_timestamp)]
+        at: Option<i64>,
+    },
+    /// Show the table's stored settings, or change them with --set KEY=VALUE.
+    Settings {
+        table: PathBuf,
+        /// Change a setting (repeatable): dedup, merge_factor, max_merge_factor,
+        /// target_split_size, maturity_size, maturity_age, final_splits, retention.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -68,6 +94,9 @@ enum TableCommand {
     },
 }
 
+/// P of a table created with --sort-schema and no --prefix-len.
+const DEFAULT_PREFIX_LEN: usize = 1;
+
 fn usage<T>(r: prefix_merge::Result<T>) -> Result<T, Box<(u8, prefix_merge::Error)>> {
     r.map_err(|e| Box::new((EXIT_USAGE, e)))
 }
@@ -77,15 +106,15 @@ pub fn run(a: TableArgs) -> CliResult {
         TableCommand::Create {
             table,
             sort_schema,
+            like,
             prefix_len,
             dedup,
             splits_url,
+            set,
         } => {
-            let settings = TableSettings {
-                sort_schema: sort_schema.to_string(),
-                prefix_len,
-                dedup,
-            };
+            let (sort_schema, prefix_len) = usage(create_schema(sort_schema, like, prefix_len))?;
+            let mut settings = TableSettings::new(sort_schema.to_string(), prefix_len, dedup);
+            usage(apply_sets(&mut settings, &set))?;
             match &splits_url {
                 Some(url) => {
                     let storage = usage(a.storage.storage())?;
@@ -103,26 +132,39 @@ pub fn run(a: TableArgs) -> CliResult {
         TableCommand::Add {
             table,
             promote,
+            sort_schema,
             files,
-        } => {
+        } => add(&table, &a.storage, promote, sort_schema.as_ref(), &files),
+        TableCommand::Ls { table, json, at } => {
             let mut t = open_table(&table, &a.storage)?;
-            let worker = Worker::new(Duration::from_secs(600));
-            for f in &files {
-                let split = t
-                    .add(f, promote, &worker)
-                    .map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
-                println!(
-                    "added {} as {} ({} rows)",
-                    f.display(),
-                    split.id,
-                    split.rows
-                );
+            if json {
+                return print_json(&usage(t.live_set(at))?);
+            }
+            let splits = match at {
+                Some(at) => usage(t.catalog().live_at(at))?,
+                None => usage(t.live())?,
+            };
+            print_splits(&splits)
+        }
+        TableCommand::Settings { table, set, json } => {
+            let mut t = open_table(&table, &a.storage)?;
+            if !set.is_empty() {
+                let mut settings = t.settings().clone();
+                usage(apply_sets(&mut settings, &set))?;
+                usage(t.set_settings(settings))?;
+            }
+            let entries = t.settings().entries();
+            if json {
+                let map: serde_json::Map<String, serde_json::Value> = entries
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect();
+                return print_json(&map);
+            }
+            for (k, v) in entries {
+                println!("{k} = {v}");
             }
             Ok(ExitCode::SUCCESS)
-        }
-        TableCommand::Ls { table, json } => {
-            let live = usage(open_table(&table, &a.storage)?.live())?;
-            print_splits(&live, json)
         }
         TableCommand::Skipped { table, json } => {
             let skipped = usage(open_table(&table, &a.storage)?.skipped())?;
@@ -155,22 +197,21 @@ pub fn run(a: TableArgs) -> CliResult {
     }
 }
 
-fn print_splits(splits: &[Split], json: bool) -> CliResult {
-    if json {
-        return print_json(&splits);
-    }
-    println!("split\trows\tbytes\twindow\tlevel\tkeys");
+fn print_splits(splits: &[Split]) -> CliResult {
+    println!("split\trows\tbytes\twindow\tlevel\tseq\tkeys");
     for s in splits {
         let window = match (s.window_start, s.window_secs) {
             (Some(start), Some(secs)) => format!("{start}+{secs}s"),
             _ => "-".into(),
         };
         println!(
-            "{}\t{}\t{}\t{window}\t{}\t{}..{}{}",
+            "{}\t{}\t{}\t{window}\t{}\t{}..{}\t{}..{}{}",
             s.id,
             s.rows,
             s.bytes,
             s.level,
+            s.seq_min,
+            s.seq_max,
             s.min_key,
             s.max_key,
             if s.skipped.is_some() { "\tSKIPPED" } else { "" }
@@ -180,4 +221,86 @@ fn print_splits(splits: &[Split], json: bool) -> CliResult {
     let bytes: u64 = splits.iter().map(|s| s.bytes).sum();
     println!("{} live splits, {rows} rows, {bytes} bytes", splits.len());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The new table's sort schema and P: given, or taken from a `--like` file.
+fn create_schema(
+    sort_schema: Option<SortSchema>,
+    like: Option<PathBuf>,
+    prefix_len: Option<usize>,
+) -> prefix_merge::Result<(SortSchema, usize)> {
+    match (sort_schema, like) {
+        (Some(schema), _) => Ok((schema, prefix_len.unwrap_or(DEFAULT_PREFIX_LEN))),
+        (None, Some(file)) => {
+            let input = prefix_merge::InputFile::open(&file)?;
+            let p = prefix_len.unwrap_or(input.prefix_len());
+            Ok((input.sort_schema().clone(), p))
+        }
+        (None, None) => Err(prefix_merge::Error::InvalidArgument(
+            "a table needs its sort schema: --sort-schema SCHEMA, or --like FILE".into(),
+        )),
+    }
+}
+
+/// Apply `KEY=VALUE` settings together (checked as a whole).
+fn apply_sets(settings: &mut TableSettings, sets: &[String]) -> prefix_merge::Result<()> {
+    let pairs = sets
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim(), v))
+                .ok_or_else(|| {
+                    prefix_merge::Error::InvalidArgument(format!(
+                        "--set '{kv}': expected KEY=VALUE"
+                    ))
+                })
+        })
+        .collect::<prefix_merge::Result<Vec<_>>>()?;
+    settings.apply(&pairs)
+}
+
+/// `table add`: each file added, or reported as already in the table.
+fn add(
+    table: &Path,
+    storage: &StorageArgs,
+    promote: bool,
+    sort_schema: Option<&SortSchema>,
+    files: &[PathBuf],
+) -> CliResult {
+    let mut t = open_table(table, storage)?;
+    let worker = Worker::new(Duration::from_secs(600));
+    for f in files {
+        let added = t
+            .add(f, promote, sort_schema, &worker)
+            .map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+        match added {
+            Added::New(split) => println!(
+                "added {} as {} ({} rows, seq {})",
+                f.display(),
+                split.id,
+                split.rows,
+                split.seq_min
+            ),
+            Added::Existing(split) => println!(
+                "{}: already in the table as {} ({}); nothing added",
+                f.display(),
+                split.id,
+                split.state.as_str()
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A moment as Unix seconds, or an RFC 3339 time.
+fn parse_timestamp(s: &str) -> Result<i64, String> {
+    if let Ok(secs) = s.trim().parse::<i64>() {
+        return Ok(secs);
+    }
+    let t = humantime::parse_rfc3339_weak(s.trim())
+        .map_err(|_| format!("'{s}': expected Unix seconds or an RFC 3339 time"))?;
+    let d = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| format!("'{s}': before 1970"))?;
+    i64::try_from(d.as_secs()).map_err(|_| format!("'{s}': out of range"))
 }

@@ -40,16 +40,41 @@ impl SplitState {
 pub struct Split {
     /// Unique id; the file is `splits/ID.parquet`.
     pub id: String,
+    /// Rows in the file.
     pub rows: u64,
+    /// Size of the file.
     pub bytes: u64,
     /// `qh.window_start` (None: the split has no window).
     pub window_start: Option<i64>,
+    /// `qh.window_duration_secs`.
     pub window_secs: Option<u64>,
     /// `qh.num_merge_ops`: the split's level.
     pub level: u64,
-    /// First and last sort key, as readable text.
+    /// Sequence numbers of the adds whose rows the split holds: an added split
+    /// gets the table's next number when its add commits; a merge output spans
+    /// its inputs' range. 0 until the catalog assigns them.
+    pub seq_min: u64,
+    /// See `seq_min`.
+    pub seq_max: u64,
+    /// First and last prefix key, as readable text (`v1|v2`).
     pub min_key: String,
+    /// See `min_key`.
     pub max_key: String,
+    /// First and last prefix key as typed JSON values (an array per key, one
+    /// value per prefix column); None when P = 0.
+    pub first_prefix: Option<serde_json::Value>,
+    /// See `first_prefix`.
+    pub last_prefix: Option<serde_json::Value>,
+    /// Smallest and largest value of the time column, typed (None: no time
+    /// column, or no statistics).
+    pub time_min: Option<serde_json::Value>,
+    /// See `time_min`.
+    pub time_max: Option<serde_json::Value>,
+    /// For an added split: the identity of the file it was added from (size,
+    /// footer fingerprint, hash of all its bytes), so that adding the same
+    /// content again is a no-op.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Unix seconds when the split was registered.
     pub created_at: i64,
     pub state: SplitState,
@@ -91,15 +116,93 @@ pub struct JobRecord {
     pub committed_at: i64,
 }
 
-/// Settings fixed when the table is created.
+/// A table's settings, stored in its catalog: the sort schema and P are fixed
+/// at creation; the rest can be changed (`table settings --set`).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TableSettings {
     /// The sort schema every split must have (text form).
     pub sort_schema: String,
     /// P of every split.
     pub prefix_len: usize,
-    /// Keep one row per full sort key when merging (newest wins).
+    /// Keep one row per full sort key when merging: the row from the latest add
+    /// wins (see the policy's sequence rule).
     pub dedup: bool,
+    /// The compaction policy `compact` and `plan` use unless a flag overrides it.
+    #[serde(default)]
+    pub policy: super::policy::Policy,
+}
+
+impl TableSettings {
+    /// Settings for a new table with the default policy.
+    pub fn new(sort_schema: String, prefix_len: usize, dedup: bool) -> Self {
+        TableSettings {
+            sort_schema,
+            prefix_len,
+            dedup,
+            policy: super::policy::Policy::default(),
+        }
+    }
+
+    /// Change settings from `(key, text)` pairs: `dedup` (true/false) or policy
+    /// keys ([`super::policy::POLICY_KEYS`], checked together). The sort schema
+    /// and P are fixed. On error nothing changes.
+    pub fn apply(&mut self, pairs: &[(&str, &str)]) -> Result<()> {
+        let mut next = self.clone();
+        let mut policy = Vec::new();
+        for (key, value) in pairs {
+            if super::policy::POLICY_KEYS.contains(key) {
+                policy.push((*key, *value));
+            } else {
+                next.set_plain(key, value)?;
+            }
+        }
+        next.policy.apply(&policy)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// A setting that is not part of the policy.
+    fn set_plain(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "sort_schema" | "prefix_len" => Err(crate::Error::InvalidArgument(format!(
+                "{key} is fixed when the table is created"
+            ))),
+            "dedup" => {
+                self.dedup = value.trim().parse().map_err(|_| {
+                    crate::Error::InvalidArgument(format!(
+                        "dedup = '{value}': expected true or false"
+                    ))
+                })?;
+                Ok(())
+            }
+            _ => Err(crate::Error::InvalidArgument(format!(
+                "unknown table setting '{key}' (known: dedup, {})",
+                super::policy::POLICY_KEYS.join(", ")
+            ))),
+        }
+    }
+
+    /// Every setting as `(key, text)`: the fixed ones first, then `dedup` and
+    /// the policy.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("sort_schema", self.sort_schema.clone()),
+            ("prefix_len", self.prefix_len.to_string()),
+            ("dedup", self.dedup.to_string()),
+        ];
+        out.extend(self.policy.entries());
+        out
+    }
+}
+
+/// The result of adding a file to a table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Added {
+    /// The file became this new live split.
+    New(Split),
+    /// The same content (the same bytes) is already in the table as this split
+    /// (live, or retired and not yet collected): nothing added.
+    Existing(Split),
 }
 
 /// A transactional store of a table's splits and jobs. Every method is atomic.
@@ -113,6 +216,15 @@ pub trait Catalog: Send {
 
     /// Splits in the given states, ordered by id.
     fn splits(&mut self, states: &[SplitState]) -> Result<Vec<Split>>;
+    /// Replace the stored settings (sort schema and P must not change).
+    fn set_settings(&mut self, settings: &TableSettings) -> Result<()>;
+    /// The split added from content `source` (see [`Split::source`]), if the
+    /// catalog still knows it (live, or retired and not yet forgotten).
+    fn find_source(&mut self, source: &str) -> Result<Option<Split>>;
+    /// The splits that were live at `at` (Unix seconds): registered by then and
+    /// not retired by then. Fails when gc has already forgotten splits that were
+    /// retired after `at` (that set can no longer be shown whole).
+    fn live_at(&mut self, at: i64) -> Result<Vec<Split>>;
 
     /// Record that `lease.job` is running and claims `splits` (all must be live,
     /// not skipped, and not claimed by an unexpired lease of another job). Returns
@@ -122,8 +234,11 @@ pub trait Catalog: Send {
     /// Extend a running job's lease (and its splits'). False if the job is gone.
     fn renew(&mut self, job: &str, until: i64) -> Result<bool>;
     /// In one transaction: the job's inputs become `retire_as`, `outputs` become
-    /// live, the job record is written and the job's lease ends. Fails, changing
-    /// nothing, when an input is no longer live or is claimed by another job.
+    /// live, the job record is written and the job's lease ends. Outputs get
+    /// their sequence numbers here: an add's output (a job without inputs) the
+    /// table's next number, a merge's outputs the range of its inputs. Fails,
+    /// changing nothing, when an input is no longer live or is claimed by
+    /// another job, or when an output's `source` is already in the table.
     fn commit_job(
         &mut self,
         record: &JobRecord,

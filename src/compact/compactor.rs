@@ -4,7 +4,7 @@
 
 use super::gc::{reap_dead_jobs, remove_orphans, GcReport};
 use super::job::{self, Outcome, ReadyJob};
-use super::policy::{JobKind, JobSpec, Policy};
+use super::policy::{JobKind, JobSpec, Policy, WindowPlan};
 use super::table::Table;
 use super::worker::{now_secs, Worker};
 use crate::plan::MemoryEstimate;
@@ -15,7 +15,9 @@ use std::time::Duration;
 /// How a compaction runs.
 #[derive(Debug, Clone)]
 pub struct CompactOptions {
-    pub policy: Policy,
+    /// The policy for this run; None (the default) uses the table's stored
+    /// policy ([`crate::compact::TableSettings::policy`]).
+    pub policy: Option<Policy>,
     /// Budget for the estimated peak memory of all jobs running at once.
     pub max_memory: u64,
     /// Jobs run at once (each on its own thread).
@@ -35,7 +37,7 @@ pub struct CompactOptions {
 impl Default for CompactOptions {
     fn default() -> Self {
         CompactOptions {
-            policy: Policy::default(),
+            policy: None,
             max_memory: 1 << 30,
             jobs: 1,
             until_stable: false,
@@ -76,10 +78,12 @@ pub struct CompactReport {
 
 impl CompactOptions {
     fn check(&self) -> Result<()> {
-        self.policy.check().map_err(Error::InvalidArgument)?;
+        if let Some(policy) = &self.policy {
+            policy.check().map_err(Error::InvalidArgument)?;
+        }
         if self.jobs == 0 || self.max_memory == 0 {
             return Err(Error::InvalidArgument(
-                "--jobs and --max-memory must be > 0".into(),
+                "jobs and max_memory must be > 0".into(),
             ));
         }
         Ok(())
@@ -87,6 +91,13 @@ impl CompactOptions {
 
     fn now(&self) -> i64 {
         self.now.unwrap_or_else(now_secs)
+    }
+
+    /// The policy this run uses on `table`.
+    fn policy_for(&self, table: &Table) -> Policy {
+        self.policy
+            .clone()
+            .unwrap_or_else(|| table.settings().policy.clone())
     }
 }
 
@@ -96,7 +107,8 @@ pub fn plan(table: &mut Table, options: &CompactOptions) -> Result<Vec<PlannedJo
     let live = table.live()?;
     let dedup = table.settings().dedup;
     let mut planned = Vec::new();
-    for spec in options.policy.plan(&live, options.now()) {
+    let policy = options.policy_for(table);
+    for spec in policy.plan(&live, options.now(), dedup) {
         let total = spec.inputs.len();
         match fit(spec, table, options, dedup, "plan") {
             Ok(ready) => planned.push(PlannedJob {
@@ -109,6 +121,18 @@ pub fn plan(table: &mut Table, options: &CompactOptions) -> Result<Vec<PlannedJo
         }
     }
     Ok(planned)
+}
+
+/// The windows where the policy runs nothing now, each with the reason.
+pub fn idle_windows(table: &mut Table, options: &CompactOptions) -> Result<Vec<WindowPlan>> {
+    options.check()?;
+    let live = table.live()?;
+    let policy = options.policy_for(table);
+    Ok(policy
+        .plan_windows(&live, options.now(), table.settings().dedup)
+        .into_iter()
+        .filter(|w| w.jobs.is_empty())
+        .collect())
 }
 
 /// Prepare `spec` and drop inputs (newest first) until the estimate fits the
@@ -149,6 +173,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
         }
     }
     let dedup = table.settings().dedup;
+    let policy = options.policy_for(table);
     loop {
         report.rounds += 1;
         let now = options.now();
@@ -158,7 +183,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
             .expired_jobs
             .extend(reap_dead_jobs(table.catalog(), wall)?);
         remove_orphans(table, wall, &mut report.cleanup)?;
-        let specs = options.policy.plan(&table.live()?, now);
+        let specs = policy.plan(&table.live()?, now, dedup);
         if specs.is_empty() {
             break;
         }

@@ -180,9 +180,12 @@ fn commit(
     })
 }
 
-/// The catalog entry of a merge output.
+/// The catalog entry of a merge output (its sequence numbers are set when the
+/// job commits: the range of its inputs).
 fn output_split(o: &OutputSummary, manifest: &crate::MergeResult) -> Result<Split> {
     let key = |p: Option<&Vec<crate::key::KeyValue>>| prefix_text(p.map(Vec::as_slice));
+    let json = |v: Option<&Vec<crate::key::KeyValue>>| v.and_then(|v| serde_json::to_value(v).ok());
+    let value = |v: Option<&crate::key::KeyValue>| v.and_then(|v| serde_json::to_value(v).ok());
     Ok(Split {
         id: split_id(&o.path)?,
         rows: o.rows,
@@ -190,8 +193,15 @@ fn output_split(o: &OutputSummary, manifest: &crate::MergeResult) -> Result<Spli
         window_start: manifest.window.map(|w| w.start),
         window_secs: manifest.window.map(|w| w.duration_secs),
         level: manifest.num_merge_ops,
+        seq_min: 0,
+        seq_max: 0,
         min_key: key(o.prefixes.first()),
         max_key: key(o.prefixes.last()),
+        first_prefix: json(o.prefixes.first()),
+        last_prefix: json(o.prefixes.last()),
+        time_min: value(o.time_min.as_ref()),
+        time_max: value(o.time_max.as_ref()),
+        source: None,
         created_at: now_secs(),
         state: SplitState::Live,
         retired_at: None,

@@ -4,6 +4,7 @@
 //! - `catalog`: the catalog trait and its records (splits, leases, job history);
 //! - `sqlite`: the catalog in an SQLite file;
 //! - `table`: a table directory: create, open, add, list;
+//! - `live_set`: the reader's view of a table (`table ls --json`);
 //! - `worker`: job ids, leases and their heartbeat, dead-owner detection;
 //! - `policy`: which jobs to run (windows, stable-log levels, final merge, retention);
 //! - `job`: one job: prepare, lease, merge, commit, skip bad inputs;
@@ -16,16 +17,18 @@ pub mod compactor;
 pub mod failpoint;
 pub mod gc;
 pub mod job;
+pub mod live_set;
 pub mod policy;
 pub mod sqlite;
 pub mod table;
 pub mod worker;
 
-pub use catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+pub use catalog::{Added, Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
 pub use compactor::{compact, plan, CompactOptions, CompactReport, PlannedJob};
 pub use gc::{gc, GcReport};
 pub use job::Outcome;
-pub use policy::{JobKind, JobSpec, Policy};
+pub use live_set::{LiveSet, LiveSplit, LIVE_SET_VERSION};
+pub use policy::{JobKind, JobSpec, Policy, WindowPlan};
 pub use sqlite::SqliteCatalog;
 pub use table::Table;
 pub use worker::Worker;

@@ -26,8 +26,16 @@ CREATE TABLE IF NOT EXISTS splits (
     retired_at INTEGER,
     skipped TEXT,
     lease_job TEXT,
-    lease_until INTEGER
+    lease_until INTEGER,
+    seq_min INTEGER NOT NULL DEFAULT 0,
+    seq_max INTEGER NOT NULL DEFAULT 0,
+    first_prefix TEXT,
+    last_prefix TEXT,
+    time_min TEXT,
+    time_max TEXT,
+    source TEXT
 );
+CREATE INDEX IF NOT EXISTS splits_source ON splits(source);
 CREATE INDEX IF NOT EXISTS splits_state ON splits(state);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -45,6 +53,29 @@ CREATE TABLE IF NOT EXISTS history (
     committed_at INTEGER NOT NULL
 );
 ";
+
+/// Columns added after the first release, with their declarations: a catalog
+/// created before gets them on open (`ALTER TABLE`), its splits numbered in
+/// registration order.
+const ADDED_COLUMNS: [(&str, &str); 7] = [
+    ("seq_min", "INTEGER NOT NULL DEFAULT 0"),
+    ("seq_max", "INTEGER NOT NULL DEFAULT 0"),
+    ("first_prefix", "TEXT"),
+    ("last_prefix", "TEXT"),
+    ("time_min", "TEXT"),
+    ("time_max", "TEXT"),
+    ("source", "TEXT"),
+];
+
+/// How a commit refused because an output's content is already in the table
+/// starts (followed by the id of the split that has it).
+pub const DUPLICATE_SOURCE: &str = "the same content is already in the table as";
+
+/// Settings-table key of the next sequence number to hand out.
+const NEXT_SEQ: &str = "next_seq";
+/// Settings-table key of the latest `retired_at` among forgotten splits: live
+/// sets before it can no longer be shown whole.
+const COLLECTED_UNTIL: &str = "collected_until";
 
 /// A table catalog stored in one SQLite database file.
 pub struct SqliteCatalog {
@@ -65,6 +96,7 @@ impl SqliteCatalog {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| db_error(path, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_error(path, e))?;
+        migrate(&conn).map_err(|e| db_error(path, e))?;
         Ok(SqliteCatalog {
             path: path.to_path_buf(),
             conn,
@@ -94,6 +126,69 @@ impl SqliteCatalog {
         }
         Ok(value)
     }
+}
+
+/// Bring a catalog written by an older version up to [`SCHEMA`]: add missing
+/// columns and number existing splits in registration order.
+fn migrate(conn: &Connection) -> std::result::Result<(), rusqlite::Error> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('splits')")?;
+    let have: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    let missing: Vec<_> = ADDED_COLUMNS
+        .iter()
+        .filter(|(name, _)| !have.iter().any(|h| h == name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    for (name, decl) in &missing {
+        tx.execute_batch(&format!("ALTER TABLE splits ADD COLUMN {name} {decl}"))?;
+    }
+    tx.execute_batch(
+        "UPDATE splits SET seq_min = n, seq_max = n FROM
+             (SELECT id AS sid, ROW_NUMBER() OVER (ORDER BY created_at, id) AS n FROM splits)
+         WHERE splits.id = sid;
+         INSERT OR REPLACE INTO settings (key, value)
+             SELECT 'next_seq', CAST(COALESCE(MAX(seq_max), 0) + 1 AS TEXT) FROM splits;",
+    )?;
+    tx.commit()
+}
+
+/// An integer stored as text in the settings table (None when absent).
+fn setting_i64(
+    tx: &rusqlite::Connection,
+    key: &str,
+) -> std::result::Result<Option<i64>, rusqlite::Error> {
+    let text: Option<String> = tx
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            params![key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(text.and_then(|t| t.parse().ok()))
+}
+
+fn set_setting(
+    tx: &rusqlite::Connection,
+    key: &str,
+    value: &str,
+) -> std::result::Result<(), rusqlite::Error> {
+    tx.execute(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
+    v.as_ref().map(|v| v.to_string())
+}
+
+fn json_value(text: Option<String>) -> Option<serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -132,14 +227,21 @@ fn split_from_row(row: &rusqlite::Row) -> std::result::Result<Split, rusqlite::E
         })?,
         retired_at: row.get(10)?,
         skipped: row.get(11)?,
-        lease_until: row.get(12)?,
+        seq_min: to_u64(row.get(12)?),
+        seq_max: to_u64(row.get(13)?),
+        first_prefix: json_value(row.get(14)?),
+        last_prefix: json_value(row.get(15)?),
+        time_min: json_value(row.get(16)?),
+        time_max: json_value(row.get(17)?),
+        source: row.get(18)?,
+        lease_until: row.get(19)?,
     })
 }
 
 /// A split's state, skip reason, lease holder and the holder's lease expiry.
 type ClaimRow = (String, Option<String>, Option<String>, Option<i64>);
 
-const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, created_at, state, retired_at, skipped";
+const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, created_at, state, retired_at, skipped, seq_min, seq_max, first_prefix, last_prefix, time_min, time_max, source";
 
 impl Catalog for SqliteCatalog {
     fn connect(&self) -> Result<Box<dyn Catalog>> {
@@ -198,6 +300,56 @@ impl Catalog for SqliteCatalog {
             .into_iter()
             .filter(|s| states.contains(&s.state))
             .collect())
+    }
+
+    fn set_settings(&mut self, settings: &TableSettings) -> Result<()> {
+        let old = self.settings()?.ok_or_else(|| Error::Catalog {
+            path: self.path.clone(),
+            detail: "the table has no settings (never created)".into(),
+        })?;
+        if old.sort_schema != settings.sort_schema || old.prefix_len != settings.prefix_len {
+            return Err(Error::InvalidArgument(
+                "the sort schema and P of a table are fixed when it is created".into(),
+            ));
+        }
+        let json = serde_json::to_string(settings)
+            .map_err(|e| Error::InvalidArgument(format!("table settings: {e}")))?;
+        self.write(|tx| {
+            set_setting(tx, "table", &json)?;
+            Ok((true, ()))
+        })
+    }
+
+    fn find_source(&mut self, source: &str) -> Result<Option<Split>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {SPLIT_COLUMNS}, lease_until FROM splits WHERE source = ?1"),
+                params![source],
+                split_from_row,
+            )
+            .optional()
+            .map_err(|e| db_error(&self.path, e))
+    }
+
+    fn live_at(&mut self, at: i64) -> Result<Vec<Split>> {
+        let collected = setting_i64(&self.conn, COLLECTED_UNTIL).map_err(|e| self.err(e))?;
+        if let Some(until) = collected.filter(|u| *u > at) {
+            return Err(Error::InvalidArgument(format!(
+                "the live set at {at} is gone: gc already deleted splits retired at {until}, after it"
+            )));
+        }
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {SPLIT_COLUMNS}, lease_until FROM splits
+                 WHERE created_at <= ?1 AND (retired_at IS NULL OR retired_at > ?1) ORDER BY id"
+            ))
+            .map_err(|e| db_error(&self.path, e))?;
+        let rows = stmt
+            .query_map(params![at], split_from_row)
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| db_error(&self.path, e));
+        rows
     }
 
     fn begin_job(&mut self, lease: &Lease, splits: &[String], now: i64) -> Result<bool> {
@@ -274,6 +426,7 @@ impl Catalog for SqliteCatalog {
                 }
                 Some(_) => {}
             }
+            let mut range: Option<(i64, i64)> = None;
             for id in &record.inputs {
                 let n = tx.execute(
                     "UPDATE splits SET state = ?1, retired_at = ?2, lease_job = NULL,
@@ -284,12 +437,40 @@ impl Catalog for SqliteCatalog {
                 if n != 1 {
                     return Ok((false, Some(format!("input split {id} is no longer held"))));
                 }
+                let (lo, hi): (i64, i64) = tx.query_row(
+                    "SELECT seq_min, seq_max FROM splits WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
             }
             for s in outputs {
+                if let Some(source) = &s.source {
+                    let known: Option<String> = tx
+                        .query_row(
+                            "SELECT id FROM splits WHERE source = ?1",
+                            params![source],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(known) = known {
+                        return Ok((false, Some(format!("{DUPLICATE_SOURCE} {known}"))));
+                    }
+                }
+                // An add (no inputs) takes the next number; a merge spans its inputs.
+                let (lo, hi) = match range {
+                    Some(r) => r,
+                    None => {
+                        let next = setting_i64(tx, NEXT_SEQ)?.unwrap_or(1);
+                        set_setting(tx, NEXT_SEQ, &(next + 1).to_string())?;
+                        (next, next)
+                    }
+                };
                 tx.execute(
                     &format!(
                         "INSERT INTO splits ({SPLIT_COLUMNS}) VALUES \
-                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', NULL, NULL)"
+                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', NULL, NULL, \
+                          ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
                     ),
                     params![
                         s.id,
@@ -300,7 +481,14 @@ impl Catalog for SqliteCatalog {
                         to_i64(s.level),
                         s.min_key,
                         s.max_key,
-                        now
+                        now,
+                        lo,
+                        hi,
+                        json_text(&s.first_prefix),
+                        json_text(&s.last_prefix),
+                        json_text(&s.time_min),
+                        json_text(&s.time_max),
+                        s.source,
                     ],
                 )?;
             }
@@ -385,11 +573,19 @@ impl Catalog for SqliteCatalog {
 
     fn forget(&mut self, splits: &[String]) -> Result<()> {
         self.write(|tx| {
+            let mut until = setting_i64(tx, COLLECTED_UNTIL)?.unwrap_or(i64::MIN);
             for id in splits {
-                tx.execute(
-                    "DELETE FROM splits WHERE id = ?1 AND state != 'live'",
-                    params![id],
-                )?;
+                let retired: Option<Option<i64>> = tx
+                    .query_row(
+                        "DELETE FROM splits WHERE id = ?1 AND state != 'live' RETURNING retired_at",
+                        params![id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                until = until.max(retired.flatten().unwrap_or(i64::MIN));
+            }
+            if until > i64::MIN {
+                set_setting(tx, COLLECTED_UNTIL, &until.to_string())?;
             }
             Ok((true, ()))
         })

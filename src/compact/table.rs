@@ -1,11 +1,13 @@
 //! A table: a directory of split files (`splits/`) plus its catalog
 //! (`catalog.sqlite`); create, open, add and list.
 
-use super::catalog::{Catalog, JobRecord, Split, SplitState, TableSettings};
+use super::catalog::{Added, Catalog, JobRecord, Split, SplitState, TableSettings};
 use super::failpoint;
 use super::sqlite::SqliteCatalog;
+use super::sqlite::DUPLICATE_SOURCE;
 use super::worker::{now_secs, Worker};
-use crate::input::InputFile;
+use crate::input::{content_hash, InputFile, RowGroupInfo};
+use crate::key::{value_at, KeyValue};
 use crate::merge::MergeBuilder;
 use crate::output::durable::{create_new, link_no_replace, remove_if_exists, sync_dir};
 use crate::plan::validate_inputs;
@@ -173,6 +175,13 @@ impl Table {
         &self.settings
     }
 
+    /// Store new settings (the sort schema and P cannot change).
+    pub fn set_settings(&mut self, settings: TableSettings) -> Result<()> {
+        self.catalog.set_settings(&settings)?;
+        self.settings = settings;
+        Ok(())
+    }
+
     pub fn sort_schema(&self) -> Result<SortSchema> {
         self.settings.sort_schema.parse()
     }
@@ -196,12 +205,34 @@ impl Table {
     }
 
     /// Validate `file` as `merge` would, copy it in durably and register it as a
-    /// live split. A split whose P differs from the table's is rejected, or with
-    /// `promote` rewritten at the table's P (a merge of that one file).
-    pub fn add(&mut self, file: &Path, promote: bool, worker: &Worker) -> Result<Split> {
+    /// live split with the table's next sequence number. A split whose P differs
+    /// from the table's is rejected, or with `promote` rewritten at the table's P
+    /// (a merge of that one file). `sort_schema` declares the order of a file
+    /// that carries none. Content already in the table (the same bytes: size,
+    /// footer fingerprint and a hash of the whole file; live, or retired and not
+    /// yet collected) is not added again: [`Added::Existing`] names the split
+    /// that holds it.
+    pub fn add(
+        &mut self,
+        file: &Path,
+        promote: bool,
+        sort_schema: Option<&SortSchema>,
+        worker: &Worker,
+    ) -> Result<Added> {
         let schema = self.sort_schema()?;
-        let input = InputFile::open_location(&self.storage.resolve(file)?, None)?;
-        if input.sort_schema() != &schema {
+        let location = self.storage.resolve(file)?;
+        let input = InputFile::open_location(&location, sort_schema)?;
+        // The content's identity: size, footer and every byte (one extra read).
+        let source = format!(
+            "{}:{}:{}",
+            input.file_bytes,
+            input.footer_fingerprint,
+            content_hash(&location, input.file_bytes)?
+        );
+        if let Some(existing) = self.catalog.find_source(&source)? {
+            return Ok(Added::Existing(existing));
+        }
+        if !input.sort_schema().same_order(&schema) {
             return Err(Error::InputMismatch {
                 what: "sort schema",
                 path: file.to_path_buf(),
@@ -230,38 +261,76 @@ impl Table {
                 detail: format!("job {job} could not start"),
             });
         }
-        // A file going to or coming from a bucket is written by a merge of that
-        // one file (streamed and verified like any merge), not copied.
-        let remote = self.splits_url.is_some() || input.is_remote();
-        let placed = match (promote_to, remote) {
-            (Some(p), _) => self.promote_in(input, p, &job),
-            (None, true) => self.promote_in(input, p, &job),
-            (None, false) => self.copy_in(&input, &job),
-        };
-        let split = match placed {
+        let bytes_in = input.file_bytes;
+        let placed = self.place_file(input, promote_to, &job);
+        let mut split = match placed {
             Ok(split) => split,
             Err(e) => {
                 self.catalog.abandon_job(&job)?;
                 return Err(e);
             }
         };
+        split.source = Some(source.clone());
         failpoint::hit("add.copied");
+        self.commit_add(&job, split, bytes_in, &source)
+    }
+
+    /// Put `input` into the table's split place: copied as is, or written by a
+    /// merge of that one file (promotion, or a file going to or coming from a
+    /// bucket: streamed and verified like any merge).
+    fn place_file(&self, input: InputFile, promote_to: Option<usize>, job: &str) -> Result<Split> {
+        let p = self.settings.prefix_len;
+        let remote = self.splits_url.is_some() || input.is_remote();
+        match (promote_to, remote) {
+            (Some(p), _) => self.promote_in(input, p, job),
+            (None, true) => self.promote_in(input, p, job),
+            (None, false) => self.copy_in(&input, job),
+        }
+    }
+
+    /// Commit an add's job; when a concurrent add of the same content won the
+    /// race, remove this copy and report the existing split.
+    fn commit_add(
+        &mut self,
+        job: &str,
+        split: Split,
+        bytes_in: u64,
+        source: &str,
+    ) -> Result<Added> {
         let record = JobRecord {
-            job: job.clone(),
+            job: job.to_string(),
             kind: "add".into(),
             inputs: Vec::new(),
             outputs: vec![split.id.clone()],
-            bytes_in: input_bytes(file),
+            bytes_in,
             bytes_out: split.bytes,
             committed_at: 0,
         };
-        self.catalog.commit_job(
+        let committed = self.catalog.commit_job(
             &record,
             std::slice::from_ref(&split),
             SplitState::Replaced,
             now_secs(),
-        )?;
-        Ok(split)
+        );
+        match committed {
+            Ok(()) => {
+                let added = self.catalog.find_source(source)?;
+                Ok(Added::New(added.unwrap_or(split)))
+            }
+            Err(e) if e.to_string().contains(DUPLICATE_SOURCE) => {
+                self.catalog.abandon_job(job)?;
+                let _ = self.storage.remove(&self.split_path(&split.id));
+                match self.catalog.find_source(source)? {
+                    Some(existing) => Ok(Added::Existing(existing)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => {
+                self.catalog.abandon_job(job)?;
+                let _ = self.storage.remove(&self.split_path(&split.id));
+                Err(e)
+            }
+        }
     }
 
     /// Copy `input` to `splits/JOB.parquet` (temp, fsync, link, fsync dir) and
@@ -282,9 +351,11 @@ impl Table {
                     input.path.display()
                 )));
             }
+            // Described before the link: the temporary name goes away with it.
+            let split = split_of(&copied, job.to_string(), None);
             link_no_replace(&temp, &target)?;
             sync_dir(&self.splits_dir())?;
-            Ok(split_of(&copied, job.to_string(), None))
+            Ok(split)
         };
         copy().inspect_err(|_| {
             let _ = remove_if_exists(&temp);
@@ -308,10 +379,6 @@ impl Table {
     }
 }
 
-fn input_bytes(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
 /// The split id of a file in `splits/` (its stem).
 pub fn split_id(path: &Path) -> Result<String> {
     path.file_stem()
@@ -321,14 +388,18 @@ pub fn split_id(path: &Path) -> Result<String> {
 }
 
 /// The catalog entry of an opened split file; `skipped` carries a skip reason.
+/// Its sequence numbers are assigned when its add commits.
 pub fn split_of(input: &InputFile, id: String, skipped: Option<String>) -> Split {
-    let key = |rg: Option<&crate::input::RowGroupInfo>| {
-        prefix_text(
-            rg.and_then(|rg| rg.prefix.as_ref())
-                .map(|p| p.values.as_slice()),
-        )
+    let prefix = |rg: Option<&RowGroupInfo>| -> Option<Vec<KeyValue>> {
+        rg.and_then(|rg| rg.prefix.as_ref())
+            .map(|p| p.values.clone())
     };
+    let (first, last) = (
+        prefix(input.row_groups.first()),
+        prefix(input.row_groups.last()),
+    );
     let window = input.contract.window;
+    let (time_min, time_max) = time_bounds(input).unzip();
     Split {
         id,
         rows: input.num_rows(),
@@ -336,14 +407,60 @@ pub fn split_of(input: &InputFile, id: String, skipped: Option<String>) -> Split
         window_start: window.map(|w| w.start),
         window_secs: window.map(|w| w.duration_secs),
         level: input.contract.num_merge_ops,
-        min_key: key(input.row_groups.first()),
-        max_key: key(input.row_groups.last()),
+        seq_min: 0,
+        seq_max: 0,
+        min_key: prefix_text(first.as_deref()),
+        max_key: prefix_text(last.as_deref()),
+        first_prefix: first.and_then(|v| serde_json::to_value(v).ok()),
+        last_prefix: last.and_then(|v| serde_json::to_value(v).ok()),
+        time_min: time_min.and_then(|v| serde_json::to_value(v).ok()),
+        time_max: time_max.and_then(|v| serde_json::to_value(v).ok()),
+        source: None,
         created_at: now_secs(),
         state: SplitState::Live,
         retired_at: None,
         skipped,
         lease_until: None,
     }
+}
+
+/// Smallest and largest value of the file's time column (the sort schema's
+/// trailing time column), from its row-group statistics; None without a time
+/// column, or when a row group has no statistics for it.
+fn time_bounds(input: &InputFile) -> Option<(KeyValue, KeyValue)> {
+    use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+    let schema = input.sort_schema();
+    if schema.series_len() == schema.columns.len() {
+        return None;
+    }
+    let column = &schema.columns.last()?.name;
+    // The footer with column statistics (the opened input keeps a slim one).
+    let meta = input.full_metadata().ok()?;
+    let converter = StatisticsConverter::try_new(
+        column,
+        input.metadata.schema(),
+        meta.file_metadata().schema_descr(),
+    )
+    .ok()?;
+    let mins = converter.row_group_mins(meta.row_groups()).ok()?;
+    let maxs = converter.row_group_maxes(meta.row_groups()).ok()?;
+    // Times are integers (seconds, or a timestamp's units), signed or not.
+    let values = |a: &dyn arrow_array::Array| -> Option<Vec<i128>> {
+        (0..a.len())
+            .map(|i| match value_at(a, i).ok()? {
+                KeyValue::Int(v) => Some(i128::from(v)),
+                KeyValue::UInt(v) => Some(i128::from(v)),
+                _ => None,
+            })
+            .collect()
+    };
+    let lo = values(mins.as_ref())?.into_iter().min()?;
+    let hi = values(maxs.as_ref())?.into_iter().max()?;
+    let typed = |v: i128| match i64::try_from(v) {
+        Ok(v) if mins.data_type().is_signed_integer() || v < 0 => Some(KeyValue::Int(v)),
+        _ => u64::try_from(v).ok().map(KeyValue::UInt),
+    };
+    Some((typed(lo)?, typed(hi)?))
 }
 
 /// A prefix key as text for `table ls` (`v1|v2`; empty when there is none).

@@ -17,6 +17,7 @@ pub use file_contract::{
     describe_window, FileContract, SchemaSource, Window, KEY_NUM_MERGE_OPS, KEY_PREFIX_LEN,
     KEY_SORT_FIELDS, KEY_WINDOW_DURATION, KEY_WINDOW_START,
 };
+pub use fingerprint::content_hash;
 pub use guard::{catch_decoder_panic, in_guarded_decode, Guarded};
 pub use identity::{same_file, FileIdentity};
 pub use legacy::{scan_virtual_regions, VirtualRegion};

@@ -207,9 +207,10 @@ impl MergeBuilder {
 
     /// Last-write-wins dedup (off by default): keep one row per full sort key (all
     /// sort columns, series and timestamp; compared as the merge compares keys).
-    /// The row kept comes from the newest input: the highest `qh.num_merge_ops`
-    /// of its file, then, among equal merge ops, the later input in the input
-    /// list; within one input, the later row wins. Rows out then equal distinct
+    /// The input order is the write order: list inputs oldest first. The row
+    /// kept comes from the latest input in the list that has the key (merge
+    /// depth, `qh.num_merge_ops`, plays no part); within one input, the later
+    /// row wins. Rows out then equal distinct
     /// keys in (MC-1 becomes: rows written + duplicates dropped == rows read, per
     /// input and in total), and the manifest reports the rows dropped as
     /// `duplicates_dropped`. Regions are not copied verbatim when dedup is on.

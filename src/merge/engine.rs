@@ -1,8 +1,8 @@
 //! The engine driver: regions in key order, each merged window by window into the
 //! outputs; outputs and (for P = 0) row groups are cut only at series transitions.
 //!
-//! With dedup on (last write wins), a region's streams are ordered by
-//! (`qh.num_merge_ops` of their input, input position), so that in every run of
+//! With dedup on (last write wins), a region's streams are ordered by input
+//! position (the caller lists inputs oldest first), so that in every run of
 //! equal keys the merge order puts the winner last; the merge order keeps only
 //! that last row. Regions hold one prefix key each, so duplicates never cross
 //! regions, and verbatim row-group copies (which cannot drop rows) are off.
@@ -82,10 +82,9 @@ impl Engine<'_> {
                 .collect::<Result<Vec<_>>>()?;
             if self.options.dedup {
                 // Ties go to the earlier stream, so the winner of a run of equal
-                // keys (newest input: most merge ops, then latest in the input
-                // list) comes last. The sort is stable: one input's members keep
-                // their order.
-                streams.sort_by_key(|s| (self.inputs[s.input].contract.num_merge_ops, s.input));
+                // keys (the latest input in the list) comes last. The sort is
+                // stable: one input's members keep their order.
+                streams.sort_by_key(|s| s.input);
             }
             let mut noted_in = None;
             let mut state = MergeState::default();

@@ -296,3 +296,82 @@ fn tab_pairs(out: &str) -> impl Iterator<Item = (&str, &str)> {
             .unwrap_or_else(|| panic!("s3_admin.py line without a tab: {line:?}"))
     })
 }
+
+/// The venv's python when it can import pyarrow (`scripts/setup-s3.sh` installs
+/// it); `None` after a `skipping:` line otherwise (a failure with
+/// `PM_S3_REQUIRE=1`).
+pub fn pyarrow_python() -> Option<PathBuf> {
+    let found = find_python().and_then(|python| {
+        let ok = Command::new(&python)
+            .args(["-c", "import pyarrow"])
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        if ok {
+            Ok(python)
+        } else {
+            Err(format!("{}: no pyarrow", python.display()))
+        }
+    });
+    match found {
+        Ok(python) => Some(python),
+        Err(reason) => {
+            if std::env::var("PM_S3_REQUIRE").is_ok_and(|v| v == "1") {
+                panic!("PM_S3_REQUIRE=1 but no python with pyarrow: {reason}");
+            }
+            eprintln!("skipping: no python with pyarrow (run scripts/setup-s3.sh): {reason}");
+            None
+        }
+    }
+}
+
+/// What pyarrow reads from every split of a live set (`table ls --json`
+/// output), per `scripts/read_live_set.py`, with `env` for s3:// URLs.
+pub fn read_live_set(python: &Path, live_set: &str, env: &[(String, String)]) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = Command::new(python)
+        .arg(repo().join("scripts/read_live_set.py"))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start read_live_set.py");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(live_set.as_bytes())
+        .expect("write the live set");
+    let out = child.wait_with_output().expect("read_live_set.py");
+    assert!(
+        out.status.success(),
+        "read_live_set.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("read_live_set.py output")
+}
+
+/// Assert that what pyarrow read (`read`) matches the live set's claims.
+pub fn assert_live_set_reads_back(live_set: &serde_json::Value, read: &serde_json::Value) {
+    let splits = live_set["splits"].as_array().expect("splits");
+    let read = read.as_array().expect("pyarrow output");
+    assert_eq!(splits.len(), read.len());
+    for (s, r) in splits.iter().zip(read) {
+        for field in [
+            "id",
+            "rows",
+            "first_prefix",
+            "last_prefix",
+            "time_min",
+            "time_max",
+        ] {
+            assert_eq!(
+                s[field], r[field],
+                "{field} of split {}: ls says {s}, pyarrow reads {r}",
+                s["id"]
+            );
+        }
+    }
+}

@@ -116,9 +116,14 @@ pub fn gen_file(
     path
 }
 
-/// `prefix-merge table create TABLE [--dedup]`.
+/// The sort schema of the files `gen` writes (tables of them are created with it).
+pub fn gen_schema() -> String {
+    prefix_merge::gen::sort_schema().to_string()
+}
+
+/// `prefix-merge table create TABLE --sort-schema GEN [--dedup]`.
 pub fn create_table(table: &Path, dedup: bool) {
-    let mut a = args!["table", "create", table].to_vec();
+    let mut a = args!["table", "create", table, "--sort-schema", gen_schema()].to_vec();
     if dedup {
         a.push("--dedup".into());
     }
