@@ -148,6 +148,19 @@ impl Error {
             source,
         }
     }
+    /// SS-1: rows of `path` out of sort order at `location` ("row group G, row R").
+    pub fn unsorted(
+        path: impl Into<PathBuf>,
+        location: impl Into<String>,
+        disorder: &crate::key::Disorder,
+        sort: &crate::schema::SortSchema,
+    ) -> Self {
+        Error::Unsorted {
+            path: path.into(),
+            location: location.into(),
+            detail: disorder.message(sort),
+        }
+    }
     /// Wrap an arrow error with the path it concerns.
     pub fn arrow(path: impl Into<PathBuf>, source: arrow_schema::ArrowError) -> Self {
         Error::Arrow {
