@@ -2,7 +2,7 @@
 //! and `prefix-merge compact TABLE` (run them).
 
 use super::merge::parse_size;
-use super::{open_table, print_json, CliResult, StorageArgs, EXIT_VIOLATION};
+use super::{flag_error, open_table, print_json, CliResult, StorageArgs, EXIT_VIOLATION};
 use prefix_merge::compact::{compact, plan, CompactOptions, Outcome, Policy};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +41,29 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
+    /// Reject values the policy cannot use, naming the flag.
+    fn check(&self) -> Result<(), Box<(u8, prefix_merge::Error)>> {
+        if self.merge_factor < 2 {
+            return Err(flag_error("--merge-factor must be at least 2"));
+        }
+        if self.max_merge_factor < self.merge_factor {
+            return Err(flag_error(format!(
+                "--max-merge-factor ({}) must be at least --merge-factor ({})",
+                self.max_merge_factor, self.merge_factor
+            )));
+        }
+        if self.final_splits == 0 {
+            return Err(flag_error("--final-splits must be at least 1"));
+        }
+        if self.target_split_size == 0 {
+            return Err(flag_error("--target-split-size must be more than 0 bytes"));
+        }
+        if self.max_memory == 0 {
+            return Err(flag_error("--max-memory must be more than 0 bytes"));
+        }
+        Ok(())
+    }
+
     fn options(&self) -> CompactOptions {
         CompactOptions {
             policy: Policy {
@@ -94,6 +117,7 @@ pub struct CompactArgs {
 }
 
 pub fn run_plan(a: PlanArgs) -> CliResult {
+    a.policy.check()?;
     let mut table = open_table(&a.table, &a.storage)?;
     let jobs = plan(&mut table, &a.policy.options()).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     if a.json {
@@ -123,6 +147,10 @@ pub fn run_plan(a: PlanArgs) -> CliResult {
 }
 
 pub fn run_compact(a: CompactArgs) -> CliResult {
+    a.policy.check()?;
+    if a.jobs == 0 {
+        return Err(flag_error("--jobs must be at least 1"));
+    }
     let mut table = open_table(&a.table, &a.storage)?;
     let options = CompactOptions {
         until_stable: a.until_stable,
