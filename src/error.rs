@@ -23,6 +23,14 @@ pub enum Error {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// The file does not start with Parquet's `PAR1` magic: not Parquet at all
+    /// (a CSV, a JSON file, ...).
+    #[error("{path}: not a Parquet file (no PAR1 magic)")]
+    NotParquet { path: PathBuf },
+    /// The file starts like Parquet but does not end with `PAR1`: cut short or
+    /// overwritten at its end, so its footer is lost.
+    #[error("{path}: truncated or corrupt Parquet file ({len} bytes, no PAR1 magic at its end)")]
+    Truncated { path: PathBuf, len: u64 },
     /// The footer describes impossible column chunks (corrupt or truncated file).
     #[error("{path}: corrupt footer: row group {row_group}, column {column}: {reason}")]
     CorruptFooter {
@@ -110,6 +118,9 @@ pub enum Error {
     /// A sort column exists in no input, so it could not order anything (a typo?).
     #[error("sort column '{column}' is in no input; the inputs have columns: {available}")]
     UnknownSortColumn { column: String, available: String },
+    /// An output directory (or a table directory) exists as something else.
+    #[error("{path}: not a directory")]
+    NotADirectory { path: PathBuf },
     /// A final name is taken: outputs and manifests never replace an existing file.
     #[error("{path}: already exists; outputs never replace an existing file")]
     OutputExists { path: PathBuf },
@@ -148,6 +159,19 @@ impl Error {
             source,
         }
     }
+    /// SS-1: rows of `path` out of sort order at `location` ("row group G, row R").
+    pub fn unsorted(
+        path: impl Into<PathBuf>,
+        location: impl Into<String>,
+        disorder: &crate::key::Disorder,
+        sort: &crate::schema::SortSchema,
+    ) -> Self {
+        Error::Unsorted {
+            path: path.into(),
+            location: location.into(),
+            detail: disorder.message(sort),
+        }
+    }
     /// Wrap an arrow error with the path it concerns.
     pub fn arrow(path: impl Into<PathBuf>, source: arrow_schema::ArrowError) -> Self {
         Error::Arrow {
@@ -161,6 +185,8 @@ impl Error {
         match self {
             Error::Io { path, .. }
             | Error::Parquet { path, .. }
+            | Error::NotParquet { path }
+            | Error::Truncated { path, .. }
             | Error::CorruptFooter { path, .. }
             | Error::Arrow { path, .. }
             | Error::SortSchemaMissing { path }
@@ -172,6 +198,7 @@ impl Error {
             | Error::TypeConflict { path, .. }
             | Error::DuplicateInput { path, .. }
             | Error::OutputExists { path }
+            | Error::NotADirectory { path }
             | Error::Catalog { path, .. } => Some(path),
             Error::Storage { .. }
             | Error::UnknownSortColumn { .. }

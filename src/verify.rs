@@ -4,11 +4,13 @@
 //! with the sort schema.
 
 use crate::input::{read_row_group_columns, InputFile};
+use crate::key::SortedCheck;
 use crate::plan::Violation;
-use crate::schema::{describe_sorting_columns, to_sorting_columns};
+use crate::schema::{describe_sorting_columns, to_sorting_columns, SortSchema};
 use crate::write::sort_converter;
 use crate::{Error, Result};
-use arrow_row::OwnedRow;
+use arrow_array::ArrayRef;
+use arrow_row::{OwnedRow, Rows};
 use serde::Serialize;
 use std::path::Path;
 
@@ -34,6 +36,12 @@ impl VerifyReport {
 /// Verify one file. `Err` means the file could not be read at all (not Parquet,
 /// I/O error, corrupt pages); broken rules are listed in the report.
 pub fn verify_file(path: &Path) -> Result<VerifyReport> {
+    verify_file_with_schema(path, None)
+}
+
+/// Verify one file against `sort` when given (instead of the sort schema the file
+/// declares, e.g. for a file that declares none); otherwise as [`verify_file`].
+pub fn verify_file_with_schema(path: &Path, sort: Option<&SortSchema>) -> Result<VerifyReport> {
     let mut report = VerifyReport {
         path: path.display().to_string(),
         rows: 0,
@@ -42,7 +50,7 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport> {
     };
     let opened = crate::storage::Storage::default()
         .resolve(path)
-        .and_then(|location| InputFile::open_location(&location, None));
+        .and_then(|location| InputFile::open_location(&location, sort));
     let input = match opened {
         Ok(i) => i,
         Err(
@@ -98,117 +106,138 @@ fn check_data(input: &InputFile, out: &mut Vec<Violation>) -> Result<()> {
     let p = input.prefix_len();
     let (sort_rows, sort_fields) = sort_converter(sort, schema, usize::MAX)?;
     let (prefix_rows, prefix_fields) = sort_converter(sort, schema, p)?;
-    let fields: Vec<usize> = sort_fields.clone();
-    let mut previous: Option<OwnedRow> = None;
+    if sort_fields.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = SortedCheck::new();
     let mut previous_prefix: Option<(usize, OwnedRow)> = None;
     let arrow = |e| Error::arrow(&input.path, e);
     for rg in input.row_groups.iter().filter(|r| r.rows > 0) {
-        if fields.is_empty() {
-            break;
-        }
         let mut offset = 0u64;
         let mut rg_prefix: Option<OwnedRow> = None;
         let mut mixed = false;
-        for batch in read_row_group_columns(input, rg.index, &fields)? {
+        for batch in read_row_group_columns(input, rg.index, &sort_fields)? {
             let batch = batch.map_err(arrow)?;
             // Columns of the projected batch, in sort order.
-            let column = |i: usize| batch.column_by_name(schema.field(i).name()).cloned();
-            let sort_cols = sort_fields
-                .iter()
-                .map(|&i| column(i))
-                .collect::<Option<Vec<_>>>();
-            let prefix_cols = prefix_fields
-                .iter()
-                .map(|&i| column(i))
-                .collect::<Option<Vec<_>>>();
-            let (Some(sort_cols), Some(prefix_cols)) = (sort_cols, prefix_cols) else {
-                return Err(Error::InvalidData(format!(
-                    "{}: sort column missing in data",
-                    input.path.display()
-                )));
+            let columns = |fields: &[usize]| -> Result<Vec<ArrayRef>> {
+                fields
+                    .iter()
+                    .map(|&i| batch.column_by_name(schema.field(i).name()).cloned())
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        Error::InvalidData(format!(
+                            "{}: sort column missing in data",
+                            input.path.display()
+                        ))
+                    })
             };
-            let rows = sort_rows.convert_columns(&sort_cols).map_err(arrow)?;
+            let rows = sort_rows
+                .convert_columns(&columns(&sort_fields)?)
+                .map_err(arrow)?;
             let prefixes = if p > 0 && !prefix_fields.is_empty() {
-                Some(prefix_rows.convert_columns(&prefix_cols).map_err(arrow)?)
+                Some(
+                    prefix_rows
+                        .convert_columns(&columns(&prefix_fields)?)
+                        .map_err(arrow)?,
+                )
             } else {
                 None
             };
-            for i in 0..rows.num_rows() {
-                let row = rows.row(i);
-                if previous.as_ref().is_some_and(|p| row < p.row()) {
-                    let at = offset + i as u64;
-                    // At a row group's first row with a smaller prefix than the row
-                    // group before, the cause is row-group order (MS-2).
-                    let ms2 = at == 0
-                        && matches!((&prefixes, &previous_prefix), (Some(px), Some((_, prev))) if px.row(0) < prev.row());
-                    if ms2 {
-                        let prev_rg = previous_prefix.as_ref().map_or(0, |(r, _)| *r);
-                        out.push(Violation {
-                            rule: "MS-2",
-                            row_group: rg.index,
-                            row: Some(0),
-                            detail: format!(
-                                "row group {} sorts before row group {prev_rg}",
-                                rg.index
-                            ),
-                        });
-                    } else {
-                        out.push(Violation {
-                            rule: "SS-1",
-                            row_group: rg.index,
-                            row: Some(at),
-                            detail: format!(
-                                "row group {}, row {at}: row sorts before the row preceding it",
-                                rg.index
-                            ),
-                        });
-                    }
-                    return Ok(());
-                }
-                previous = Some(row.owned());
+            if let Some(d) = sorted.check(&rows, &batch, sort) {
+                let at = offset + d.row as u64;
+                // At a row group's first row with a smaller prefix than the row
+                // group before, the cause is row-group order (MS-2).
+                let ms2 = matches!(
+                    (&prefixes, &previous_prefix),
+                    (Some(px), Some((_, prev))) if at == 0 && px.row(0) < prev.row()
+                );
+                let ms2_after = previous_prefix.as_ref().filter(|_| ms2).map(|(r, _)| *r);
+                out.push(order_violation(rg.index, at, ms2_after, &d.message(sort)));
+                return Ok(());
             }
             if let Some(prefixes) = prefixes.as_ref().filter(|_| !mixed) {
-                for i in 0..prefixes.num_rows() {
-                    match &rg_prefix {
-                        None => rg_prefix = Some(prefixes.row(i).owned()),
-                        Some(first) if first.row() != prefixes.row(i) => {
-                            out.push(Violation {
-                                rule: "PA-1",
-                                row_group: rg.index,
-                                row: Some(offset + i as u64),
-                                detail: format!(
-                                    "row group {} holds more than one prefix value (row {} differs from row 0)",
-                                    rg.index,
-                                    offset + i as u64
-                                ),
-                            });
-                            mixed = true;
-                            break;
-                        }
-                        Some(_) => {}
-                    }
+                if let Some(v) = mixed_prefix(rg.index, offset, prefixes, &mut rg_prefix) {
+                    out.push(v);
+                    mixed = true;
                 }
             }
             offset += batch.num_rows() as u64;
         }
         if let Some(prefix) = rg_prefix {
-            if let Some((prev_rg, prev)) = &previous_prefix {
-                let (rule, what) = match prefix.row().cmp(&prev.row()) {
-                    std::cmp::Ordering::Equal => ("PA-3", "repeats the prefix of"),
-                    std::cmp::Ordering::Less => ("MS-2", "sorts before"),
-                    std::cmp::Ordering::Greater => ("", ""),
-                };
-                if !rule.is_empty() {
-                    out.push(Violation {
-                        rule,
-                        row_group: rg.index,
-                        row: None,
-                        detail: format!("row group {} {what} row group {prev_rg}", rg.index),
-                    });
-                }
+            if let Some(v) = row_group_order(rg.index, &prefix, previous_prefix.as_ref()) {
+                out.push(v);
             }
             previous_prefix = Some((rg.index, prefix));
         }
     }
     Ok(())
+}
+
+/// SS-1 at row `at` of row group `rg` (`message` from [`Disorder::message`]), or
+/// MS-2 when the row group as a whole sorts before row group `ms2_after`.
+///
+/// [`Disorder::message`]: crate::key::Disorder::message
+fn order_violation(rg: usize, at: u64, ms2_after: Option<usize>, message: &str) -> Violation {
+    match ms2_after {
+        Some(prev_rg) => Violation {
+            rule: "MS-2",
+            row_group: rg,
+            row: Some(0),
+            detail: format!("row group {rg} sorts before row group {prev_rg}"),
+        },
+        None => Violation {
+            rule: "SS-1",
+            row_group: rg,
+            row: Some(at),
+            detail: format!("row group {rg}, row {at}: {message}"),
+        },
+    }
+}
+
+/// PA-1: the first row of `prefixes` (rows `offset..` of row group `rg`) whose
+/// prefix differs from the row group's first.
+fn mixed_prefix(
+    rg: usize,
+    offset: u64,
+    prefixes: &Rows,
+    rg_prefix: &mut Option<OwnedRow>,
+) -> Option<Violation> {
+    for i in 0..prefixes.num_rows() {
+        match rg_prefix {
+            None => *rg_prefix = Some(prefixes.row(i).owned()),
+            Some(first) if first.row() != prefixes.row(i) => {
+                let row = offset + i as u64;
+                return Some(Violation {
+                    rule: "PA-1",
+                    row_group: rg,
+                    row: Some(row),
+                    detail: format!(
+                        "row group {rg} holds more than one prefix value (row {row} differs from row 0)"
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// PA-3 / MS-2: row group `rg`'s prefix against the previous row group's.
+fn row_group_order(
+    rg: usize,
+    prefix: &OwnedRow,
+    previous: Option<&(usize, OwnedRow)>,
+) -> Option<Violation> {
+    let (prev_rg, prev) = previous?;
+    let (rule, what) = match prefix.row().cmp(&prev.row()) {
+        std::cmp::Ordering::Equal => ("PA-3", "repeats the prefix of"),
+        std::cmp::Ordering::Less => ("MS-2", "sorts before"),
+        std::cmp::Ordering::Greater => return None,
+    };
+    Some(Violation {
+        rule,
+        row_group: rg,
+        row: None,
+        detail: format!("row group {rg} {what} row group {prev_rg}"),
+    })
 }

@@ -35,8 +35,23 @@ fn not_parquet() {
     std::fs::write(&junk, b"PAR1 but not really a parquet file").unwrap();
     inputs.push(junk.clone());
     let err = merge_fails(&inputs, dir.path());
+    // Starts like Parquet: truncated or corrupt rather than "not Parquet".
     assert!(
-        matches!(&err, Error::Parquet { path, .. } if *path == junk),
+        matches!(&err, Error::Truncated { path, .. } if *path == junk),
+        "{err}"
+    );
+    let csv = dir.path().join("data.csv");
+    std::fs::write(&csv, b"k,ts\na,1\n").unwrap();
+    let err = merge_fails(&[inputs[0].clone(), csv.clone()], dir.path());
+    assert!(
+        matches!(&err, Error::NotParquet { path } if *path == csv),
+        "{err}"
+    );
+    let empty = dir.path().join("empty.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    let err = merge_fails(std::slice::from_ref(&empty), dir.path());
+    assert!(
+        matches!(&err, Error::NotParquet { path } if *path == empty),
         "{err}"
     );
 }
@@ -273,7 +288,10 @@ fn bad_arguments() {
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();
     let err = MergeBuilder::new(&inputs, &file).run().unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::NotADirectory { path } if *path == file),
+        "{err}"
+    );
     // Outputs never overwrite an existing file.
     let out = dir.path().join("existing");
     std::fs::create_dir_all(&out).unwrap();

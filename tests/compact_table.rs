@@ -128,11 +128,46 @@ fn retention_drops_old_windows_catalog_first_files_at_gc() {
     );
     assert_eq!(split_dir_files(&table), before, "files stay until gc");
 
-    pm(
+    let within = pm(
         &["table", "gc", table.to_str().unwrap(), "--grace", "1h"],
         None,
-    )
-    .expect_ok("gc within grace");
+    );
+    within.expect_ok("gc within grace");
+    assert!(
+        within.stdout.contains(
+            "replaced splits wait for their grace period (1h); the first is collectable at "
+        ),
+        "{}",
+        within.stdout
+    );
+    let line = within.stdout.trim_end();
+    assert!(
+        line.ends_with("(in 1h)") || line.ends_with("(in 59m)"),
+        "{line}"
+    );
+    let json = pm(
+        &[
+            "table",
+            "gc",
+            table.to_str().unwrap(),
+            "--grace",
+            "1h",
+            "--json",
+        ],
+        None,
+    );
+    json.expect_ok("gc --json within grace");
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let waiting = &report["waiting"];
+    assert!(waiting["splits"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        waiting["first_collectable_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'),
+        "{report}"
+    );
+    assert!(waiting["first_collectable_in_secs"].as_u64().unwrap() <= 3600);
     assert_eq!(
         split_dir_files(&table),
         before,

@@ -66,6 +66,9 @@ impl PolicyArgs {
     /// The run's options: the table's stored policy with the flags applied,
     /// each override reported on stderr (and not stored).
     fn options(&self, table: &Table) -> Result<CompactOptions, Box<(u8, prefix_merge::Error)>> {
+        if self.max_memory == 0 {
+            return Err(super::flag_error("--max-memory must be more than 0 bytes"));
+        }
         let stored = table.settings().policy.clone();
         let overrides = self.overrides();
         for (key, value) in &overrides {
@@ -74,9 +77,15 @@ impl PolicyArgs {
         }
         let pairs: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut policy = stored.clone();
-        policy
-            .apply(&pairs)
-            .map_err(|e| Box::new((EXIT_USAGE, e)))?;
+        policy.apply(&pairs).map_err(|e| {
+            let detail = match e {
+                prefix_merge::Error::InvalidArgument(m) => m,
+                other => other.to_string(),
+            };
+            super::flag_error(format!(
+                "the policy flags with the stored settings: {detail}"
+            ))
+        })?;
         for (key, value) in &overrides {
             let was = stored.entries().into_iter().find(|(k, _)| k == key);
             eprintln!(
@@ -177,6 +186,9 @@ pub fn run_plan(a: PlanArgs) -> CliResult {
 }
 
 pub fn run_compact(a: CompactArgs) -> CliResult {
+    if a.jobs == 0 {
+        return Err(super::flag_error("--jobs must be at least 1"));
+    }
     let mut table = open_table(&a.table, &a.storage)?;
     let options = CompactOptions {
         until_stable: a.until_stable,

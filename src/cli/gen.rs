@@ -1,6 +1,6 @@
 //! `prefix-merge gen`: write deterministic sample metrics files.
 
-use super::{CliResult, EXIT_USAGE};
+use super::{flag_error, CliResult, EXIT_USAGE};
 use prefix_merge::gen::{generate_windows, GenConfig, Layout, Overlap};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +38,15 @@ pub struct GenArgs {
 }
 
 pub fn run(a: GenArgs) -> CliResult {
+    for (flag, value) in [
+        ("--files", a.files),
+        ("--metrics", a.metrics),
+        ("--windows", a.windows),
+    ] {
+        if value == 0 {
+            return Err(flag_error(format!("{flag} must be at least 1")));
+        }
+    }
     let config = GenConfig {
         files: a.files,
         rows: a.rows,

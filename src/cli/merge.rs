@@ -1,7 +1,7 @@
 //! `prefix-merge merge`: exit 0 with a summary on success; exit 1 with one
 //! `error: ...` line on failure, leaving no file the run created.
 
-use super::{print_io_stats, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
+use super::{flag_error, print_io_stats, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prefix_merge::key::describe;
 use prefix_merge::output::SortKey;
@@ -63,6 +63,12 @@ pub struct MergeArgs {
 pub(super) use prefix_merge::storage::parse_size;
 
 pub fn run(a: MergeArgs) -> CliResult {
+    if a.num_outputs == Some(0) {
+        return Err(flag_error("--num-outputs must be at least 1"));
+    }
+    if a.target_output_size == Some(0) {
+        return Err(flag_error("--target-output-size must be more than 0 bytes"));
+    }
     let storage = a.storage.storage().map_err(|e| Box::new((EXIT_USAGE, e)))?;
     let mut builder = MergeBuilder::new(&a.inputs, &a.output_dir).storage(storage);
     if let Some(dir) = &a.storage.journal_dir {

@@ -124,6 +124,15 @@ pub fn run() -> ExitCode {
 /// What a subcommand returns: an exit code, or an error with the code to exit with.
 pub type CliResult = Result<ExitCode, Box<(u8, prefix_merge::Error)>>;
 
+/// A usage error about a flag (exit 2), checked before the library is called so
+/// that the message names the flag (`--num-outputs`) rather than a library field.
+pub fn flag_error(text: impl Into<String>) -> Box<(u8, prefix_merge::Error)> {
+    Box::new((
+        EXIT_USAGE,
+        prefix_merge::Error::InvalidArgument(text.into()),
+    ))
+}
+
 /// Print `value` as pretty JSON.
 pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> CliResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| {

@@ -83,7 +83,8 @@ enum TableCommand {
         json: bool,
     },
     /// Delete splits replaced longer than the grace period ago, orphans of dead
-    /// jobs, and leftovers of dead merge runs.
+    /// jobs, and leftovers of dead merge runs; report the replaced splits still
+    /// waiting for their grace period and when the first becomes collectable.
     Gc {
         table: PathBuf,
         /// Replaced splits stay this long for readers that still hold them.
@@ -192,9 +193,28 @@ pub fn run(a: TableArgs) -> CliResult {
                 report.expired_jobs.len(),
                 report.bytes_freed
             );
+            if let Some(w) = &report.waiting {
+                println!(
+                    "gc: {} replaced splits wait for their grace period ({}); the first is collectable at {} (in {})",
+                    w.splits,
+                    humantime::format_duration(grace),
+                    w.first_collectable_at,
+                    approx_duration(w.first_collectable_in_secs)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `42s` below a minute, else whole minutes: `55m`, `1h 5m`.
+fn approx_duration(secs: u64) -> String {
+    let rounded = if secs < 60 {
+        secs
+    } else {
+        (secs + 30) / 60 * 60
+    };
+    humantime::format_duration(Duration::from_secs(rounded)).to_string()
 }
 
 fn print_splits(splits: &[Split]) -> CliResult {

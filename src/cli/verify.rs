@@ -1,9 +1,10 @@
-//! `prefix-merge verify FILE... [--json]`: exit 0 when every file is sorted and
+//! `prefix-merge verify FILE... [--json] [--sort-schema S]`: exit 0 when every file is sorted and
 //! keeps its claims, 1 on a violation (named, with row group and row), 2 when a
 //! file cannot be read.
 
 use super::{CliResult, EXIT_USAGE, EXIT_VIOLATION};
-use prefix_merge::verify::{verify_file, VerifyReport};
+use prefix_merge::verify::{verify_file_with_schema, VerifyReport};
+use prefix_merge::SortSchema;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,13 +16,17 @@ pub struct VerifyArgs {
     /// Print one JSON report per file.
     #[arg(long)]
     json: bool,
+    /// Sort schema to verify against instead of the files' own (for files that
+    /// declare none), e.g. metric_name|host|timestamp_secs/V2.
+    #[arg(long)]
+    sort_schema: Option<SortSchema>,
 }
 
 pub fn run(a: VerifyArgs) -> CliResult {
     let mut reports: Vec<VerifyReport> = Vec::new();
     let mut unreadable = false;
     for f in &a.files {
-        match verify_file(f) {
+        match verify_file_with_schema(f, a.sort_schema.as_ref()) {
             Ok(r) => reports.push(r),
             Err(e) => {
                 unreadable = true;

@@ -26,6 +26,39 @@ pub struct GcReport {
     /// Retired splits whose files were deleted.
     pub deleted_splits: Vec<String>,
     pub bytes_freed: u64,
+    /// Retired splits still inside their grace period (a later gc deletes them).
+    pub waiting: Option<GraceWait>,
+}
+
+/// Retired splits a gc left alone because their grace period has not passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GraceWait {
+    /// How many retired splits wait.
+    pub splits: usize,
+    /// When the first of them becomes collectable, RFC 3339 (UTC).
+    pub first_collectable_at: String,
+    /// The same time in Unix seconds.
+    pub first_collectable_unix: i64,
+    /// Seconds from the gc's clock until then.
+    pub first_collectable_in_secs: u64,
+}
+
+impl GraceWait {
+    /// The wait of splits retired at `retired_at` (Unix seconds, each after
+    /// `now - grace`), or `None` when there are none.
+    pub fn of(retired_at: &[i64], grace: Duration, now: i64) -> Option<GraceWait> {
+        let first = retired_at
+            .iter()
+            .min()?
+            .saturating_add_unsigned(grace.as_secs());
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(first).unwrap_or(0));
+        Some(GraceWait {
+            splits: retired_at.len(),
+            first_collectable_at: humantime::format_rfc3339_seconds(at).to_string(),
+            first_collectable_unix: first,
+            first_collectable_in_secs: u64::try_from(first.saturating_sub(now)).unwrap_or(0),
+        })
+    }
 }
 
 /// End the jobs of dead workers: leases past expiry, and leases of processes on
@@ -110,13 +143,19 @@ pub fn gc(table: &mut Table, grace: Duration, now: i64) -> Result<GcReport> {
     failpoint::hit("gc.expired");
     remove_orphans(table, now, &mut report)?;
     let cutoff = now.saturating_sub_unsigned(grace.as_secs());
-    let retired: Vec<(String, u64)> = table
+    let mut retired: Vec<(String, u64)> = Vec::new();
+    let mut waiting: Vec<i64> = Vec::new();
+    for s in table
         .catalog()
         .splits(&[SplitState::Replaced, SplitState::Dropped])?
-        .into_iter()
-        .filter(|s| s.retired_at.is_some_and(|t| t <= cutoff))
-        .map(|s| (s.id, s.bytes))
-        .collect();
+    {
+        match s.retired_at {
+            Some(t) if t <= cutoff => retired.push((s.id, s.bytes)),
+            Some(t) => waiting.push(t),
+            None => {}
+        }
+    }
+    report.waiting = GraceWait::of(&waiting, grace, now);
     let retired_ids: Vec<String> = retired.iter().map(|(id, _)| id.clone()).collect();
     let storage = table.storage().clone();
     for (id, bytes) in &retired {

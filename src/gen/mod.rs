@@ -81,10 +81,10 @@ pub fn generate_windows(
 ) -> Result<Vec<SplitSummary>> {
     if config.files == 0 || config.metrics == 0 || windows == 0 {
         return Err(Error::InvalidArgument(
-            "--files, --metrics and --windows must be > 0".into(),
+            "files, metrics and windows must be > 0".into(),
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::output::create_dir(dir)?;
     (0..config.files)
         .map(|f| {
             let path: PathBuf = dir.join(format!("split_{f:03}.parquet"));

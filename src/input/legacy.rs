@@ -7,7 +7,7 @@
 use super::column::read_row_group_columns;
 use super::prefix::encode_values;
 use super::InputFile;
-use crate::key::{describe, value_at, KeyValue, PrefixKey};
+use crate::key::{value_at, Disorder, KeyValue, PrefixKey};
 use crate::write::sort_converter;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
@@ -91,18 +91,14 @@ pub fn scan_virtual_regions(input: &InputFile, prefix_len: usize) -> Result<Vec<
                     None => true,
                     Some(prev) if row == prev.row() => false,
                     Some(prev) if row < prev.row() => {
-                        return Err(Error::Unsorted {
-                            path: input.path.clone(),
-                            location: format!(
-                                "row group {}, row {}",
-                                rg.index,
-                                row_in_rg + i as u64
-                            ),
-                            detail: format!(
-                                "prefix ({}) sorts before the previous row's prefix",
-                                describe(&names, &values_at(&batch, i)?)
-                            ),
-                        });
+                        let disorder = Disorder {
+                            row: i,
+                            previous: regions.last().map(|r| r.values.clone()).unwrap_or_default(),
+                            current: values_at(&batch, i)?,
+                        };
+                        let location =
+                            format!("row group {}, row {}", rg.index, row_in_rg + i as u64);
+                        return Err(Error::unsorted(&input.path, location, &disorder, sort));
                     }
                     Some(_) => true,
                 };

@@ -97,6 +97,14 @@ fn remote_footer(object: &RemoteObject) -> Result<(bytes::Bytes, u64)> {
         )
     };
     let (tail, len) = object.get_tail(FOOTER_GUESS)?;
+    if !tail.ends_with(footer_check::MAGIC) || len < 12 {
+        // Not Parquet, or truncated: the first bytes tell which.
+        let head = match u64::try_from(tail.len()) {
+            Ok(n) if n == len => tail.clone(),
+            _ => object.get_range(0..len.min(4))?,
+        };
+        footer_check::check_magic(&path, &head, &tail, len)?;
+    }
     if tail.len() < 8 {
         return Err(corrupt(format!("file of {len} bytes is shorter than 8")));
     }
@@ -185,6 +193,7 @@ impl InputFile {
     pub fn open_with_schema(path: impl AsRef<Path>, explicit: Option<&SortSchema>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        footer_check::local_magic(&path, &file)?;
         // The page index is not needed to plan or merge; skipping it keeps per-input
         // memory to the footer itself.
         // Page encoding and size statistics are never used either.

@@ -4,14 +4,17 @@
 //!
 //! - [`value`]: typed cell values read from Arrow arrays or statistics;
 //! - [`encode`]: the byte encoding;
-//! - [`decode`]: back to values, for display.
+//! - [`decode`]: back to values, for display;
+//! - `sorted`: the SS-1 check ([`SortedCheck`]) and its message.
 
 mod decode;
 mod encode;
+mod sorted;
 mod value;
 
 pub use decode::decode_key;
 pub use encode::{encode_column, encode_row};
+pub use sorted::{direction_hint, first_unsorted, Disorder, SortedCheck};
 pub use value::{is_orderable, value_at, KeyValue, ValueKind};
 
 use serde::Serialize;
@@ -71,23 +74,6 @@ pub fn describe_row<S: AsRef<str>>(
 ) -> String {
     let refs: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
     describe(&refs, &row_values(batch, names, row))
-}
-
-/// The first row of `rows` that sorts before the row preceding it, where the row
-/// before `rows[0]` is `previous` (the last row of the previous batch): the SS-1
-/// check shared by the writer, the merge streams and verbatim copies.
-pub fn first_unsorted(
-    rows: &arrow_row::Rows,
-    previous: Option<&arrow_row::OwnedRow>,
-) -> Option<usize> {
-    let n = rows.num_rows();
-    if n == 0 {
-        return None;
-    }
-    if previous.is_some_and(|p| rows.row(0) < p.row()) {
-        return Some(0);
-    }
-    (1..n).find(|&i| rows.row(i) < rows.row(i - 1))
 }
 
 /// Render decoded values as `col=value, col=value`.

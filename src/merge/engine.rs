@@ -15,7 +15,7 @@ use super::stream::SortedStream;
 use super::MergeOptions;
 use crate::input::read_row_group_columns;
 use crate::input::InputFile;
-use crate::key::first_unsorted;
+use crate::key::SortedCheck;
 use crate::output::OutputSink;
 use crate::plan::{OutputTargets, Region, RegionMember};
 use crate::schema::SchemaUnion;
@@ -241,7 +241,7 @@ impl Engine<'_> {
             .collect();
         key_fields.sort_unstable();
         key_fields.dedup();
-        let mut previous: Option<arrow_row::OwnedRow> = None;
+        let mut sorted = SortedCheck::new();
         let mut rows = 0u64;
         let rg = member.row_groups[0];
         if !key_fields.is_empty() {
@@ -257,22 +257,12 @@ impl Engine<'_> {
                     .convert_named(&batch)
                     .map_err(|e| Error::arrow(&input.path, e))?;
                 let n = keys.num_rows();
-                if let Some(i) = first_unsorted(&keys, previous.as_ref()) {
-                    return Err(Error::Unsorted {
-                        path: input.path.clone(),
-                        location: format!("row group {rg}, row {}", rows + i as u64),
-                        detail: format!(
-                            "({}) sorts before the row preceding it",
-                            self.layout.describe_row(&batch, i)
-                        ),
-                    });
-                }
                 // Rows that start a new series (the region's first row always does).
                 let mut series_starts = 0u64;
                 for i in 0..n {
                     let row = keys.row(i);
                     let prior = match i {
-                        0 => previous.as_ref().map(|p| p.row()),
+                        0 => sorted.last().map(|p| p.row()),
                         _ => Some(keys.row(i - 1)),
                     };
                     if prior.is_none_or(|p| {
@@ -281,8 +271,14 @@ impl Engine<'_> {
                         series_starts += 1;
                     }
                 }
-                if n > 0 {
-                    previous = Some(keys.row(n - 1).owned());
+                if let Some(d) = sorted.check(&keys, &batch, self.layout.sort()) {
+                    let location = format!("row group {rg}, row {}", rows + d.row as u64);
+                    return Err(Error::unsorted(
+                        &input.path,
+                        location,
+                        &d,
+                        self.layout.sort(),
+                    ));
                 }
                 rows += n as u64;
                 outputs.observe(batch, series_starts)?;

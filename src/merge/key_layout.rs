@@ -1,7 +1,6 @@
 //! The merge key: sort columns after the region's constant prefix, encoded as
 //! arrow `Rows`; and where in a row the series ends (DESIGN §2 sorted_series).
 
-use crate::key::describe_row;
 use crate::schema::SortSchema;
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, NullArray, RecordBatch};
@@ -19,7 +18,8 @@ pub(crate) struct KeyLayout {
     /// Bytes at the end of every row that hold the time column (0: none), so
     /// `row[..len - tail]` identifies the series.
     tail: usize,
-    sort_names: Vec<String>,
+    /// The sort schema (what SS-1 messages show).
+    sort: SortSchema,
 }
 
 impl KeyLayout {
@@ -61,7 +61,7 @@ impl KeyLayout {
             fields,
             field_names,
             tail,
-            sort_names: sort.columns.iter().map(|c| c.name.clone()).collect(),
+            sort: sort.clone(),
         })
     }
 
@@ -101,8 +101,8 @@ impl KeyLayout {
         &row[..row.len().saturating_sub(self.tail)]
     }
 
-    /// `col=value, ...` of one row's sort columns, for error messages.
-    pub fn describe_row(&self, batch: &RecordBatch, row: usize) -> String {
-        describe_row(batch, &self.sort_names, row)
+    /// The sort schema the keys follow.
+    pub fn sort(&self) -> &SortSchema {
+        &self.sort
     }
 }

@@ -5,12 +5,12 @@
 use super::key_layout::KeyLayout;
 use super::prefix_check::PrefixCheck;
 use crate::input::{row_groups_range, Guarded, InputFile, InputSource};
-use crate::key::first_unsorted;
+use crate::key::SortedCheck;
 use crate::plan::RegionMember;
 use crate::schema::InputAdapter;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
-use arrow_row::{OwnedRow, Row, Rows};
+use arrow_row::{Row, Rows};
 use arrow_schema::ArrowError;
 use parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
@@ -177,7 +177,8 @@ pub(crate) struct SortedStream {
     pub batches: VecDeque<Loaded>,
     pub head_batch: usize,
     pub head_row: usize,
-    prev_last: Option<OwnedRow>,
+    /// SS-1 across the member's batches.
+    sorted: SortedCheck,
     loaded_rows: u64,
     /// (row group index, rows) of the member's row groups, for error locations.
     row_groups: Vec<(usize, u64)>,
@@ -255,7 +256,7 @@ impl SortedStream {
             batches: VecDeque::new(),
             head_batch: 0,
             head_row: 0,
-            prev_last: None,
+            sorted: SortedCheck::new(),
             loaded_rows: 0,
             row_groups,
             skip_rows: 0,
@@ -329,17 +330,10 @@ impl SortedStream {
         let rows = layout
             .convert(&batch)
             .map_err(|e| Error::arrow(&self.path, e))?;
-        if let Some(i) = first_unsorted(&rows, self.prev_last.as_ref()) {
-            return Err(Error::Unsorted {
-                path: self.path.clone(),
-                location: self.locate(self.loaded_rows + i as u64),
-                detail: format!(
-                    "({}) sorts before the row preceding it",
-                    layout.describe_row(&batch, i)
-                ),
-            });
+        if let Some(d) = self.sorted.check(&rows, &batch, layout.sort()) {
+            let location = self.locate(self.loaded_rows + d.row as u64);
+            return Err(Error::unsorted(&self.path, location, &d, layout.sort()));
         }
-        self.prev_last = Some(rows.row(n - 1).owned());
         self.loaded_rows += n as u64;
         if self.loaded_rows > self.expected {
             return Err(Error::Invariant {

@@ -72,6 +72,17 @@ pub fn check_output_prefix(prefix: &str) -> Result<()> {
     }
 }
 
+/// Create `dir` (and its parents) if missing; an existing file there is
+/// [`Error::NotADirectory`], not the operating system's "File exists".
+pub fn create_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::NotADirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
 /// Where and how a merge writes its outputs.
 pub struct OutputConfig {
     /// The output directory; with `remote`, the local directory of the run's
@@ -116,7 +127,7 @@ impl OutputSet {
     /// run may use is taken.
     pub fn new(mut config: OutputConfig) -> Result<Self> {
         check_output_prefix(&config.prefix)?;
-        std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
+        create_dir(&config.dir)?;
         // Absolute paths, so that the journal means the same to any later cleanup.
         config.dir = std::path::absolute(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
         match &config.remote {

@@ -146,3 +146,54 @@ pub fn describe_fields(fields: &arrow_schema::Fields) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> SortSchema {
+        parse(text).unwrap()
+    }
+
+    #[test]
+    fn same_order_ignores_version_and_name() {
+        let plain = s("metric_name|host|timestamp_secs");
+        for other in [
+            "metric_name|host|timestamp_secs/V2",
+            "idx=metric_name|host|timestamp_secs",
+            "idx=+metric_name|host+|-timestamp_secs/V3",
+            "metric_name:string|host|timestamp_secs:i64:desc/V2",
+        ] {
+            assert!(plain.same_order(&s(other)), "{other}");
+            assert!(s(other).same_order(&plain), "{other}");
+        }
+        // Exact equality still tells the texts apart.
+        assert_ne!(plain, s("metric_name|host|timestamp_secs/V2"));
+    }
+
+    #[test]
+    fn same_order_compares_columns_and_directions() {
+        let plain = s("metric_name|host|timestamp_secs/V2");
+        for other in [
+            "metric_name|host|+timestamp_secs/V2",
+            "metric_name|timestamp_secs/V2",
+            "host|metric_name|timestamp_secs/V2",
+            "metric_name|host|timestamp_secs|value/V2",
+            "-metric_name|host|timestamp_secs/V2",
+        ] {
+            assert!(!plain.same_order(&s(other)), "{other}");
+        }
+    }
+
+    #[test]
+    fn sorting_columns_schema_matches_the_declared_one() {
+        // What a file carrying only Parquet sorting_columns yields: explicit
+        // directions, no name, no version.
+        let from_sorting_columns = SortSchema::new(vec![
+            SortColumn::with_direction("metric_name", Direction::Ascending),
+            SortColumn::with_direction("host", Direction::Ascending),
+            SortColumn::with_direction("timestamp_secs", Direction::Descending),
+        ]);
+        assert!(from_sorting_columns.same_order(&s("metric_name|host|timestamp_secs/V2")));
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::config::SplitConfig;
 use super::sort::sort_converter;
+use crate::key::SortedCheck;
 use crate::schema::to_sorting_columns;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
@@ -34,7 +35,8 @@ pub struct SortedSplitWriter {
     sort_fields: Vec<usize>,
     prefix: RowConverter,
     prefix_fields: Vec<usize>,
-    last_sort: Option<OwnedRow>,
+    /// SS-1 across the batches written.
+    sorted: SortedCheck,
     last_prefix: Option<OwnedRow>,
     rows: u64,
 }
@@ -107,7 +109,7 @@ impl SortedSplitWriter {
             sort_fields,
             prefix,
             prefix_fields,
-            last_sort: None,
+            sorted: SortedCheck::new(),
             last_prefix: None,
             rows: 0,
         })
@@ -125,11 +127,6 @@ impl SortedSplitWriter {
             .map_err(|e| Error::arrow(&self.path, e))
     }
 
-    fn describe_row(&self, batch: &RecordBatch, row: usize) -> String {
-        let names: Vec<&str> = self.config.sort_schema.column_names().collect();
-        crate::key::describe_row(batch, &names, row)
-    }
-
     /// Append a batch whose rows continue the sort order.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.schema().fields() != self.schema.fields() {
@@ -145,17 +142,11 @@ impl SortedSplitWriter {
         }
         if !self.sort_fields.is_empty() {
             let rows = self.convert(&self.sort, &self.sort_fields, batch)?;
-            if let Some(i) = crate::key::first_unsorted(&rows, self.last_sort.as_ref()) {
-                return Err(Error::Unsorted {
-                    path: self.path.clone(),
-                    location: format!("row {}", self.rows + i as u64),
-                    detail: format!(
-                        "({}) sorts before the row preceding it",
-                        self.describe_row(batch, i)
-                    ),
-                });
+            let sort = &self.config.sort_schema;
+            if let Some(d) = self.sorted.check(&rows, batch, sort) {
+                let location = format!("row {}", self.rows + d.row as u64);
+                return Err(Error::unsorted(&self.path, location, &d, sort));
             }
-            self.last_sort = Some(rows.row(n - 1).owned());
         }
         let mut boundaries = Vec::new();
         if !self.prefix_fields.is_empty() {

@@ -1,0 +1,176 @@
+//! SS-1 (every input is sorted): the check shared by the writer, the merge
+//! streams, verbatim copies and `verify`, and its message, which shows both rows'
+//! sort-column values and a hint on the directions the sort schema declares.
+
+use super::{describe, row_values, KeyValue};
+use crate::schema::{Direction, SortColumn, SortSchema};
+use arrow_array::RecordBatch;
+use arrow_row::{OwnedRow, Rows};
+
+/// The first row of `rows` that sorts before the row preceding it, where the row
+/// before `rows[0]` is `previous` (the last row of the previous batch).
+pub fn first_unsorted(rows: &Rows, previous: Option<&OwnedRow>) -> Option<usize> {
+    let n = rows.num_rows();
+    if n == 0 {
+        return None;
+    }
+    if previous.is_some_and(|p| rows.row(0) < p.row()) {
+        return Some(0);
+    }
+    (1..n).find(|&i| rows.row(i) < rows.row(i - 1))
+}
+
+/// Two neighbouring rows out of sort order (an SS-1 violation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disorder {
+    /// Index, within the checked batch, of the row that sorts before its predecessor.
+    pub row: usize,
+    /// Sort-column values of the row before it, in sort-schema order.
+    pub previous: Vec<KeyValue>,
+    /// Sort-column values of the offending row.
+    pub current: Vec<KeyValue>,
+}
+
+impl Disorder {
+    /// One line for errors and reports: both rows, the sort schema, and a hint on
+    /// the direction of the column that decided the order, e.g.
+    /// `(k="a", ts=2) comes after (k="a", ts=1) but sorts before it under sort
+    /// schema k|ts; hint: ts sorts descending by default: for ascending ts declare
+    /// +ts (or ts+) in the sort schema`.
+    pub fn message(&self, sort: &SortSchema) -> String {
+        let names: Vec<&str> = sort.column_names().collect();
+        let names = &names[..self.current.len().min(names.len())];
+        let mut text = format!(
+            "({}) comes after ({}) but sorts before it under sort schema {sort}",
+            describe(names, &self.current),
+            describe(names, &self.previous),
+        );
+        if let Some(hint) = self.hint(&sort.columns) {
+            text.push_str("; hint: ");
+            text.push_str(&hint);
+        }
+        text
+    }
+
+    /// The direction hint for the first column in which the two rows differ.
+    fn hint(&self, columns: &[SortColumn]) -> Option<String> {
+        let column = columns
+            .iter()
+            .zip(self.previous.iter().zip(&self.current))
+            .find(|(_, (a, b))| a != b)
+            .map(|(c, _)| c)?;
+        Some(direction_hint(column))
+    }
+}
+
+/// `ts sorts descending by default: for ascending ts declare +ts (or ts+) in the
+/// sort schema`, and the like for the other cases.
+pub fn direction_hint(column: &SortColumn) -> String {
+    let name = &column.name;
+    let (is, other, flip) = match column.direction {
+        Direction::Ascending => ("ascending", "descending", '-'),
+        Direction::Descending => ("descending", "ascending", '+'),
+    };
+    let how = match column.direction {
+        Direction::Descending if column.direction == Direction::default_for(name) => {
+            " by default".to_string()
+        }
+        Direction::Descending => format!(" (-{name})"),
+        Direction::Ascending => String::new(),
+    };
+    format!("{name} sorts {is}{how}: for {other} {name} declare {flip}{name} (or {name}{flip}) in the sort schema")
+}
+
+/// SS-1 across the batches of one sorted sequence: remembers the last row seen,
+/// encoded (to compare) and decoded (to show in a message).
+#[derive(Debug, Default)]
+pub struct SortedCheck {
+    last: Option<OwnedRow>,
+    last_values: Vec<KeyValue>,
+}
+
+impl SortedCheck {
+    /// A check that has seen no row yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last row of the batches checked so far.
+    pub fn last(&self) -> Option<&OwnedRow> {
+        self.last.as_ref()
+    }
+
+    /// Check that `rows`, the encoded sort keys of `batch`, continue the order of
+    /// the batches before; on success remember the last row. Values are read from
+    /// `batch` by the names of `sort`'s columns (null where a column is missing).
+    pub fn check(
+        &mut self,
+        rows: &Rows,
+        batch: &RecordBatch,
+        sort: &SortSchema,
+    ) -> Option<Disorder> {
+        let n = rows.num_rows();
+        if n == 0 {
+            return None;
+        }
+        let names: Vec<&str> = sort.column_names().collect();
+        if let Some(i) = first_unsorted(rows, self.last.as_ref()) {
+            let previous = match i {
+                0 => self.last_values.clone(),
+                _ => row_values(batch, &names, i - 1),
+            };
+            return Some(Disorder {
+                row: i,
+                previous,
+                current: row_values(batch, &names, i),
+            });
+        }
+        self.last = Some(rows.row(n - 1).owned());
+        self.last_values = row_values(batch, &names, n - 1);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::parse;
+
+    fn disorder(previous: i64, current: i64) -> Disorder {
+        Disorder {
+            row: 1,
+            previous: vec![KeyValue::Utf8("a".into()), KeyValue::Int(previous)],
+            current: vec![KeyValue::Utf8("a".into()), KeyValue::Int(current)],
+        }
+    }
+
+    #[test]
+    fn message_shows_both_rows_and_the_default_direction() {
+        let sort = parse("k|timestamp_secs/V2").unwrap();
+        assert_eq!(
+            disorder(1, 2).message(&sort),
+            "(k=\"a\", timestamp_secs=2) comes after (k=\"a\", timestamp_secs=1) but sorts \
+             before it under sort schema k|timestamp_secs/V2; hint: timestamp_secs sorts \
+             descending by default: for ascending timestamp_secs declare +timestamp_secs \
+             (or timestamp_secs+) in the sort schema"
+        );
+    }
+
+    #[test]
+    fn hint_names_explicit_and_ascending_directions() {
+        let sort = parse("k|-ts").unwrap();
+        assert!(disorder(1, 2)
+            .message(&sort)
+            .ends_with("hint: ts sorts descending (-ts): for ascending ts declare +ts (or ts+) in the sort schema"));
+        let sort = parse("k|+ts").unwrap();
+        assert!(disorder(2, 1).message(&sort).ends_with(
+            "hint: ts sorts ascending: for descending ts declare -ts (or ts-) in the sort schema"
+        ));
+    }
+
+    #[test]
+    fn no_hint_when_the_rows_look_equal() {
+        let sort = parse("k|ts").unwrap();
+        assert!(!disorder(1, 1).message(&sort).contains("hint"));
+    }
+}
