@@ -6,13 +6,14 @@ use super::failpoint;
 use super::sqlite::SqliteCatalog;
 use super::worker::{now_secs, Worker};
 use crate::input::InputFile;
-use crate::merge::MergeBuilder;
+use crate::merge::{MergeBuilder, MergeOptions};
 use crate::output::durable::{create_new, link_no_replace, remove_if_exists, sync_dir};
 use crate::plan::validate_inputs;
 use crate::schema::SortSchema;
 use crate::storage::Storage;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The catalog's file name inside a table directory.
@@ -32,6 +33,8 @@ pub struct Table {
     /// The URL prefix of the split files when they live in a bucket.
     splits_url: Option<String>,
     storage: Arc<Storage>,
+    /// Set to stop an `add` in progress (see [`Table::with_cancel`]).
+    cancel: Arc<AtomicBool>,
 }
 
 /// Where a table's jobs write: the split directory or URL prefix, the local
@@ -57,6 +60,7 @@ impl Table {
             settings,
             splits_url: None,
             storage: Arc::new(Storage::default()),
+            cancel: Arc::default(),
         })
     }
 
@@ -89,6 +93,13 @@ impl Table {
     /// Use `storage` (options, credentials) for the table's bucket.
     pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
         self.storage = storage;
+        self
+    }
+
+    /// Stop an [`add`](Self::add) in progress when `cancel` is set: it then
+    /// fails with [`Error::Cancelled`], leaving no file and nothing registered.
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancel = cancel;
         self
     }
 
@@ -151,6 +162,7 @@ impl Table {
             settings,
             splits_url,
             storage: Arc::new(Storage::default()),
+            cancel: Arc::default(),
         })
     }
 
@@ -282,6 +294,9 @@ impl Table {
                     input.path.display()
                 )));
             }
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled); // the temporary copy is removed below
+            }
             link_no_replace(&temp, &target)?;
             sync_dir(&self.splits_dir())?;
             Ok(split_of(&copied, job.to_string(), None))
@@ -299,6 +314,10 @@ impl Table {
             .promote_prefix_len(p)
             .output_prefix(job)
             .num_outputs(1)
+            .options(MergeOptions {
+                cancel: self.cancel.clone(),
+                ..MergeOptions::default()
+            })
             .run()?;
         let out = manifest.outputs.first().ok_or_else(|| {
             Error::InvalidData(format!("job {job}: the promoted file produced no output"))
