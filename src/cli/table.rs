@@ -1,10 +1,13 @@
 //! `prefix-merge table create|add|ls|skipped|gc`: a table of splits and its catalog.
 
+use super::signals::Interrupts;
 use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
 use prefix_merge::compact::{gc, Split, Table, TableSettings, Worker};
 use prefix_merge::SortSchema;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -104,22 +107,7 @@ pub fn run(a: TableArgs) -> CliResult {
             table,
             promote,
             files,
-        } => {
-            let mut t = open_table(&table, &a.storage)?;
-            let worker = Worker::new(Duration::from_secs(600));
-            for f in &files {
-                let split = t
-                    .add(f, promote, &worker)
-                    .map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
-                println!(
-                    "added {} as {} ({} rows)",
-                    f.display(),
-                    split.id,
-                    split.rows
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => add_files(&table, &a.storage, promote, &files),
         TableCommand::Ls { table, json } => {
             let live = usage(open_table(&table, &a.storage)?.live())?;
             print_splits(&live, json)
@@ -153,6 +141,41 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `table add`: each file in turn; SIGINT/SIGTERM stops it between files or
+/// abandons the file being added (nothing of it is left or registered).
+fn add_files(table: &Path, storage: &StorageArgs, promote: bool, files: &[PathBuf]) -> CliResult {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut t = open_table(table, storage)?.with_cancel(cancel.clone());
+    let interrupts = Interrupts::watch(cancel, &t.splits_dir())?;
+    let worker = Worker::new(Duration::from_secs(600));
+    let n = files.len();
+    for (i, f) in files.iter().enumerate() {
+        if interrupts.signal().is_some() {
+            let line = format!("table add stopped after {i} of {n} files; the rest were not added");
+            return Ok(interrupts.report(&line));
+        }
+        let added = t.add(f, promote, &worker);
+        let line = format!(
+            "table add stopped, {} not added ({i} of {n} files added before it)",
+            f.display()
+        );
+        if let Some(code) = interrupts.stopped(&added, &line) {
+            return Ok(code);
+        }
+        let split = added.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+        println!(
+            "added {} as {} ({} rows)",
+            f.display(),
+            split.id,
+            split.rows
+        );
+    }
+    if interrupts.signal().is_some() {
+        eprintln!("interrupted: too late, every file was already added");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_splits(splits: &[Split], json: bool) -> CliResult {
