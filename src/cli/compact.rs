@@ -2,9 +2,11 @@
 //! and `prefix-merge compact TABLE` (run them).
 
 use super::merge::parse_size;
+use super::signals::Interrupts;
 use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
 use prefix_merge::compact::compactor::idle_windows;
-use prefix_merge::compact::{compact, plan, CompactOptions, Outcome, Policy, Table};
+use prefix_merge::compact::{compact, plan, CompactOptions, CompactReport, Outcome, Policy, Table};
+use prefix_merge::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -197,41 +199,20 @@ pub fn run_compact(a: CompactArgs) -> CliResult {
         lease: a.lease,
         ..a.policy.options(&table)?
     };
-    let report = compact(&mut table, &options).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    let interrupts = Interrupts::watch(options.cancel.clone(), &table.splits_dir())?;
+    let report = compact(&mut table, &options);
+    if let Some(code) = interrupts.stopped(&report, "compact stopped, nothing half-committed") {
+        return Ok(code);
+    }
+    let report = report.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    let interrupted = interrupts.signal().is_some();
     if a.json {
         print_json(&report)?;
     } else {
-        for j in &report.jobs {
-            match j {
-                Outcome::Committed {
-                    job,
-                    inputs,
-                    outputs,
-                    rows,
-                    ..
-                } => println!(
-                    "{job}: {} splits -> {} ({rows} rows)",
-                    inputs.len(),
-                    outputs.len()
-                ),
-                Outcome::Busy { job } => println!("{job}: inputs held by another worker"),
-                Outcome::Skipped { job, splits } => {
-                    for (id, why) in splits {
-                        println!("{job}: skipped split {id}: {why}");
-                    }
-                }
-                Outcome::Failed { job, error } => println!("{job}: failed: {error}"),
-            }
-        }
-        println!(
-            "compact: {} rounds, {} jobs, {} rows merged, {} bytes read, {} written, {} live splits",
-            report.rounds,
-            report.jobs.len(),
-            report.rows_merged,
-            report.bytes_read,
-            report.bytes_written,
-            report.live_splits
-        );
+        print_report(&report, interrupted);
+    }
+    if interrupted {
+        return Ok(interrupts.report(&stopped_line(&report)));
     }
     let failed = report
         .jobs
@@ -242,4 +223,63 @@ pub fn run_compact(a: CompactArgs) -> CliResult {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Whether a job ended because the compaction was interrupted.
+fn cancelled(job: &Outcome) -> bool {
+    matches!(job, Outcome::Failed { error, .. } if *error == Error::Cancelled.to_string())
+}
+
+/// What an interrupted compaction did, in one line.
+fn stopped_line(report: &CompactReport) -> String {
+    let committed = report
+        .jobs
+        .iter()
+        .filter(|j| matches!(j, Outcome::Committed { .. }))
+        .count();
+    let running = if report.jobs.iter().any(cancelled) {
+        "running job abandoned"
+    } else {
+        "no job was running"
+    };
+    format!("compact stopped after {committed} jobs; {running}, nothing half-committed")
+}
+
+/// The per-job lines and the totals of `compact` (jobs cut short by an
+/// interrupt are left to the `interrupted:` line).
+fn print_report(report: &CompactReport, interrupted: bool) {
+    for j in &report.jobs {
+        if interrupted && cancelled(j) {
+            continue;
+        }
+        match j {
+            Outcome::Committed {
+                job,
+                inputs,
+                outputs,
+                rows,
+                ..
+            } => println!(
+                "{job}: {} splits -> {} ({rows} rows)",
+                inputs.len(),
+                outputs.len()
+            ),
+            Outcome::Busy { job } => println!("{job}: inputs held by another worker"),
+            Outcome::Skipped { job, splits } => {
+                for (id, why) in splits {
+                    println!("{job}: skipped split {id}: {why}");
+                }
+            }
+            Outcome::Failed { job, error } => println!("{job}: failed: {error}"),
+        }
+    }
+    println!(
+        "compact: {} rounds, {} jobs, {} rows merged, {} bytes read, {} written, {} live splits",
+        report.rounds,
+        report.jobs.len(),
+        report.rows_merged,
+        report.bytes_read,
+        report.bytes_written,
+        report.live_splits
+    );
 }

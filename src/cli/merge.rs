@@ -1,10 +1,13 @@
 //! `prefix-merge merge`: exit 0 with a summary on success; exit 1 with one
 //! `error: ...` line on failure, leaving no file the run created.
 
+use super::signals::Interrupts;
 use super::{flag_error, print_io_stats, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prefix_merge::key::describe;
+use prefix_merge::output::run::default_journal_dir;
 use prefix_merge::output::SortKey;
+use prefix_merge::storage::{Location, Storage};
 use prefix_merge::{MergeBuilder, MergeResult, SortSchema};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +73,7 @@ pub fn run(a: MergeArgs) -> CliResult {
         return Err(flag_error("--target-output-size must be more than 0 bytes"));
     }
     let storage = a.storage.storage().map_err(|e| Box::new((EXIT_USAGE, e)))?;
+    let leftovers = leftovers_dir(&a, &storage);
     let mut builder = MergeBuilder::new(&a.inputs, &a.output_dir).storage(storage);
     if let Some(dir) = &a.storage.journal_dir {
         builder = builder.journal_dir(dir);
@@ -105,8 +109,15 @@ pub fn run(a: MergeArgs) -> CliResult {
         progress.set_length(total);
         progress.set_position(done);
     });
+    let interrupts = Interrupts::watch(builder.cancel_flag(), &leftovers)?;
     let result = builder.run();
     bar.finish_and_clear();
+    if let Some(code) = interrupts.stopped(&result, "merge stopped, no output written") {
+        return Ok(code);
+    }
+    if interrupts.signal().is_some() && result.is_ok() {
+        eprintln!("interrupted: too late, the merge had already published its outputs");
+    }
     let result = result.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     if a.json {
         let text = result
@@ -118,6 +129,20 @@ pub fn run(a: MergeArgs) -> CliResult {
         print_io_stats();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a run killed mid-way leaves its files for `cleanup`: the output
+/// directory, or the journal directory when the outputs are uploaded.
+fn leftovers_dir(a: &MergeArgs, storage: &Storage) -> PathBuf {
+    match storage.resolve(&a.output_dir) {
+        Ok(Location::Remote(_)) => a
+            .storage
+            .journal_dir
+            .clone()
+            .unwrap_or_else(default_journal_dir),
+        Ok(Location::Local(dir)) => dir,
+        Err(_) => a.output_dir.clone(),
+    }
 }
 
 /// The human-readable merge summary.

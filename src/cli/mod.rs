@@ -6,6 +6,7 @@ mod demo;
 mod gen;
 mod inspect;
 mod merge;
+mod signals;
 mod table;
 mod verify;
 

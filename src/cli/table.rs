@@ -1,10 +1,13 @@
 //! `prefix-merge table create|add|ls|skipped|gc`: a table of splits and its catalog.
 
+use super::signals::Interrupts;
 use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
 use prefix_merge::compact::{gc, Added, Split, Table, TableSettings, Worker};
 use prefix_merge::SortSchema;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -279,7 +282,9 @@ fn apply_sets(settings: &mut TableSettings, sets: &[String]) -> prefix_merge::Re
     settings.apply(&pairs)
 }
 
-/// `table add`: each file added, or reported as already in the table.
+/// `table add`: each file in turn, added or reported as already in the table.
+/// SIGINT/SIGTERM stops it between files or abandons the file being added
+/// (nothing of it is left or registered).
 fn add(
     table: &Path,
     storage: &StorageArgs,
@@ -287,13 +292,25 @@ fn add(
     sort_schema: Option<&SortSchema>,
     files: &[PathBuf],
 ) -> CliResult {
-    let mut t = open_table(table, storage)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut t = open_table(table, storage)?.with_cancel(cancel.clone());
+    let interrupts = Interrupts::watch(cancel, &t.splits_dir())?;
     let worker = Worker::new(Duration::from_secs(600));
-    for f in files {
-        let added = t
-            .add(f, promote, sort_schema, &worker)
-            .map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
-        match added {
+    let n = files.len();
+    for (i, f) in files.iter().enumerate() {
+        if interrupts.signal().is_some() {
+            let line = format!("table add stopped after {i} of {n} files; the rest were not added");
+            return Ok(interrupts.report(&line));
+        }
+        let added = t.add(f, promote, sort_schema, &worker);
+        let line = format!(
+            "table add stopped, {} not added ({i} of {n} files added before it)",
+            f.display()
+        );
+        if let Some(code) = interrupts.stopped(&added, &line) {
+            return Ok(code);
+        }
+        match added.map_err(|e| Box::new((EXIT_VIOLATION, e)))? {
             Added::New(split) => println!(
                 "added {} as {} ({} rows, seq {})",
                 f.display(),
@@ -308,6 +325,9 @@ fn add(
                 split.state.as_str()
             ),
         }
+    }
+    if interrupts.signal().is_some() {
+        eprintln!("interrupted: too late, every file was already added");
     }
     Ok(ExitCode::SUCCESS)
 }

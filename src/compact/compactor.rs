@@ -10,6 +10,8 @@ use super::worker::{now_secs, Worker};
 use crate::plan::MemoryEstimate;
 use crate::{Error, Result};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a compaction runs.
@@ -32,6 +34,10 @@ pub struct CompactOptions {
     pub now: Option<i64>,
     /// Upper bound on rounds with `until_stable` (a guard, not a tuning knob).
     pub max_rounds: usize,
+    /// Set to stop: running jobs are cancelled and abandoned (their leases
+    /// released, nothing committed) and no new job starts; `compact` then
+    /// returns what it did so far.
+    pub cancel: Arc<AtomicBool>,
 }
 
 impl Default for CompactOptions {
@@ -45,6 +51,7 @@ impl Default for CompactOptions {
             lease: Duration::from_secs(600),
             now: None,
             max_rounds: 10_000,
+            cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -145,7 +152,9 @@ fn fit(
     job: &str,
 ) -> Result<ReadyJob> {
     loop {
-        let mut ready = job::prepare(spec.clone(), &table.place(), job, dedup)?;
+        let place = table.place();
+        let cancel = options.cancel.clone();
+        let mut ready = job::prepare(spec.clone(), &place, job, dedup, cancel)?;
         let Some(plan) = ready.plan() else {
             return Ok(ready);
         };
@@ -174,7 +183,8 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
     }
     let dedup = table.settings().dedup;
     let policy = options.policy_for(table);
-    loop {
+    let cancelled = || options.cancel.load(Ordering::Relaxed);
+    while !cancelled() {
         report.rounds += 1;
         let now = options.now();
         let wall = now_secs();
@@ -193,6 +203,9 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
         let mut batch: Vec<(String, ReadyJob)> = Vec::new();
         let mut budget = 0u64;
         for spec in specs {
+            if cancelled() {
+                break;
+            }
             let id = worker.job_id(spec.kind.as_str());
             let ready = match fit(spec.clone(), table, options, dedup, &id) {
                 Ok(r) => r,
@@ -229,7 +242,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
             budget += estimate;
             batch.push((id, ready));
         }
-        if !batch.is_empty() {
+        if !batch.is_empty() && !cancelled() {
             progress |= run_batch(table, batch, budget, &worker, &mut report)?;
         }
         // A job that failed for a reason no input explains (disk full...) would

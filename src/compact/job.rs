@@ -13,6 +13,7 @@ use crate::verify::verify_file;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// A job ready to run: its spec and, for merges, the prepared engine run.
@@ -36,8 +37,15 @@ impl ReadyJob {
 }
 
 /// Open the inputs of `spec` (in `place`) and plan the merge without
-/// writing anything. `job` names the outputs (`JOB_NNNNN.parquet`).
-pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, dedup: bool) -> Result<ReadyJob> {
+/// writing anything. `job` names the outputs (`JOB_NNNNN.parquet`); setting
+/// `cancel` stops the merge.
+pub fn prepare(
+    spec: JobSpec,
+    place: &SplitPlace,
+    job: &str,
+    dedup: bool,
+    cancel: Arc<AtomicBool>,
+) -> Result<ReadyJob> {
     let paths: Vec<PathBuf> = spec
         .inputs
         .iter()
@@ -53,6 +61,7 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, dedup: bool) -> Res
     let options = MergeOptions {
         progress: Some(Arc::new(|_, _| failpoint::hit("merge.progress"))),
         dedup,
+        cancel,
         ..MergeOptions::default()
     };
     let merge = MergeBuilder::new(&paths, &place.target)

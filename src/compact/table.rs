@@ -8,13 +8,14 @@ use super::sqlite::DUPLICATE_SOURCE;
 use super::worker::{now_secs, Worker};
 use crate::input::{content_hash, InputFile, RowGroupInfo};
 use crate::key::{value_at, KeyValue};
-use crate::merge::MergeBuilder;
+use crate::merge::{MergeBuilder, MergeOptions};
 use crate::output::durable::{create_new, link_no_replace, remove_if_exists, sync_dir};
 use crate::plan::validate_inputs;
 use crate::schema::SortSchema;
 use crate::storage::Storage;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The catalog's file name inside a table directory.
@@ -34,6 +35,8 @@ pub struct Table {
     /// The URL prefix of the split files when they live in a bucket.
     splits_url: Option<String>,
     storage: Arc<Storage>,
+    /// Set to stop an `add` in progress (see [`Table::with_cancel`]).
+    cancel: Arc<AtomicBool>,
 }
 
 /// Where a table's jobs write: the split directory or URL prefix, the local
@@ -59,6 +62,7 @@ impl Table {
             settings,
             splits_url: None,
             storage: Arc::new(Storage::default()),
+            cancel: Arc::default(),
         })
     }
 
@@ -91,6 +95,13 @@ impl Table {
     /// Use `storage` (options, credentials) for the table's bucket.
     pub fn with_storage(mut self, storage: Arc<Storage>) -> Self {
         self.storage = storage;
+        self
+    }
+
+    /// Stop an [`add`](Self::add) in progress when `cancel` is set: it then
+    /// fails with [`Error::Cancelled`], leaving no file and nothing registered.
+    pub fn with_cancel(mut self, cancel: Arc<AtomicBool>) -> Self {
+        self.cancel = cancel;
         self
     }
 
@@ -153,6 +164,7 @@ impl Table {
             settings,
             splits_url,
             storage: Arc::new(Storage::default()),
+            cancel: Arc::default(),
         })
     }
 
@@ -351,6 +363,9 @@ impl Table {
                     input.path.display()
                 )));
             }
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled); // the temporary copy is removed below
+            }
             // Described before the link: the temporary name goes away with it.
             let split = split_of(&copied, job.to_string(), None);
             link_no_replace(&temp, &target)?;
@@ -370,6 +385,10 @@ impl Table {
             .promote_prefix_len(p)
             .output_prefix(job)
             .num_outputs(1)
+            .options(MergeOptions {
+                cancel: self.cancel.clone(),
+                ..MergeOptions::default()
+            })
             .run()?;
         let out = manifest.outputs.first().ok_or_else(|| {
             Error::InvalidData(format!("job {job}: the promoted file produced no output"))

@@ -389,6 +389,8 @@ impl MergeBuilder {
             Some(_) => Some(manifest.to_json()?),
             None => None,
         };
+        // Last moment to stop: dropping `sealed` removes the outputs.
+        check_cancel(&self.options)?;
         sealed.publish(json.as_deref().map(str::as_bytes))?;
         Ok(manifest)
     }
@@ -575,6 +577,7 @@ impl MergeBuilder {
     /// Stage 4: merge every region into sealed outputs (complete, fsynced, not yet
     /// visible); returns them with the rows emitted and dropped per input.
     fn execute(&self, inputs: &[InputFile], plan: &Plan) -> Result<(Sealed, RowCounts)> {
+        check_cancel(&self.options)?;
         let sort = &plan.contract.sort_schema;
         let time_column = (sort.series_len() < sort.columns.len())
             .then(|| sort.columns.last())
@@ -683,6 +686,14 @@ fn check_row_counts(
         });
     }
     Ok(dropped_total)
+}
+
+/// [`Error::Cancelled`] once the run's cancel flag is set.
+fn check_cancel(options: &MergeOptions) -> Result<()> {
+    if options.cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
+    Ok(())
 }
 
 /// Columns (by path) that carry a bloom filter in any input row group.
