@@ -110,6 +110,13 @@ pub enum Error {
     /// A sort column exists in no input, so it could not order anything (a typo?).
     #[error("sort column '{column}' is in no input; the inputs have columns: {available}")]
     UnknownSortColumn { column: String, available: String },
+    /// A column a caller option names (e.g. a bloom-filter column) is in no input.
+    #[error("{option} column '{column}' is in no input; the inputs have columns: {available}")]
+    UnknownColumn {
+        option: &'static str,
+        column: String,
+        available: String,
+    },
     /// A final name is taken: outputs and manifests never replace an existing file.
     #[error("{path}: already exists; outputs never replace an existing file")]
     OutputExists { path: PathBuf },
@@ -175,6 +182,7 @@ impl Error {
             | Error::Catalog { path, .. } => Some(path),
             Error::Storage { .. }
             | Error::UnknownSortColumn { .. }
+            | Error::UnknownColumn { .. }
             | Error::SortSchemaSyntax { .. }
             | Error::Invariant { .. }
             | Error::Cancelled
