@@ -141,6 +141,8 @@ impl MergeBuilder {
     }
 
     /// Upper bound on the number of outputs (met when the data has enough series).
+    /// With P > 0 and a writer options' row-group cap, a prefix value over the cap
+    /// continues in an extra output (see [`WriterOptions::with_max_row_group_rows`]).
     pub fn num_outputs(mut self, n: usize) -> Self {
         self.num_outputs = Some(n);
         self
