@@ -121,6 +121,13 @@ pub enum Error {
     /// An output directory (or a table directory) exists as something else.
     #[error("{path}: not a directory")]
     NotADirectory { path: PathBuf },
+    /// A column a caller option names (e.g. a bloom-filter column) is in no input.
+    #[error("{option} column '{column}' is in no input; the inputs have columns: {available}")]
+    UnknownColumn {
+        option: &'static str,
+        column: String,
+        available: String,
+    },
     /// A final name is taken: outputs and manifests never replace an existing file.
     #[error("{path}: already exists; outputs never replace an existing file")]
     OutputExists { path: PathBuf },
@@ -202,6 +209,7 @@ impl Error {
             | Error::Catalog { path, .. } => Some(path),
             Error::Storage { .. }
             | Error::UnknownSortColumn { .. }
+            | Error::UnknownColumn { .. }
             | Error::SortSchemaSyntax { .. }
             | Error::Invariant { .. }
             | Error::Cancelled

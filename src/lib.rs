@@ -31,4 +31,5 @@ pub mod write;
 pub use error::{Error, Result};
 pub use input::InputFile;
 pub use merge::{MergeBuilder, MergeResult};
+pub use output::{CompressionSpec, WriterOptions};
 pub use schema::{Direction, SortColumn, SortSchema};

@@ -434,3 +434,57 @@ fn ls_json_is_a_readers_view_and_at_shows_an_earlier_set() {
         "{gone:?}"
     );
 }
+
+/// (f, tables) Writer options stored in the table's settings shape the
+/// compactor's outputs; a bad value is one line and changes nothing.
+#[test]
+fn stored_writer_options_shape_compaction_outputs() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("t");
+    create_table(&table, false);
+    pm(
+        &args![
+            "table",
+            "settings",
+            &table,
+            "--set",
+            "compression=snappy",
+            "--set",
+            "bloom_filter=host",
+            "--set",
+            "merge_factor=3"
+        ],
+        None,
+    )
+    .expect_ok("settings");
+    let bad = pm(
+        &args!["table", "settings", &table, "--set", "compression=brotli"],
+        None,
+    );
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert_eq!(bad.stderr.trim().lines().count(), 1, "{bad:?}");
+    let cfg = gen_config(3, 300, 3);
+    let files: Vec<PathBuf> = (0..3)
+        .map(|f| gen_file(&tmp.path().join("in"), &cfg, f, 0, 1))
+        .collect();
+    add(&table, &files, None).0.expect_ok("add");
+    compact_at(&table, file_window(&files[0]).0.unwrap() + 1, &[]).expect_ok("compact");
+    let out = live(&table);
+    assert_eq!(out.len(), 1);
+    let path = common::table::split_path(&table, &out[0].id);
+    let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    for rg in reader.metadata().row_groups() {
+        for c in rg.columns() {
+            assert_eq!(c.compression(), Compression::SNAPPY, "{}", c.column_path());
+            let bloom = c.bloom_filter_offset().is_some();
+            assert_eq!(
+                bloom,
+                c.column_path().string() == "host",
+                "{}",
+                c.column_path()
+            );
+        }
+    }
+}

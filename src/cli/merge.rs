@@ -1,5 +1,7 @@
 //! `prefix-merge merge`: exit 0 with a summary on success; exit 1 with one
-//! `error: ...` line on failure, leaving no file the run created.
+//! `error: ...` line on failure, leaving no file the run created; exit 2 with
+//! one line for a bad writer option (`--compression`, `--data-page-size`,
+//! `--max-row-group-rows`, `--bloom-filter`), checked before any work.
 
 use super::signals::Interrupts;
 use super::{flag_error, print_io_stats, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
@@ -8,7 +10,7 @@ use prefix_merge::key::describe;
 use prefix_merge::output::run::default_journal_dir;
 use prefix_merge::output::SortKey;
 use prefix_merge::storage::{Location, Storage};
-use prefix_merge::{MergeBuilder, MergeResult, SortSchema};
+use prefix_merge::{MergeBuilder, MergeResult, SortSchema, WriterOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,6 +55,23 @@ pub struct MergeArgs {
     /// keys; the manifest reports duplicates_dropped. Off by default.
     #[arg(long)]
     dedup: bool,
+    /// Codec of every column chunk written: zstd(N) with N in 1..=22, lz4
+    /// (LZ4_RAW), snappy or none [default: zstd(3)].
+    #[arg(long, value_name = "CODEC")]
+    compression: Option<String>,
+    /// Data page size limit, e.g. 65536, 64KiB, 1MiB [default: 1MiB].
+    #[arg(long, value_name = "BYTES")]
+    data_page_size: Option<String>,
+    /// Cap on the rows of an output row group (closed at the next series start).
+    /// With P > 0 a prefix value with more rows continues in the next output
+    /// file (no two row groups of a file share a prefix), so more outputs than
+    /// asked for may be written.
+    #[arg(long, value_name = "N")]
+    max_row_group_rows: Option<String>,
+    /// Write bloom filters for these columns (comma-separated), besides the
+    /// columns that have one in any input.
+    #[arg(long, value_name = "COL[,COL]")]
+    bloom_filter: Option<String>,
     /// Print the manifest (JSON) instead of the summary table.
     #[arg(long)]
     json: bool,
@@ -65,6 +84,31 @@ pub struct MergeArgs {
 
 pub(super) use prefix_merge::storage::parse_size;
 
+/// The writer options the flags ask for (`None` without any writer flag, so
+/// that verbatim copies keep the inputs' chunks as before); a bad value is a
+/// usage error naming its flag.
+fn writer_options(a: &MergeArgs) -> Result<Option<WriterOptions>, prefix_merge::Error> {
+    let flags = [
+        ("compression", "--compression", &a.compression),
+        ("data_page_size", "--data-page-size", &a.data_page_size),
+        (
+            "max_row_group_rows",
+            "--max-row-group-rows",
+            &a.max_row_group_rows,
+        ),
+        ("bloom_filter", "--bloom-filter", &a.bloom_filter),
+    ];
+    let mut options = None;
+    for (key, flag, value) in flags {
+        if let Some(value) = value {
+            options
+                .get_or_insert_with(WriterOptions::default)
+                .set_labeled(key, value, flag)?;
+        }
+    }
+    Ok(options)
+}
+
 pub fn run(a: MergeArgs) -> CliResult {
     if a.num_outputs == Some(0) {
         return Err(flag_error("--num-outputs must be at least 1"));
@@ -74,6 +118,7 @@ pub fn run(a: MergeArgs) -> CliResult {
     }
     let storage = a.storage.storage().map_err(|e| Box::new((EXIT_USAGE, e)))?;
     let leftovers = leftovers_dir(&a, &storage);
+    let writer_options = writer_options(&a).map_err(|e| Box::new((EXIT_USAGE, e)))?;
     let mut builder = MergeBuilder::new(&a.inputs, &a.output_dir).storage(storage);
     if let Some(dir) = &a.storage.journal_dir {
         builder = builder.journal_dir(dir);
@@ -99,6 +144,9 @@ pub fn run(a: MergeArgs) -> CliResult {
     }
     builder = builder.summary_columns(a.summary_columns);
     builder = builder.dedup(a.dedup);
+    if let Some(options) = writer_options {
+        builder = builder.writer_options(options);
+    }
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
@@ -118,7 +166,14 @@ pub fn run(a: MergeArgs) -> CliResult {
     if interrupts.signal().is_some() && result.is_ok() {
         eprintln!("interrupted: too late, the merge had already published its outputs");
     }
-    let result = result.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    let result = result.map_err(|e| match e {
+        // Only writer options name columns this way: a usage error.
+        e @ prefix_merge::Error::UnknownColumn { .. } => Box::new((
+            EXIT_USAGE,
+            prefix_merge::Error::InvalidArgument(format!("--bloom-filter: {e}")),
+        )),
+        e => Box::new((EXIT_VIOLATION, e)),
+    })?;
     if a.json {
         let text = result
             .to_json()

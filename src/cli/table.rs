@@ -72,8 +72,10 @@ enum TableCommand {
     /// Show the table's stored settings, or change them with --set KEY=VALUE.
     Settings {
         table: PathBuf,
-        /// Change a setting (repeatable): dedup, merge_factor, max_merge_factor,
-        /// target_split_size, maturity_size, maturity_age, final_splits, retention.
+        /// Change a setting (repeatable): dedup; the policy: merge_factor,
+        /// max_merge_factor, target_split_size, maturity_size, maturity_age,
+        /// final_splits, retention; the compactor's writer options: compression,
+        /// data_page_size, max_row_group_rows, bloom_filter.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         #[arg(long)]

@@ -130,6 +130,10 @@ pub struct TableSettings {
     /// The compaction policy `compact` and `plan` use unless a flag overrides it.
     #[serde(default)]
     pub policy: super::policy::Policy,
+    /// How compactions write their outputs (codec, page size, row-group cap,
+    /// bloom-filter columns).
+    #[serde(default)]
+    pub writer: crate::output::WriterOptions,
 }
 
 impl TableSettings {
@@ -140,18 +144,22 @@ impl TableSettings {
             prefix_len,
             dedup,
             policy: super::policy::Policy::default(),
+            writer: crate::output::WriterOptions::default(),
         }
     }
 
-    /// Change settings from `(key, text)` pairs: `dedup` (true/false) or policy
-    /// keys ([`super::policy::POLICY_KEYS`], checked together). The sort schema
-    /// and P are fixed. On error nothing changes.
+    /// Change settings from `(key, text)` pairs: `dedup` (true/false), policy
+    /// keys ([`super::policy::POLICY_KEYS`], checked together) or writer
+    /// options ([`crate::output::writer_options::WRITER_OPTION_KEYS`]). The
+    /// sort schema and P are fixed. On error nothing changes.
     pub fn apply(&mut self, pairs: &[(&str, &str)]) -> Result<()> {
         let mut next = self.clone();
         let mut policy = Vec::new();
         for (key, value) in pairs {
             if super::policy::POLICY_KEYS.contains(key) {
                 policy.push((*key, *value));
+            } else if crate::output::writer_options::WRITER_OPTION_KEYS.contains(key) {
+                next.writer.set(key, value)?;
             } else {
                 next.set_plain(key, value)?;
             }
@@ -176,8 +184,9 @@ impl TableSettings {
                 Ok(())
             }
             _ => Err(crate::Error::InvalidArgument(format!(
-                "unknown table setting '{key}' (known: dedup, {})",
-                super::policy::POLICY_KEYS.join(", ")
+                "unknown table setting '{key}' (known: dedup, {}, {})",
+                super::policy::POLICY_KEYS.join(", "),
+                crate::output::writer_options::WRITER_OPTION_KEYS.join(", ")
             ))),
         }
     }
@@ -191,6 +200,7 @@ impl TableSettings {
             ("dedup", self.dedup.to_string()),
         ];
         out.extend(self.policy.entries());
+        out.extend(self.writer.entries());
         out
     }
 }

@@ -3,10 +3,11 @@
 //! stable when asked.
 
 use super::gc::{reap_dead_jobs, remove_orphans, GcReport};
-use super::job::{self, Outcome, ReadyJob};
+use super::job::{self, JobMerge, Outcome, ReadyJob};
 use super::policy::{JobKind, JobSpec, Policy, WindowPlan};
 use super::table::Table;
 use super::worker::{now_secs, Worker};
+use crate::output::WriterOptions;
 use crate::plan::MemoryEstimate;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -117,7 +118,7 @@ pub fn plan(table: &mut Table, options: &CompactOptions) -> Result<Vec<PlannedJo
     let policy = options.policy_for(table);
     for spec in policy.plan(&live, options.now(), dedup) {
         let total = spec.inputs.len();
-        match fit(spec, table, options, dedup, "plan") {
+        match fit(spec, table, options, "plan") {
             Ok(ready) => planned.push(PlannedJob {
                 estimated_peak_bytes: ready.estimated_peak(),
                 memory: ready.plan().map(|p| p.memory),
@@ -144,17 +145,16 @@ pub fn idle_windows(table: &mut Table, options: &CompactOptions) -> Result<Vec<W
 
 /// Prepare `spec` and drop inputs (newest first) until the estimate fits the
 /// budget; a merge keeps at least two inputs.
-fn fit(
-    mut spec: JobSpec,
-    table: &Table,
-    options: &CompactOptions,
-    dedup: bool,
-    job: &str,
-) -> Result<ReadyJob> {
+fn fit(mut spec: JobSpec, table: &Table, options: &CompactOptions, job: &str) -> Result<ReadyJob> {
+    let settings = table.settings();
+    let how = JobMerge {
+        dedup: settings.dedup,
+        writer: (settings.writer != WriterOptions::default()).then(|| settings.writer.clone()),
+        cancel: options.cancel.clone(),
+    };
+    let place = table.place();
     loop {
-        let place = table.place();
-        let cancel = options.cancel.clone();
-        let mut ready = job::prepare(spec.clone(), &place, job, dedup, cancel)?;
+        let mut ready = job::prepare(spec.clone(), &place, job, &how)?;
         let Some(plan) = ready.plan() else {
             return Ok(ready);
         };
@@ -207,7 +207,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
                 break;
             }
             let id = worker.job_id(spec.kind.as_str());
-            let ready = match fit(spec.clone(), table, options, dedup, &id) {
+            let ready = match fit(spec.clone(), table, options, &id) {
                 Ok(r) => r,
                 Err(e) => {
                     // An input that cannot even be opened goes on the skip list.

@@ -9,6 +9,7 @@ use super::table::{prefix_text, split_id, SplitPlace};
 use super::worker::{now_secs, Worker};
 use crate::merge::{MergeBuilder, MergeOptions, MergePlan, PreparedMerge};
 use crate::output::OutputSummary;
+use crate::output::WriterOptions;
 use crate::verify::verify_file;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -36,16 +37,21 @@ impl ReadyJob {
     }
 }
 
+/// How a table's jobs merge: from its settings, plus the run's cancel flag.
+#[derive(Clone)]
+pub struct JobMerge {
+    /// Last write wins (inputs are listed in sequence order).
+    pub dedup: bool,
+    /// The table's writer options (None: the engine's defaults, and verbatim
+    /// copies of inputs' chunks as they are).
+    pub writer: Option<WriterOptions>,
+    /// Setting it stops the merge.
+    pub cancel: Arc<AtomicBool>,
+}
+
 /// Open the inputs of `spec` (in `place`) and plan the merge without
-/// writing anything. `job` names the outputs (`JOB_NNNNN.parquet`); setting
-/// `cancel` stops the merge.
-pub fn prepare(
-    spec: JobSpec,
-    place: &SplitPlace,
-    job: &str,
-    dedup: bool,
-    cancel: Arc<AtomicBool>,
-) -> Result<ReadyJob> {
+/// writing anything. `job` names the outputs (`JOB_NNNNN.parquet`).
+pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> Result<ReadyJob> {
     let paths: Vec<PathBuf> = spec
         .inputs
         .iter()
@@ -60,17 +66,20 @@ pub fn prepare(
     }
     let options = MergeOptions {
         progress: Some(Arc::new(|_, _| failpoint::hit("merge.progress"))),
-        dedup,
-        cancel,
+        dedup: how.dedup,
+        cancel: how.cancel.clone(),
         ..MergeOptions::default()
     };
-    let merge = MergeBuilder::new(&paths, &place.target)
+    let mut builder = MergeBuilder::new(&paths, &place.target)
         .storage(place.storage.clone())
         .journal_dir(&place.journal)
         .output_prefix(job)
         .num_outputs(spec.num_outputs)
-        .options(options)
-        .prepare()?;
+        .options(options);
+    if let Some(writer) = &how.writer {
+        builder = builder.writer_options(writer.clone());
+    }
+    let merge = builder.prepare()?;
     Ok(ReadyJob {
         spec,
         merge: Some(merge),

@@ -8,16 +8,15 @@ use crate::output::run::default_journal_dir;
 use crate::output::run::new_run_id;
 use crate::output::{
     default_output_prefix, InputEntry, Manifest, OutputConfig, OutputSet, OutputSink, Sealed,
-    SortColumnEntry, SummarySpec,
+    SortColumnEntry, SummarySpec, WriterOptions,
 };
 use crate::plan::{build_regions, estimate_memory, validate_inputs, MemoryEstimate, OutputTargets};
 use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
 use crate::storage::{Location, Storage};
 use crate::{Error, Result};
 use parquet::arrow::ArrowSchemaConverter;
-use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -77,6 +76,7 @@ pub struct MergeBuilder {
     num_outputs: Option<usize>,
     target_output_bytes: Option<u64>,
     properties: Option<WriterProperties>,
+    writer_options: Option<WriterOptions>,
     sort_schema: Option<SortSchema>,
     promote_prefix_len: Option<usize>,
     rescan_alignment: bool,
@@ -105,6 +105,7 @@ impl MergeBuilder {
             num_outputs: None,
             target_output_bytes: None,
             properties: None,
+            writer_options: None,
             sort_schema: None,
             promote_prefix_len: None,
             rescan_alignment: false,
@@ -140,6 +141,8 @@ impl MergeBuilder {
     }
 
     /// Upper bound on the number of outputs (met when the data has enough series).
+    /// With P > 0 and a writer options' row-group cap, a prefix value over the cap
+    /// continues in an extra output (see [`WriterOptions::with_max_row_group_rows`]).
     pub fn num_outputs(mut self, n: usize) -> Self {
         self.num_outputs = Some(n);
         self
@@ -152,10 +155,29 @@ impl MergeBuilder {
         self
     }
 
-    /// Parquet writer properties of the outputs (default: ZSTD(3)). Sorting columns,
-    /// `qh.*` keys and row-group limits are set by the merge.
+    /// Lower-level than [`writer_options`](Self::writer_options): parquet-rs
+    /// writer properties of the outputs (default: ZSTD(3)). Sorting columns,
+    /// `qh.*` keys and row-group limits are set by the merge; writer options,
+    /// when given too, are applied over these properties.
     pub fn writer_properties(mut self, properties: WriterProperties) -> Self {
         self.properties = Some(properties);
+        self
+    }
+
+    /// How the outputs are written: compression of every column chunk, data
+    /// page size, a cap on the rows of a row group, and bloom-filter columns
+    /// (see [`WriterOptions`]). Checked before any work (a bloom-filter column in
+    /// no input fails with [`Error::UnknownColumn`]).
+    ///
+    /// Without writer options, a region copied verbatim keeps its input's
+    /// column chunks as they are. With them, a row group is copied verbatim only
+    /// when it already complies: every chunk has the requested codec (zstd
+    /// levels are not recorded in Parquet files, so any zstd chunk complies with
+    /// `zstd(N)`), every requested bloom filter is there, its rows are within
+    /// the row-group cap, and, with a data page size other than the default,
+    /// every chunk is no larger than one page. Other row groups are re-encoded.
+    pub fn writer_options(mut self, options: WriterOptions) -> Self {
+        self.writer_options = Some(options);
         self
     }
 
@@ -278,7 +300,8 @@ pub struct MergePlan {
     pub bytes_in: u64,
     /// Regions (distinct prefix keys; 1 when P = 0).
     pub num_regions: usize,
-    /// Upper bound on the number of outputs.
+    /// Upper bound on the number of outputs (more than requested when a row-group
+    /// cap continues large regions of aligned outputs in further outputs).
     pub num_outputs: usize,
     /// P of the outputs.
     pub prefix_len: usize,
@@ -299,7 +322,7 @@ impl PreparedMerge {
             rows_in: p.rows_in,
             bytes_in: p.bytes_in,
             num_regions: p.regions.len(),
-            num_outputs: p.targets.num_outputs,
+            num_outputs: p.max_outputs,
             prefix_len: p.contract.prefix_len,
             num_merge_ops: p.contract.num_merge_ops,
             estimated_peak_bytes: p.memory.total(),
@@ -451,20 +474,7 @@ impl MergeBuilder {
             .ok_or_else(|| Error::InvalidArgument("no input files".into()))?;
         let prefix_len = self.promote_prefix_len.unwrap_or(first.prefix_len());
         let sort = first.sort_schema().clone();
-        for c in &self.summary_columns {
-            if union.schema.index_of(c).is_err() {
-                return Err(Error::InvalidArgument(format!(
-                    "summary column '{c}' is in no input; the inputs have columns: {}",
-                    union
-                        .schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-        }
+        let output_parquet = self.check_columns(&union)?;
         let virtual_regions = inputs
             .iter()
             .map(|input| {
@@ -498,10 +508,78 @@ impl MergeBuilder {
             prefix_len,
             ..first.contract.clone()
         };
+        let verbatim = self.verbatim_inputs(inputs, &union, &output_parquet);
+        let memory = estimate_memory(
+            inputs,
+            &regions,
+            prefix_len,
+            self.options.batch_rows,
+            self.options.row_group_bytes,
+        );
+        let properties = self.output_properties(inputs, &contract, &output_parquet)?;
+        let max_row_group_rows = self
+            .writer_options
+            .as_ref()
+            .and_then(WriterOptions::max_row_group_rows)
+            .map(|n| n as u64);
+        let max_outputs = max_outputs(&targets, &regions, prefix_len, max_row_group_rows);
+        let run_id = new_run_id();
+        Ok(Plan {
+            max_outputs,
+            max_row_group_rows,
+            memory,
+            output_prefix: self
+                .output_prefix
+                .clone()
+                .unwrap_or_else(|| default_output_prefix(&run_id)),
+            run_id,
+            properties,
+            union,
+            regions,
+            rows_in,
+            bytes_in,
+            targets,
+            layout,
+            contract,
+            verbatim,
+        })
+    }
+
+    /// The outputs' Parquet schema, after checking that every column the caller
+    /// names (summary columns, writer options' bloom filters) is in an input.
+    fn check_columns(&self, union: &crate::schema::SchemaUnion) -> Result<SchemaDescriptor> {
+        for c in &self.summary_columns {
+            if union.schema.index_of(c).is_err() {
+                return Err(Error::InvalidArgument(format!(
+                    "summary column '{c}' is in no input; the inputs have columns: {}",
+                    union
+                        .schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
         let output_parquet = ArrowSchemaConverter::new()
             .convert(&union.schema)
             .map_err(|e| Error::parquet(&self.output_dir, e))?;
-        let verbatim = inputs
+        if let Some(options) = &self.writer_options {
+            options.check(&output_parquet)?;
+        }
+        Ok(output_parquet)
+    }
+
+    /// Per input: whether its row groups may be copied verbatim (same schema as
+    /// the outputs, no adapter, and compliant with the writer options if any).
+    fn verbatim_inputs(
+        &self,
+        inputs: &[InputFile],
+        union: &crate::schema::SchemaUnion,
+        output_parquet: &SchemaDescriptor,
+    ) -> Vec<bool> {
+        inputs
             .iter()
             .zip(&union.adapters)
             .map(|(input, adapter)| {
@@ -514,48 +592,33 @@ impl MergeBuilder {
                 self.options.verbatim_copy
                     && adapter.is_identity()
                     && columns == output_parquet.columns()
+                    && self
+                        .writer_options
+                        .as_ref()
+                        .is_none_or(|o| complies(input, o))
             })
-            .collect();
-        let memory = estimate_memory(
-            inputs,
-            &regions,
-            prefix_len,
-            self.options.batch_rows,
-            self.options.row_group_bytes,
-        );
-        let run_id = new_run_id();
-        Ok(Plan {
-            memory,
-            output_prefix: self
-                .output_prefix
-                .clone()
-                .unwrap_or_else(|| default_output_prefix(&run_id)),
-            run_id,
-            properties: self.output_properties(inputs, &contract, &output_parquet),
-            union,
-            regions,
-            rows_in,
-            bytes_in,
-            targets,
-            layout,
-            contract,
-            verbatim,
-        })
+            .collect()
     }
 
-    /// Output writer properties: the caller's (default ZSTD(3)) plus sorting
+    /// Output writer properties: the caller's (default: the default
+    /// [`WriterOptions`], ZSTD(3)), the writer options over them, plus sorting
     /// columns, the `qh.*` contract, and bloom filters where any input has one.
     fn output_properties(
         &self,
         inputs: &[InputFile],
         contract: &FileContract,
-        parquet_schema: &parquet::schema::types::SchemaDescriptor,
-    ) -> WriterProperties {
-        let base = self.properties.clone().unwrap_or_else(|| {
-            WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-                .build()
-        });
+        parquet_schema: &SchemaDescriptor,
+    ) -> Result<WriterProperties> {
+        let base = match &self.properties {
+            Some(p) => p.clone(),
+            None => WriterOptions::default()
+                .apply(WriterProperties::builder(), parquet_schema)?
+                .build(),
+        };
+        let base = match &self.writer_options {
+            Some(o) => o.apply(base.into_builder(), parquet_schema)?.build(),
+            None => base,
+        };
         let mut kv = base.key_value_metadata().cloned().unwrap_or_default();
         kv.retain(|e| !e.key.starts_with("qh."));
         kv.extend(contract.key_values());
@@ -571,7 +634,7 @@ impl MergeBuilder {
         for column in bloom_filter_columns(inputs) {
             builder = builder.set_column_bloom_filter_enabled(column, true);
         }
-        builder.build()
+        Ok(builder.build())
     }
 
     /// Stage 4: merge every region into sealed outputs (complete, fsynced, not yet
@@ -612,7 +675,7 @@ impl MergeBuilder {
                 time_column,
                 summary_columns: self.summary_columns.clone(),
             },
-            max_outputs: plan.targets.num_outputs,
+            max_outputs: plan.max_outputs,
             manifest,
         })?;
         let engine = Engine {
@@ -625,6 +688,7 @@ impl MergeBuilder {
             options: &self.options,
             total_rows: plan.rows_in,
             summary_columns: &self.summary_columns,
+            max_row_group_rows: plan.max_row_group_rows,
         };
         let mut sink = OutputSink::spawn(outputs)?;
         let counts = engine.run(&plan.regions, &mut sink)?;
@@ -696,6 +760,50 @@ fn check_cancel(options: &MergeOptions) -> Result<()> {
     Ok(())
 }
 
+/// Whether every row group of `input` already is what `options` ask for, so
+/// that it may be copied verbatim (see [`MergeBuilder::writer_options`]; the
+/// row-group cap is checked per region by the engine).
+fn complies(input: &InputFile, options: &WriterOptions) -> bool {
+    let page_limit = (options.data_page_size()
+        != crate::output::writer_options::DEFAULT_DATA_PAGE_SIZE)
+        .then_some(options.data_page_size());
+    input.metadata.metadata().row_groups().iter().all(|rg| {
+        let chunks_comply = rg.columns().iter().all(|c| {
+            options.compression().matches(c.compression())
+                && page_limit.is_none_or(|limit| {
+                    usize::try_from(c.uncompressed_size()).is_ok_and(|size| size <= limit)
+                })
+        });
+        let blooms_present = options.bloom_filter_columns().iter().all(|name| {
+            rg.columns()
+                .iter()
+                .any(|c| c.column_path().string() == *name && c.bloom_filter_offset().is_some())
+        });
+        chunks_comply && blooms_present
+    })
+}
+
+/// Upper bound on the outputs of a run: the requested count, plus, for aligned
+/// outputs with a row-group cap, one more output per `cap` rows of each region
+/// (a region over the cap continues in the next output).
+fn max_outputs(
+    targets: &OutputTargets,
+    regions: &[crate::plan::Region],
+    prefix_len: usize,
+    max_row_group_rows: Option<u64>,
+) -> usize {
+    let extra = match max_row_group_rows {
+        Some(cap) if prefix_len > 0 => regions
+            .iter()
+            .map(|r| r.rows.saturating_sub(1) / cap.max(1))
+            .fold(0u64, u64::saturating_add),
+        _ => 0,
+    };
+    targets
+        .num_outputs
+        .saturating_add(usize::try_from(extra).unwrap_or(usize::MAX))
+}
+
 /// Columns (by path) that carry a bloom filter in any input row group.
 fn bloom_filter_columns(inputs: &[InputFile]) -> Vec<ColumnPath> {
     let mut columns: Vec<ColumnPath> = Vec::new();
@@ -724,6 +832,10 @@ struct Plan {
     /// The outputs' contract (sort schema, P, window, merge ops).
     contract: FileContract,
     properties: WriterProperties,
+    /// Upper bound on the outputs the run may write (their names are checked).
+    max_outputs: usize,
+    /// Cap on the rows of an output row group (writer options).
+    max_row_group_rows: Option<u64>,
     /// Per input: its row groups may be copied verbatim.
     verbatim: Vec<bool>,
     memory: MemoryEstimate,

@@ -1,5 +1,8 @@
 //! The engine driver: regions in key order, each merged window by window into the
 //! outputs; outputs and (for P = 0) row groups are cut only at series transitions.
+//! A row-group row cap cuts P = 0 row groups; with P > 0 (one row group per
+//! region and file) it ends the output instead, and the region continues in the
+//! next output.
 //!
 //! With dedup on (last write wins), a region's streams are ordered by input
 //! position (the caller lists inputs oldest first), so that in every run of
@@ -37,6 +40,10 @@ pub(crate) struct Engine<'a> {
     /// Columns summarized per output besides the sort columns (read along with the
     /// sort columns of verbatim-copied row groups).
     pub summary_columns: &'a [String],
+    /// Cap on the rows of an output row group (writer options): for P = 0 it
+    /// lowers `options.row_group_rows`; for P > 0 a region over it continues in
+    /// the next output (PA-3: one row group per prefix value and file).
+    pub max_row_group_rows: Option<u64>,
 }
 
 /// Rows of each input written to the outputs, and dropped as duplicates.
@@ -92,13 +99,7 @@ impl Engine<'_> {
             loop {
                 self.check_cancel()?;
                 let output_left = self.output_left(&cuts);
-                let row_group_left = (prefix_len == 0).then(|| {
-                    if cuts.row_group_bytes >= self.options.row_group_bytes {
-                        0
-                    } else {
-                        (self.options.row_group_rows as u64).saturating_sub(cuts.row_group_rows)
-                    }
-                });
+                let row_group_left = self.row_group_left(&cuts);
                 let cut_after = [output_left, row_group_left]
                     .into_iter()
                     .flatten()
@@ -138,7 +139,15 @@ impl Engine<'_> {
                     WindowEnd::Exhausted => break,
                     WindowEnd::Cut => {
                         if !self.cut_output(outputs, &mut cuts)? {
-                            outputs.flush_row_group()?;
+                            if prefix_len > 0 {
+                                // The row-group cap inside a region: a second row
+                                // group of this prefix in the file would break
+                                // PA-3, so the region continues in the next output.
+                                outputs.finish_current()?;
+                                cuts.output += 1;
+                            } else {
+                                outputs.flush_row_group()?;
+                            }
                             cuts.row_group_done();
                         }
                     }
@@ -190,6 +199,26 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// Rows the row group in progress may still take before a cut: for P = 0 the
+    /// row-group rows (capped by the writer options) and bytes; for P > 0 only
+    /// the writer options' cap.
+    fn row_group_left(&self, cuts: &CutState) -> Option<u64> {
+        if self.prefix_len > 0 {
+            return self
+                .max_row_group_rows
+                .map(|cap| cap.saturating_sub(cuts.row_group_rows));
+        }
+        if cuts.row_group_bytes >= self.options.row_group_bytes {
+            return Some(0);
+        }
+        let cap = self
+            .max_row_group_rows
+            .map_or(self.options.row_group_rows as u64, |c| {
+                c.min(self.options.row_group_rows as u64)
+            });
+        Some(cap.saturating_sub(cuts.row_group_rows))
+    }
+
     /// Rows the current output may still take before its cut threshold.
     fn output_left(&self, cuts: &CutState) -> Option<u64> {
         self.targets
@@ -213,7 +242,8 @@ impl Engine<'_> {
         let input = &self.inputs[member.input];
         let whole_row_group = member.skip_rows == 0
             && matches!(member.row_groups.as_slice(), [rg] if input.row_groups.get(*rg).is_some_and(|r| r.rows == member.rows));
-        let fits = output_left.is_none_or(|left| left >= member.rows);
+        let fits = output_left.is_none_or(|left| left >= member.rows)
+            && self.max_row_group_rows.is_none_or(|cap| member.rows <= cap);
         (self.prefix_len > 0
             && !self.options.dedup
             && self.verbatim.get(member.input) == Some(&true)

@@ -9,6 +9,8 @@
 //! - [`manifest`]: the run manifest, the hand-off document of a merge;
 //! - `summary`, `file_writer`, `sink`: per-output summary, one output file, the
 //!   writer thread;
+//! - [`writer_options`]: the outputs' compression, page size, row-group cap and
+//!   bloom filters, one validated type;
 //! - `rows`, `dict_chunk`, `truncate`: rows handed to the writer (gathered on
 //!   its thread), the dictionary transcoder for string columns, and the cut of
 //!   long statistics bounds.
@@ -24,6 +26,7 @@ pub mod run;
 mod sink;
 mod summary;
 mod truncate;
+pub mod writer_options;
 
 pub use cleanup::{cleanup_dir, cleanup_dir_with, CleanupReport};
 pub use commit::{ManifestTarget, Pending, Sealed};
@@ -34,6 +37,7 @@ pub use sink::OutputSink;
 pub use summary::{
     ColumnValues, OutputSummary, SortKey, SummarySpec, SummaryTracker, DISTINCT_CAP,
 };
+pub use writer_options::{CompressionSpec, WriterOptions};
 
 use crate::input::ChunkSource;
 use crate::key::KeyValue;

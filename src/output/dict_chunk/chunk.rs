@@ -62,6 +62,8 @@ pub(super) struct PendingPage {
 pub(super) struct Settings {
     pub(super) codec: Compression,
     pub(super) page_rows: usize,
+    /// Data page size limit: a page closes once its encoded values reach it.
+    pub(super) page_bytes: usize,
     pub(super) dictionary_limit: usize,
     pub(super) statistics: EnabledStatistics,
     pub(super) header_statistics: bool,
@@ -239,6 +241,19 @@ impl Chunk {
                     _ => self.intern(v),
                 },
             },
+        }
+    }
+
+    /// Estimated encoded size of the values of the page in progress, as parquet-rs
+    /// estimates it against the data page size limit: the RLE buffer bound of
+    /// the dictionary indices, or the PLAIN bytes (4-byte length + value).
+    pub(super) fn page_bytes(&self) -> usize {
+        let page = &self.page;
+        if self.fallback {
+            usize::try_from(page.value_bytes).unwrap_or(usize::MAX) + 4 * page.plain.len()
+        } else {
+            let bit_width = index_bit_width(self.dictionary.len());
+            parquet::encodings::rle::RleEncoder::max_buffer_size(bit_width, page.indices.len())
         }
     }
 

@@ -5,7 +5,9 @@
 //! indices, and pages are built from parquet-rs' own pieces (RLE and PLAIN
 //! encoders, codecs, page writer, statistics, column and offset index builders,
 //! bloom filter). As in parquet-rs, a chunk whose dictionary outgrows the
-//! dictionary page limit continues with PLAIN pages. The codec (and its
+//! dictionary page limit continues with PLAIN pages. Data pages close at the
+//! writer properties' row-count or size limit (the size estimated as parquet-rs
+//! estimates it), whichever comes first. The codec (and its
 //! compression context) lives as long as the output file, not one chunk.
 
 mod chunk;
@@ -81,6 +83,7 @@ impl DictChunkWriter {
         let settings = Settings {
             codec: props.compression(&path),
             page_rows: props.data_page_row_count_limit().max(1),
+            page_bytes: props.data_page_size_limit().max(1),
             dictionary_limit: props.dictionary_page_size_limit(),
             statistics,
             header_statistics: props.write_page_header_statistics(&path),
@@ -202,7 +205,9 @@ impl DictChunkWriter {
                 chunk.page.nulls += 1;
             }
             chunk.page.rows += 1;
-            if chunk.page.rows >= self.settings.page_rows {
+            if chunk.page.rows >= self.settings.page_rows
+                || chunk.page_bytes() >= self.settings.page_bytes
+            {
                 self.flush_page()?;
             }
         }
