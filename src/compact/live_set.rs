@@ -31,39 +31,16 @@ pub struct LiveSet {
     pub splits: Vec<LiveSplit>,
 }
 
-/// One split of a [`LiveSet`].
+/// One split of a [`LiveSet`]: where to read it, and its catalog entry
+/// ([`Split`]: rows, bytes, window, level, sequence range, typed prefix keys
+/// and time bounds, state).
 #[derive(Debug, Clone, Serialize)]
 pub struct LiveSplit {
-    /// The split's id.
-    pub id: String,
     /// Where to read it: an absolute file path, or an object URL (s3://...).
     pub url: String,
-    /// Rows in the file.
-    pub rows: u64,
-    /// Size of the file.
-    pub bytes: u64,
-    /// Start of the split's time window (Unix seconds; absent without one).
-    pub window_start: Option<i64>,
-    /// Length of the window in seconds.
-    pub window_secs: Option<u64>,
-    /// `qh.num_merge_ops`.
-    pub level: u64,
-    /// The sequence numbers of the adds whose rows it holds.
-    pub seq_min: u64,
-    /// See `seq_min`.
-    pub seq_max: u64,
-    /// Smallest value of the time column, as stored (absent: unknown).
-    pub time_min: Option<serde_json::Value>,
-    /// Largest value of the time column.
-    pub time_max: Option<serde_json::Value>,
-    /// The first prefix key: one typed JSON value per prefix column (absent
-    /// when P = 0).
-    pub first_prefix: Option<serde_json::Value>,
-    /// The last prefix key.
-    pub last_prefix: Option<serde_json::Value>,
-    /// Why the compactor skips it (it is still live and must be read).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
+    /// The catalog's record of the split.
+    #[serde(flatten)]
+    pub split: Split,
 }
 
 impl Table {
@@ -92,8 +69,8 @@ impl Table {
         })
     }
 
-    fn live_split(&self, s: Split) -> Result<LiveSplit> {
-        let path = self.split_path(&s.id);
+    fn live_split(&self, split: Split) -> Result<LiveSplit> {
+        let path = self.split_path(&split.id);
         let url = if crate::storage::is_url(&path.to_string_lossy()) {
             path.display().to_string()
         } else {
@@ -102,21 +79,6 @@ impl Table {
                 .display()
                 .to_string()
         };
-        Ok(LiveSplit {
-            id: s.id,
-            url,
-            rows: s.rows,
-            bytes: s.bytes,
-            window_start: s.window_start,
-            window_secs: s.window_secs,
-            level: s.level,
-            seq_min: s.seq_min,
-            seq_max: s.seq_max,
-            time_min: s.time_min,
-            time_max: s.time_max,
-            first_prefix: s.first_prefix,
-            last_prefix: s.last_prefix,
-            skipped: s.skipped,
-        })
+        Ok(LiveSplit { url, split })
     }
 }
