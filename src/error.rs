@@ -137,6 +137,10 @@ pub enum Error {
     /// The table catalog (a database file) failed or refused an operation.
     #[error("{path}: catalog: {detail}")]
     Catalog { path: PathBuf, detail: String },
+    /// A commit refused to register content the table already holds (a race of
+    /// two adds of the same file; `table add` reports it as already there).
+    #[error("{path}: catalog: the same content is already in the table as {existing}")]
+    DuplicateContent { path: PathBuf, existing: String },
     /// Object storage failed or refused an operation on `url` (after retries).
     #[error("{url}: {detail}")]
     Storage { url: String, detail: String },
@@ -206,7 +210,8 @@ impl Error {
             | Error::DuplicateInput { path, .. }
             | Error::OutputExists { path }
             | Error::NotADirectory { path }
-            | Error::Catalog { path, .. } => Some(path),
+            | Error::Catalog { path, .. }
+            | Error::DuplicateContent { path, .. } => Some(path),
             Error::Storage { .. }
             | Error::UnknownSortColumn { .. }
             | Error::UnknownColumn { .. }

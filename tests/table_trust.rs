@@ -502,3 +502,50 @@ fn stored_writer_options_shape_compaction_outputs() {
         }
     }
 }
+
+/// Two adds of the same content that both pass the early check: the catalog
+/// refuses the second commit (typed), so the content is registered once.
+#[test]
+fn the_catalog_refuses_a_second_commit_of_the_same_content() {
+    use prefix_merge::compact::{Catalog, JobRecord, Lease, SplitState, SqliteCatalog};
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("t");
+    create_table(&table, false);
+    let f = gen_file(&tmp.path().join("in"), &gen_config(1, 100, 2), 0, 0, 1);
+    add(&table, std::slice::from_ref(&f), None)
+        .0
+        .expect_ok("add");
+    let first = live(&table).remove(0);
+    assert!(first.source.is_some());
+
+    let mut catalog = SqliteCatalog::open(&table.join("catalog.sqlite")).unwrap();
+    let now = prefix_merge::compact::worker::now_secs();
+    let lease = Lease {
+        job: "add-race".into(),
+        owner: "test:1:1".into(),
+        until: now + 60,
+    };
+    assert!(catalog.begin_job(&lease, &[], now).unwrap());
+    let again = prefix_merge::compact::Split {
+        id: "add-race".into(),
+        ..first.clone()
+    };
+    let record = JobRecord {
+        job: "add-race".into(),
+        kind: "add".into(),
+        inputs: Vec::new(),
+        outputs: vec!["add-race".into()],
+        bytes_in: again.bytes,
+        bytes_out: again.bytes,
+        committed_at: 0,
+    };
+    let err = catalog
+        .commit_job(&record, &[again], SplitState::Replaced, now)
+        .expect_err("the same content twice");
+    assert!(
+        matches!(&err, prefix_merge::Error::DuplicateContent { existing, .. } if *existing == first.id),
+        "{err}"
+    );
+    catalog.abandon_job("add-race").unwrap();
+    assert_eq!(live(&table), vec![first], "nothing registered");
+}

@@ -67,10 +67,6 @@ const ADDED_COLUMNS: [(&str, &str); 7] = [
     ("source", "TEXT"),
 ];
 
-/// How a commit refused because an output's content is already in the table
-/// starts (followed by the id of the split that has it).
-pub const DUPLICATE_SOURCE: &str = "the same content is already in the table as";
-
 /// Settings-table key of the next sequence number to hand out.
 const NEXT_SEQ: &str = "next_seq";
 /// Settings-table key of the latest `retired_at` among forgotten splits: live
@@ -189,6 +185,135 @@ fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
 
 fn json_value(text: Option<String>) -> Option<serde_json::Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// Why a commit changed nothing.
+enum Refusal {
+    /// The job no longer holds what it needs (lease gone, input taken).
+    Problem(String),
+    /// An output's content is already in the table as this split.
+    Duplicate(String),
+}
+
+/// Why `job` may not commit at `now` (its lease is gone or expired), if so.
+fn lease_problem(
+    tx: &rusqlite::Connection,
+    job: &str,
+    now: i64,
+) -> std::result::Result<Option<String>, rusqlite::Error> {
+    let until: Option<i64> = tx
+        .query_row(
+            "SELECT lease_until FROM jobs WHERE id = ?1",
+            params![job],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match until {
+        None => Some("the job's lease is gone".to_string()),
+        Some(u) if u < now => Some(format!("the job's lease expired at {u}")),
+        Some(_) => None,
+    })
+}
+
+/// Retire the job's inputs as `retire_as`: their sequence range (None without
+/// inputs), or which input is no longer held by the job.
+fn retire_inputs(
+    tx: &rusqlite::Connection,
+    record: &JobRecord,
+    retire_as: SplitState,
+    now: i64,
+) -> std::result::Result<std::result::Result<Option<(i64, i64)>, String>, rusqlite::Error> {
+    let mut range: Option<(i64, i64)> = None;
+    for id in &record.inputs {
+        let n = tx.execute(
+            "UPDATE splits SET state = ?1, retired_at = ?2, lease_job = NULL, lease_until = NULL
+             WHERE id = ?3 AND state = 'live' AND lease_job = ?4",
+            params![retire_as.as_str(), now, id, record.job],
+        )?;
+        if n != 1 {
+            return Ok(Err(format!("input split {id} is no longer held")));
+        }
+        let (lo, hi): (i64, i64) = tx.query_row(
+            "SELECT seq_min, seq_max FROM splits WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+    }
+    Ok(Ok(range))
+}
+
+/// The split already added from content `source`, if any.
+fn known_source(
+    tx: &rusqlite::Connection,
+    source: Option<&str>,
+) -> std::result::Result<Option<String>, rusqlite::Error> {
+    let Some(source) = source else {
+        return Ok(None);
+    };
+    tx.query_row(
+        "SELECT id FROM splits WHERE source = ?1",
+        params![source],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Register `s` as live with sequence range `seq`.
+fn insert_output(
+    tx: &rusqlite::Connection,
+    s: &Split,
+    seq: (i64, i64),
+    now: i64,
+) -> std::result::Result<(), rusqlite::Error> {
+    tx.execute(
+        &format!(
+            "INSERT INTO splits ({SPLIT_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', NULL, NULL, \
+              ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        ),
+        params![
+            s.id,
+            to_i64(s.rows),
+            to_i64(s.bytes),
+            s.window_start,
+            s.window_secs.map(to_i64),
+            to_i64(s.level),
+            s.min_key,
+            s.max_key,
+            now,
+            seq.0,
+            seq.1,
+            json_text(&s.first_prefix),
+            json_text(&s.last_prefix),
+            json_text(&s.time_min),
+            json_text(&s.time_max),
+            s.source,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Append the job to the history.
+fn record_history(
+    tx: &rusqlite::Connection,
+    record: &JobRecord,
+    now: i64,
+) -> std::result::Result<(), rusqlite::Error> {
+    tx.execute(
+        "INSERT INTO history (job, kind, inputs, outputs, bytes_in, bytes_out, committed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            record.job,
+            record.kind,
+            record.inputs.join(","),
+            record.outputs.join(","),
+            to_i64(record.bytes_in),
+            to_i64(record.bytes_out),
+            now
+        ],
+    )?;
+    Ok(())
 }
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
@@ -411,54 +536,20 @@ impl Catalog for SqliteCatalog {
         now: i64,
     ) -> Result<()> {
         let path = self.path.clone();
-        let problem = self.write(|tx| {
-            let until: Option<i64> = tx
-                .query_row(
-                    "SELECT lease_until FROM jobs WHERE id = ?1",
-                    params![record.job],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match until {
-                None => return Ok((false, Some("the job's lease is gone".to_string()))),
-                Some(u) if u < now => {
-                    return Ok((false, Some(format!("the job's lease expired at {u}"))))
-                }
-                Some(_) => {}
+        let refused = self.write(|tx| {
+            if let Some(problem) = lease_problem(tx, &record.job, now)? {
+                return Ok((false, Some(Refusal::Problem(problem))));
             }
-            let mut range: Option<(i64, i64)> = None;
-            for id in &record.inputs {
-                let n = tx.execute(
-                    "UPDATE splits SET state = ?1, retired_at = ?2, lease_job = NULL,
-                         lease_until = NULL
-                     WHERE id = ?3 AND state = 'live' AND lease_job = ?4",
-                    params![retire_as.as_str(), now, id, record.job],
-                )?;
-                if n != 1 {
-                    return Ok((false, Some(format!("input split {id} is no longer held"))));
-                }
-                let (lo, hi): (i64, i64) = tx.query_row(
-                    "SELECT seq_min, seq_max FROM splits WHERE id = ?1",
-                    params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-            }
+            let range = match retire_inputs(tx, record, retire_as, now)? {
+                Ok(range) => range,
+                Err(problem) => return Ok((false, Some(Refusal::Problem(problem)))),
+            };
             for s in outputs {
-                if let Some(source) = &s.source {
-                    let known: Option<String> = tx
-                        .query_row(
-                            "SELECT id FROM splits WHERE source = ?1",
-                            params![source],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if let Some(known) = known {
-                        return Ok((false, Some(format!("{DUPLICATE_SOURCE} {known}"))));
-                    }
+                if let Some(known) = known_source(tx, s.source.as_deref())? {
+                    return Ok((false, Some(Refusal::Duplicate(known))));
                 }
                 // An add (no inputs) takes the next number; a merge spans its inputs.
-                let (lo, hi) = match range {
+                let seq = match range {
                     Some(r) => r,
                     None => {
                         let next = setting_i64(tx, NEXT_SEQ)?.unwrap_or(1);
@@ -466,51 +557,16 @@ impl Catalog for SqliteCatalog {
                         (next, next)
                     }
                 };
-                tx.execute(
-                    &format!(
-                        "INSERT INTO splits ({SPLIT_COLUMNS}) VALUES \
-                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', NULL, NULL, \
-                          ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-                    ),
-                    params![
-                        s.id,
-                        to_i64(s.rows),
-                        to_i64(s.bytes),
-                        s.window_start,
-                        s.window_secs.map(to_i64),
-                        to_i64(s.level),
-                        s.min_key,
-                        s.max_key,
-                        now,
-                        lo,
-                        hi,
-                        json_text(&s.first_prefix),
-                        json_text(&s.last_prefix),
-                        json_text(&s.time_min),
-                        json_text(&s.time_max),
-                        s.source,
-                    ],
-                )?;
+                insert_output(tx, s, seq, now)?;
             }
-            tx.execute(
-                "INSERT INTO history (job, kind, inputs, outputs, bytes_in, bytes_out, committed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    record.job,
-                    record.kind,
-                    record.inputs.join(","),
-                    record.outputs.join(","),
-                    to_i64(record.bytes_in),
-                    to_i64(record.bytes_out),
-                    now
-                ],
-            )?;
+            record_history(tx, record, now)?;
             tx.execute("DELETE FROM jobs WHERE id = ?1", params![record.job])?;
             Ok((true, None))
         })?;
-        match problem {
+        match refused {
             None => Ok(()),
-            Some(detail) => Err(Error::Catalog {
+            Some(Refusal::Duplicate(existing)) => Err(Error::DuplicateContent { path, existing }),
+            Some(Refusal::Problem(detail)) => Err(Error::Catalog {
                 path,
                 detail: format!("job {} not committed: {detail}", record.job),
             }),

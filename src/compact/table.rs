@@ -4,7 +4,6 @@
 use super::catalog::{Added, Catalog, JobRecord, Split, SplitState, TableSettings};
 use super::failpoint;
 use super::sqlite::SqliteCatalog;
-use super::sqlite::DUPLICATE_SOURCE;
 use super::worker::{now_secs, Worker};
 use crate::input::{content_hash, InputFile, RowGroupInfo};
 use crate::key::{value_at, KeyValue};
@@ -329,7 +328,7 @@ impl Table {
                 let added = self.catalog.find_source(source)?;
                 Ok(Added::New(added.unwrap_or(split)))
             }
-            Err(e) if e.to_string().contains(DUPLICATE_SOURCE) => {
+            Err(e @ Error::DuplicateContent { .. }) => {
                 self.catalog.abandon_job(job)?;
                 let _ = self.storage.remove(&self.split_path(&split.id));
                 match self.catalog.find_source(source)? {
