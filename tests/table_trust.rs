@@ -108,27 +108,25 @@ fn late_correction_beats_the_older_merged_row() {
     compact_at(&table, start + secs + 7200, &[]).expect_ok("final merge");
     assert_eq!(live(&table).len(), 1);
     let actual = live_rows(&table);
-    let mut history = files.clone();
-    history.push(correction.clone());
-    assert_eq!(
-        actual,
-        replay(&history),
-        "live rows vs the replay of every add"
-    );
-
     let corrected: Vec<String> = file_cells(&correction)
         .iter()
         .map(|r| row_text(r))
         .collect();
     assert_eq!(corrected.len(), 25);
-    let missing: Vec<&String> = corrected
+    let lost = corrected
         .iter()
         .filter(|r| actual.binary_search(r).is_err())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} of 25 corrections lost: {missing:?}",
-        missing.len()
+        .count();
+    assert_eq!(
+        lost, 0,
+        "{lost} of 25 corrections lost to the older merged rows"
+    );
+    let mut history = files.clone();
+    history.push(correction.clone());
+    common::table::assert_same_rows(
+        "live rows vs the replay of every add",
+        &replay(&history),
+        &actual,
     );
     // Every other key keeps its original row.
     let before = replay(&files);
