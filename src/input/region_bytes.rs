@@ -4,14 +4,13 @@
 //! buffered read per page.
 
 use super::InputFile;
+use crate::page::SharedFile;
 use crate::{Error, Result};
 use bytes::{Buf, Bytes};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
-use std::fs::File;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 
 /// Row groups whose column chunks span at most this many bytes are read at once.
 pub const COALESCE_LIMIT: u64 = 1 << 20;
@@ -83,7 +82,11 @@ impl RegionBytes {
 
     /// The bytes of every column chunk of `row_groups` of `input`, if they span at
     /// most [`COALESCE_LIMIT`] bytes (`None` otherwise: read page by page).
-    pub fn read(input: &InputFile, file: &File, row_groups: &[usize]) -> Result<Option<Self>> {
+    pub fn read(
+        input: &InputFile,
+        file: &SharedFile,
+        row_groups: &[usize],
+    ) -> Result<Option<Self>> {
         let Some(range) = row_groups_range(input, row_groups) else {
             return Ok(None);
         };
@@ -91,8 +94,8 @@ impl RegionBytes {
         if end - start > COALESCE_LIMIT || end > input.file_bytes {
             return Ok(None);
         }
-        let mut data = vec![0u8; (end - start) as usize];
-        file.read_exact_at(&mut data, start)
+        let data = file
+            .read_at(start, (end - start) as usize)
             .map_err(|e| Error::io(&input.path, e))?;
         Ok(Some(RegionBytes::new(
             start,
@@ -138,15 +141,15 @@ impl ChunkReader for RegionBytes {
 }
 
 /// Where a reader of some row groups gets its bytes: the local file (page by
-/// page), or memory.
+/// page, positional reads), or memory.
 pub enum ChunkSource {
-    File(File),
+    File(SharedFile),
     Memory(RegionBytes),
 }
 
 /// A `Read` over either kind of [`ChunkSource`].
 pub enum ChunkRead {
-    File(<File as ChunkReader>::T),
+    File(<SharedFile as ChunkReader>::T),
     Memory(bytes::buf::Reader<Bytes>),
 }
 
@@ -162,7 +165,7 @@ impl std::io::Read for ChunkRead {
 impl Length for ChunkSource {
     fn len(&self) -> u64 {
         match self {
-            ChunkSource::File(f) => Length::len(f),
+            ChunkSource::File(f) => f.len(),
             ChunkSource::Memory(m) => m.len(),
         }
     }

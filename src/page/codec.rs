@@ -1,0 +1,107 @@
+//! Long-lived decompressors, one per thread and codec kind, instead of the fresh contexts parquet-rs builds per column chunk.
+
+use parquet::basic::Compression;
+use parquet::compression::{create_codec, Codec, CodecOptions};
+use parquet::errors::{ParquetError, Result};
+use std::cell::RefCell;
+use std::io::Cursor;
+
+/// Codecs whose pages the pool decompresses. Each states its own output size
+/// (zstd frame header or stream end, snappy preamble, gzip stream end), which
+/// matters because parquet-rs 60.1 keeps the page header's
+/// `uncompressed_page_size` to itself. LZ4 / LZ4_RAW blocks do not, so those
+/// chunks stay with parquet-rs' own path.
+pub fn is_pooled(codec: Compression) -> bool {
+    matches!(
+        codec,
+        Compression::ZSTD(_) | Compression::SNAPPY | Compression::GZIP(_)
+    )
+}
+
+/// This thread's decompressors, created on first use.
+#[derive(Default)]
+struct Pool {
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+    snappy: Option<Box<dyn Codec>>,
+    gzip: Option<Box<dyn Codec>>,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+/// Decompress `input` (one page body of `codec`) appending to `out`.
+pub fn decompress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    POOL.with(|pool| {
+        let mut pool = pool.try_borrow_mut().map_err(|_| {
+            ParquetError::General("codec pool re-entered on one thread".to_string())
+        })?;
+        match codec {
+            Compression::ZSTD(_) => zstd_page(&mut pool.zstd, input, out),
+            Compression::SNAPPY => self_sized(&mut pool.snappy, Compression::SNAPPY, input, out),
+            Compression::GZIP(level) => {
+                self_sized(&mut pool.gzip, Compression::GZIP(level), input, out)
+            }
+            other => Err(ParquetError::General(format!(
+                "codec {other} is not decompressed by the page pool"
+            ))),
+        }
+    })
+}
+
+/// A zstd page: one bulk decompression into exactly the frame's content size
+/// with this thread's context; a frame that does not state its size (or several
+/// frames) is streamed to its end instead.
+fn zstd_page(
+    slot: &mut Option<zstd::bulk::Decompressor<'static>>,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let size = zstd::zstd_safe::get_frame_content_size(input)
+        .ok()
+        .flatten();
+    let frame_len = zstd::zstd_safe::find_frame_compressed_size(input).ok();
+    if let (Some(size), Some(frame_len)) = (size, frame_len) {
+        if frame_len == input.len() {
+            let size = usize::try_from(size)
+                .map_err(|_| ParquetError::General(format!("zstd frame of {size} bytes")))?;
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Decompressor::new()?);
+            }
+            let Some(d) = slot.as_mut() else {
+                return Err(ParquetError::General("no zstd context".to_string()));
+            };
+            let offset = out.len();
+            out.reserve_exact(size);
+            let mut cursor = Cursor::new(&mut *out);
+            cursor.set_position(offset as u64);
+            let n = d.decompress_to_buffer(input, &mut cursor)?;
+            if n != size {
+                return Err(ParquetError::General(format!(
+                    "zstd frame states {size} bytes, decompressed {n}"
+                )));
+            }
+            return Ok(());
+        }
+    }
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(input)?;
+    std::io::copy(&mut decoder, out)?;
+    Ok(())
+}
+
+/// A codec whose output size is stated in (or ends with) its own stream, kept
+/// in `slot` for the thread's next page.
+fn self_sized(
+    slot: &mut Option<Box<dyn Codec>>,
+    codec: Compression,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    if slot.is_none() {
+        *slot = create_codec(codec, &CodecOptions::default())?;
+    }
+    match slot.as_mut() {
+        Some(c) => c.decompress(input, out, None).map(|_| ()),
+        None => Err(ParquetError::General(format!("no codec for {codec}"))),
+    }
+}
