@@ -105,3 +105,61 @@ fn self_sized(
         None => Err(ParquetError::General(format!("no codec for {codec}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::basic::ZstdLevel;
+
+    fn roundtrip(compressed: &[u8]) -> Vec<u8> {
+        let mut out = b"levels".to_vec();
+        decompress(
+            Compression::ZSTD(ZstdLevel::default()),
+            compressed,
+            &mut out,
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn zstd_pages_with_and_without_a_stated_size() {
+        let data: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut want = b"levels".to_vec();
+        want.extend_from_slice(&data);
+        // Bulk: the frame states its size (what parquet-rs and arrow-cpp write).
+        let bulk = zstd::bulk::compress(&data, 3).unwrap();
+        assert!(zstd::zstd_safe::get_frame_content_size(&bulk)
+            .unwrap()
+            .is_some());
+        assert_eq!(roundtrip(&bulk), want);
+        // Streamed: no stated size; decoded to the frame's end.
+        let mut streamed = Vec::new();
+        let mut enc = zstd::stream::write::Encoder::new(&mut streamed, 3).unwrap();
+        std::io::Write::write_all(&mut enc, &data).unwrap();
+        enc.finish().unwrap();
+        assert!(zstd::zstd_safe::get_frame_content_size(&streamed)
+            .unwrap()
+            .is_none());
+        assert_eq!(roundtrip(&streamed), want);
+        // Two frames back to back.
+        let (a, b) = data.split_at(1000);
+        let mut two = zstd::bulk::compress(a, 1).unwrap();
+        two.extend(zstd::bulk::compress(b, 1).unwrap());
+        assert_eq!(roundtrip(&two), want);
+        // Corrupt input is an error, not a panic.
+        let mut bad = bulk.clone();
+        bad.truncate(bulk.len() / 2);
+        let mut out = Vec::new();
+        assert!(decompress(Compression::ZSTD(ZstdLevel::default()), &bad, &mut out).is_err());
+    }
+
+    #[test]
+    fn unpooled_codecs_are_refused() {
+        assert!(!is_pooled(Compression::LZ4_RAW));
+        let mut out = Vec::new();
+        assert!(decompress(Compression::LZ4_RAW, b"x", &mut out).is_err());
+    }
+}
