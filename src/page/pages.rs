@@ -4,6 +4,32 @@ use super::codec::decompress;
 use parquet::basic::Compression;
 use parquet::column::page::{Page, PageMetadata, PageReader};
 use parquet::errors::{ParquetError, Result};
+use parquet::schema::types::ColumnDescPtr;
+use std::fmt;
+
+/// Which chunk a page reader reads, for errors (formatted only on error).
+pub struct ChunkId {
+    pub row_group: usize,
+    pub column: ColumnDescPtr,
+}
+
+impl fmt::Display for ChunkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "row group {}, column {}",
+            self.row_group,
+            self.column.path()
+        )
+    }
+}
+
+impl ChunkId {
+    /// `e` with the chunk named.
+    pub fn locate(&self, e: ParquetError) -> ParquetError {
+        ParquetError::General(format!("{self}: {e}"))
+    }
+}
 
 /// Pages of one column chunk, read by `inner`; errors name the chunk.
 pub struct PooledPages<P> {
@@ -11,14 +37,14 @@ pub struct PooledPages<P> {
     /// The chunk's codec when `inner` reads it as UNCOMPRESSED and pages are
     /// decompressed here; `None` when `inner` decompresses (parquet-rs' path).
     codec: Option<Compression>,
-    /// "row group R, column C" for errors.
-    location: String,
+    /// The chunk, for errors.
+    location: ChunkId,
 }
 
 impl<P: PageReader> PooledPages<P> {
     /// Wrap `inner`, which reads a chunk of `codec` presented as UNCOMPRESSED
     /// (`None`: `inner` reads the chunk as it is).
-    pub fn new(inner: P, codec: Option<Compression>, location: String) -> Self {
+    pub fn new(inner: P, codec: Option<Compression>, location: ChunkId) -> Self {
         PooledPages {
             inner,
             codec,
@@ -27,7 +53,7 @@ impl<P: PageReader> PooledPages<P> {
     }
 
     fn locate(&self, e: ParquetError) -> ParquetError {
-        ParquetError::General(format!("{}: {e}", self.location))
+        self.location.locate(e)
     }
 
     fn inflate(&self, page: Option<Page>) -> Result<Option<Page>> {

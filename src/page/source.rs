@@ -1,7 +1,7 @@
 //! `RowGroups` / `PageIterator` over some row groups of an input, and the batch reader parquet-rs builds on them.
 
 use super::codec::is_pooled;
-use super::pages::PooledPages;
+use super::pages::{ChunkId, PooledPages};
 use parquet::arrow::array_reader::RowGroups;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection};
 use parquet::arrow::FieldLevels;
@@ -92,14 +92,17 @@ impl<R: ChunkReader + 'static> ColumnPages<R> {
             .page_index()
             .and_then(|i| i.page_locations(rg, self.column).cloned());
         let rows = usize::try_from(group.num_rows()).unwrap_or(0);
-        let location = format!("row group {rg}, column {}", meta.column_path());
+        let location = ChunkId {
+            row_group: rg,
+            column: meta.column_descr_ptr(),
+        };
         let codec = meta.compression();
         let props = reader_properties();
         let reader = self.reader.clone();
         if !is_pooled(codec) {
             let pages =
                 SerializedPageReader::new_with_properties(reader, meta, rows, locations, props);
-            let pages = pages.map_err(|e| ParquetError::General(format!("{location}: {e}")))?;
+            let pages = pages.map_err(|e| location.locate(e))?;
             return Ok(Box::new(PooledPages::new(pages, None, location)));
         }
         let plain = meta
@@ -110,7 +113,7 @@ impl<R: ChunkReader + 'static> ColumnPages<R> {
             .and_then(|m| {
                 SerializedPageReader::new_with_properties(reader, &m, rows, locations, props)
             });
-        let pages = plain.map_err(|e| ParquetError::General(format!("{location}: {e}")))?;
+        let pages = plain.map_err(|e| location.locate(e))?;
         Ok(Box::new(PooledPages::new(pages, Some(codec), location)))
     }
 }
