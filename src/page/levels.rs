@@ -6,11 +6,14 @@ use parquet::errors::Result;
 use parquet::schema::types::SchemaDescriptor;
 use std::sync::{Arc, Mutex};
 
+/// A projection (`None`: every field) and its levels.
+type Known = (Option<Vec<usize>>, Arc<FieldLevels>);
+
 /// The projections of one input read so far (few: all columns, the sort or
 /// prefix columns), each with its levels.
 #[derive(Debug, Default)]
 pub struct LevelsCache {
-    known: Mutex<Vec<(Option<Vec<usize>>, Arc<FieldLevels>)>>,
+    known: Mutex<Vec<Known>>,
 }
 
 impl LevelsCache {
