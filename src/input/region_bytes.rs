@@ -6,7 +6,7 @@
 use super::InputFile;
 use crate::page::SharedFile;
 use crate::{Error, Result};
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
@@ -129,10 +129,10 @@ impl Length for RegionBytes {
 }
 
 impl ChunkReader for RegionBytes {
-    type T = bytes::buf::Reader<Bytes>;
+    type T = std::io::Cursor<Bytes>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(self.slice(start, None)?.reader())
+        Ok(std::io::Cursor::new(self.slice(start, None)?))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
@@ -150,7 +150,7 @@ pub enum ChunkSource {
 /// A `Read` over either kind of [`ChunkSource`].
 pub enum ChunkRead {
     File(<SharedFile as ChunkReader>::T),
-    Memory(bytes::buf::Reader<Bytes>),
+    Memory(std::io::Cursor<Bytes>),
 }
 
 impl std::io::Read for ChunkRead {
@@ -158,6 +158,15 @@ impl std::io::Read for ChunkRead {
         match self {
             ChunkRead::File(r) => r.read(buf),
             ChunkRead::Memory(r) => r.read(buf),
+        }
+    }
+
+    // Page headers are parsed a byte or a few at a time: skip the default
+    // loop over `read`.
+    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            ChunkRead::File(r) => r.read_exact(buf),
+            ChunkRead::Memory(r) => r.read_exact(buf),
         }
     }
 }
