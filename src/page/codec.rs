@@ -1,29 +1,28 @@
 //! Long-lived decompressors, one per thread and codec kind, instead of the fresh contexts parquet-rs builds per column chunk.
 
 use parquet::basic::Compression;
-use parquet::compression::{create_codec, Codec, CodecOptions};
 use parquet::errors::{ParquetError, Result};
 use std::cell::RefCell;
 use std::io::Cursor;
 
-/// Codecs whose pages the pool decompresses. Each states its own output size
-/// (zstd frame header or stream end, snappy preamble, gzip stream end), which
-/// matters because parquet-rs 60.1 keeps the page header's
-/// `uncompressed_page_size` to itself. LZ4 / LZ4_RAW blocks do not, so those
-/// chunks stay with parquet-rs' own path.
+/// Codecs whose pages the pool decompresses: zstd, whose per-chunk context
+/// (`ZSTDCodec::new` builds a compressor and a decompressor) is the cost. A zstd
+/// frame states its own size, which matters because parquet-rs 60.1 keeps the
+/// page header's `uncompressed_page_size` to itself. Snappy, gzip and LZ4 stay
+/// with parquet-rs' own path: their codecs hold no large context (gzip builds
+/// its inflater per page either way), and LZ4 blocks do not state their size.
 pub fn is_pooled(codec: Compression) -> bool {
-    matches!(
-        codec,
-        Compression::ZSTD(_) | Compression::SNAPPY | Compression::GZIP(_)
-    )
+    matches!(codec, Compression::ZSTD(_))
 }
+
+/// The largest page body the Parquet format allows (`i32` sizes): a frame
+/// claiming more is corrupt, and is not allocated for.
+const MAX_PAGE_BYTES: u64 = i32::MAX as u64;
 
 /// This thread's decompressors, created on first use.
 #[derive(Default)]
 struct Pool {
     zstd: Option<zstd::bulk::Decompressor<'static>>,
-    snappy: Option<Box<dyn Codec>>,
-    gzip: Option<Box<dyn Codec>>,
 }
 
 thread_local! {
@@ -38,10 +37,6 @@ pub fn decompress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result
         })?;
         match codec {
             Compression::ZSTD(_) => zstd_page(&mut pool.zstd, input, out),
-            Compression::SNAPPY => self_sized(&mut pool.snappy, Compression::SNAPPY, input, out),
-            Compression::GZIP(level) => {
-                self_sized(&mut pool.gzip, Compression::GZIP(level), input, out)
-            }
             other => Err(ParquetError::General(format!(
                 "codec {other} is not decompressed by the page pool"
             ))),
@@ -61,6 +56,12 @@ fn zstd_page(
         .ok()
         .flatten();
     let frame_len = zstd::zstd_safe::find_frame_compressed_size(input).ok();
+    if size.is_some_and(|s| s > MAX_PAGE_BYTES) {
+        return Err(ParquetError::General(format!(
+            "zstd frame claims {} bytes, more than a Parquet page can hold",
+            size.unwrap_or(0)
+        )));
+    }
     if let (Some(size), Some(frame_len)) = (size, frame_len) {
         if frame_len == input.len() {
             let size = usize::try_from(size)
@@ -87,23 +88,6 @@ fn zstd_page(
     let mut decoder = zstd::stream::read::Decoder::with_buffer(input)?;
     std::io::copy(&mut decoder, out)?;
     Ok(())
-}
-
-/// A codec whose output size is stated in (or ends with) its own stream, kept
-/// in `slot` for the thread's next page.
-fn self_sized(
-    slot: &mut Option<Box<dyn Codec>>,
-    codec: Compression,
-    input: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<()> {
-    if slot.is_none() {
-        *slot = create_codec(codec, &CodecOptions::default())?;
-    }
-    match slot.as_mut() {
-        Some(c) => c.decompress(input, out, None).map(|_| ()),
-        None => Err(ParquetError::General(format!("no codec for {codec}"))),
-    }
 }
 
 #[cfg(test)]
@@ -158,8 +142,35 @@ mod tests {
 
     #[test]
     fn unpooled_codecs_are_refused() {
-        assert!(!is_pooled(Compression::LZ4_RAW));
+        for codec in [
+            Compression::LZ4_RAW,
+            Compression::SNAPPY,
+            Compression::UNCOMPRESSED,
+        ] {
+            assert!(!is_pooled(codec));
+            let mut out = Vec::new();
+            assert!(decompress(codec, b"x", &mut out).is_err());
+        }
+    }
+
+    #[test]
+    fn an_absurd_stated_size_is_refused() {
+        // A frame header (magic; descriptor: single segment, 8-byte content size) that
+        // claims 2^40 bytes.
+        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0xe0];
+        frame.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        frame.extend_from_slice(&[1, 0, 0]);
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&frame)
+                .ok()
+                .flatten(),
+            Some(1 << 40)
+        );
         let mut out = Vec::new();
-        assert!(decompress(Compression::LZ4_RAW, b"x", &mut out).is_err());
+        let e = decompress(Compression::ZSTD(ZstdLevel::default()), &frame, &mut out);
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("more than a Parquet page"));
     }
 }
