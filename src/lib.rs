@@ -10,6 +10,8 @@
 //! - [`inspect`]: the report behind `prefix-merge inspect`;
 //! - [`verify`]: deep data checks behind `prefix-merge verify`;
 //! - [`merge`], [`output`]: the streaming merge engine and its output files;
+//! - [`page`]: the page source the readers decode from (one open file per input,
+//!   long-lived codecs);
 //! - [`storage`]: local paths and object-store URLs, and all I/O on the latter;
 //! - [`compact`]: tables of splits kept compacted (catalog, policy, jobs, gc), on
 //!   top of the engine.
@@ -22,6 +24,7 @@ pub mod inspect;
 pub mod key;
 pub mod merge;
 pub mod output;
+pub mod page;
 pub mod plan;
 pub mod schema;
 pub mod storage;

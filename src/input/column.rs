@@ -1,31 +1,47 @@
-//! Streaming reads of selected columns of one row group, built on parquet-rs.
+//! Streaming reads of row groups of an input through the engine's page source
+//! (`crate::page`): the levels of each projection computed once per input.
 
-use super::{Guarded, InputFile};
+use super::{ChunkSource, Guarded, InputFile};
+use crate::page::{batch_reader, PageSource};
 use crate::{Error, Result};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection};
 
 /// Rows per batch when scanning sort or prefix columns.
 pub const SCAN_BATCH_ROWS: usize = 8192;
 
+/// What a reader of an input reads: which row groups (through which bytes),
+/// which top-level fields (`None`: all) and, optionally, which of their rows.
+pub struct ReadSpec<'a> {
+    pub source: ChunkSource,
+    pub row_groups: Vec<usize>,
+    pub roots: Option<&'a [usize]>,
+    pub batch_rows: usize,
+    pub selection: Option<RowSelection>,
+}
+
+/// A batch reader over `spec` of `input` (the footer is not parsed again, the
+/// levels not computed again).
+pub fn read_row_groups(input: &InputFile, spec: ReadSpec<'_>) -> Result<ParquetRecordBatchReader> {
+    let levels = input.levels(spec.roots)?;
+    let metadata = input.metadata.metadata().clone();
+    PageSource::new(spec.source, metadata, spec.row_groups)
+        .and_then(|source| batch_reader(&source, &levels, spec.batch_rows, spec.selection))
+        .map_err(|e| Error::parquet(&input.path, e))
+}
+
 /// A reader over the given top-level fields of row group `row_group`, yielding
-/// small batches (the file's footer is not parsed again). Decoder panics on corrupt
-/// pages come out as errors.
+/// small batches. Decoder panics on corrupt pages come out as errors.
 pub fn read_row_group_columns(
     input: &InputFile,
     row_group: usize,
     field_indices: &[usize],
 ) -> Result<Guarded<ParquetRecordBatchReader>> {
-    let source = input.chunk_source(&[row_group])?;
-    let mask = ProjectionMask::roots(
-        input.metadata.metadata().file_metadata().schema_descr(),
-        field_indices.iter().copied(),
-    );
-    ParquetRecordBatchReaderBuilder::new_with_metadata(source, input.metadata.clone())
-        .with_projection(mask)
-        .with_row_groups(vec![row_group])
-        .with_batch_size(SCAN_BATCH_ROWS)
-        .build()
-        .map(Guarded::new)
-        .map_err(|e| Error::parquet(&input.path, e))
+    let spec = ReadSpec {
+        source: input.chunk_source(&[row_group])?,
+        row_groups: vec![row_group],
+        roots: Some(field_indices),
+        batch_rows: SCAN_BATCH_ROWS,
+        selection: None,
+    };
+    read_row_groups(input, spec).map(Guarded::new)
 }

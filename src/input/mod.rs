@@ -12,7 +12,7 @@ mod legacy;
 mod prefix;
 mod region_bytes;
 
-pub use column::read_row_group_columns;
+pub use column::{read_row_group_columns, read_row_groups, ReadSpec};
 pub use file_contract::{
     describe_window, FileContract, SchemaSource, Window, KEY_NUM_MERGE_OPS, KEY_PREFIX_LEN,
     KEY_SORT_FIELDS, KEY_WINDOW_DURATION, KEY_WINDOW_START,
@@ -27,6 +27,7 @@ pub use region_bytes::{
 };
 
 use crate::key::{KeyValue, ValueKind};
+use crate::page::{LevelsCache, SharedFile};
 use crate::schema::{resolve, Direction, ResolvedColumn, SortSchema};
 use crate::storage::{Location, RemoteObject, RemoteReader};
 use crate::{Error, Result};
@@ -53,8 +54,8 @@ pub struct RowGroupInfo {
 /// Where an input's bytes are read from.
 #[derive(Debug, Clone)]
 pub enum InputSource {
-    /// The local file at `InputFile::path`.
-    Local,
+    /// The local file at `InputFile::path`, opened once for the whole run.
+    Local(SharedFile),
     /// An object in a store, read through its prefetch window.
     Remote(Arc<RemoteReader>),
 }
@@ -84,6 +85,8 @@ pub struct InputFile {
     pub file_bytes: u64,
     /// Fingerprint of the footer read at open (see [`fingerprint`]).
     pub footer_fingerprint: String,
+    /// Decoding levels of the projections read so far (see [`column`]).
+    levels: Arc<LevelsCache>,
 }
 
 /// The trailing bytes of a remote file holding its footer (`footer length + 8`
@@ -152,6 +155,7 @@ impl Opened {
             row_groups: Vec::new(),
             file_bytes: self.file_len,
             footer_fingerprint: self.footer_fingerprint,
+            levels: Arc::default(),
         };
         input.row_groups = prefix::row_group_infos(&input)?;
         // Prefix keys are known: keep the footer without column statistics. Parsed
@@ -201,9 +205,10 @@ impl InputFile {
         let file_len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         footer_check::check_footer(&path, metadata.metadata(), file_len)?;
         let footer_fingerprint = fingerprint::footer_fingerprint(&path, &mut file, file_len)?;
+        let file = SharedFile::new(file, file_len);
         let opened = Opened {
             path,
-            source: InputSource::Local,
+            source: InputSource::Local(file.clone()),
             metadata,
             file_len,
             footer_fingerprint,
@@ -249,9 +254,8 @@ impl InputFile {
             return Ok(m.clone());
         }
         let full = match &self.source {
-            InputSource::Local => {
-                let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-                load_footer(&self.path, &file, ParquetStatisticsPolicy::KeepAll)?
+            InputSource::Local(file) => {
+                load_footer(&self.path, file, ParquetStatisticsPolicy::KeepAll)?
             }
             InputSource::Remote(reader) => {
                 let (tail, len) = remote_footer(reader.object())?;
@@ -265,16 +269,14 @@ impl InputFile {
 
     /// Where a reader of whole row groups `row_groups` gets its bytes: for a
     /// local file, memory when they are small (one read) and the file otherwise
-    /// (page by page); for a remote input, memory through its prefetch window.
+    /// (page by page, positional reads on the handle opened once); for a remote
+    /// input, memory through its prefetch window.
     pub fn chunk_source(&self, row_groups: &[usize]) -> Result<ChunkSource> {
         match &self.source {
-            InputSource::Local => {
-                let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-                Ok(match RegionBytes::read(self, &file, row_groups)? {
-                    Some(bytes) => ChunkSource::Memory(bytes),
-                    None => ChunkSource::File(file),
-                })
-            }
+            InputSource::Local(file) => Ok(match RegionBytes::read(self, file, row_groups)? {
+                Some(bytes) => ChunkSource::Memory(bytes),
+                None => ChunkSource::File(file.clone()),
+            }),
             InputSource::Remote(reader) => {
                 let range = row_groups_range(self, row_groups).unwrap_or(0..0);
                 let start = range.start;
@@ -292,11 +294,18 @@ impl InputFile {
     /// or the bytes fetched for the remote input.
     pub fn copy_source(&self, row_group: usize) -> Result<ChunkSource> {
         match &self.source {
-            InputSource::Local => File::open(&self.path)
-                .map(ChunkSource::File)
-                .map_err(|e| Error::io(&self.path, e)),
+            InputSource::Local(file) => Ok(ChunkSource::File(file.clone())),
             InputSource::Remote(_) => self.chunk_source(&[row_group]),
         }
+    }
+
+    /// Decoding levels of the top-level fields `roots` (`None`: all), computed
+    /// once per input and projection.
+    pub fn levels(&self, roots: Option<&[usize]>) -> Result<Arc<parquet::arrow::FieldLevels>> {
+        let schema = self.metadata.metadata().file_metadata().schema_descr();
+        self.levels
+            .get(schema, self.metadata.schema().fields(), roots)
+            .map_err(|e| Error::parquet(&self.path, e))
     }
 
     /// Whether the input is read from object storage.

@@ -4,14 +4,13 @@
 //! buffered read per page.
 
 use super::InputFile;
+use crate::page::SharedFile;
 use crate::{Error, Result};
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
-use std::fs::File;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 
 /// Row groups whose column chunks span at most this many bytes are read at once.
 pub const COALESCE_LIMIT: u64 = 1 << 20;
@@ -83,7 +82,11 @@ impl RegionBytes {
 
     /// The bytes of every column chunk of `row_groups` of `input`, if they span at
     /// most [`COALESCE_LIMIT`] bytes (`None` otherwise: read page by page).
-    pub fn read(input: &InputFile, file: &File, row_groups: &[usize]) -> Result<Option<Self>> {
+    pub fn read(
+        input: &InputFile,
+        file: &SharedFile,
+        row_groups: &[usize],
+    ) -> Result<Option<Self>> {
         let Some(range) = row_groups_range(input, row_groups) else {
             return Ok(None);
         };
@@ -91,8 +94,8 @@ impl RegionBytes {
         if end - start > COALESCE_LIMIT || end > input.file_bytes {
             return Ok(None);
         }
-        let mut data = vec![0u8; (end - start) as usize];
-        file.read_exact_at(&mut data, start)
+        let data = file
+            .read_at(start, (end - start) as usize)
             .map_err(|e| Error::io(&input.path, e))?;
         Ok(Some(RegionBytes::new(
             start,
@@ -126,10 +129,10 @@ impl Length for RegionBytes {
 }
 
 impl ChunkReader for RegionBytes {
-    type T = bytes::buf::Reader<Bytes>;
+    type T = std::io::Cursor<Bytes>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(self.slice(start, None)?.reader())
+        Ok(std::io::Cursor::new(self.slice(start, None)?))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
@@ -138,16 +141,16 @@ impl ChunkReader for RegionBytes {
 }
 
 /// Where a reader of some row groups gets its bytes: the local file (page by
-/// page), or memory.
+/// page, positional reads), or memory.
 pub enum ChunkSource {
-    File(File),
+    File(SharedFile),
     Memory(RegionBytes),
 }
 
 /// A `Read` over either kind of [`ChunkSource`].
 pub enum ChunkRead {
-    File(<File as ChunkReader>::T),
-    Memory(bytes::buf::Reader<Bytes>),
+    File(<SharedFile as ChunkReader>::T),
+    Memory(std::io::Cursor<Bytes>),
 }
 
 impl std::io::Read for ChunkRead {
@@ -157,12 +160,21 @@ impl std::io::Read for ChunkRead {
             ChunkRead::Memory(r) => r.read(buf),
         }
     }
+
+    // Page headers are parsed a byte or a few at a time: skip the default
+    // loop over `read`.
+    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            ChunkRead::File(r) => r.read_exact(buf),
+            ChunkRead::Memory(r) => r.read_exact(buf),
+        }
+    }
 }
 
 impl Length for ChunkSource {
     fn len(&self) -> u64 {
         match self {
-            ChunkSource::File(f) => Length::len(f),
+            ChunkSource::File(f) => f.len(),
             ChunkSource::Memory(m) => m.len(),
         }
     }

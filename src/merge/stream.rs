@@ -4,7 +4,9 @@
 
 use super::key_layout::KeyLayout;
 use super::prefix_check::PrefixCheck;
-use crate::input::{row_groups_range, Guarded, InputFile, InputSource};
+use crate::input::{
+    read_row_groups, row_groups_range, ChunkSource, Guarded, InputFile, InputSource, ReadSpec,
+};
 use crate::key::SortedCheck;
 use crate::plan::RegionMember;
 use crate::schema::InputAdapter;
@@ -12,10 +14,7 @@ use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_row::{Row, Rows};
 use arrow_schema::ArrowError;
-use parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
-};
-use parquet::file::reader::ChunkReader;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection, RowSelector};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
@@ -37,28 +36,33 @@ struct Rows3 {
     select: u64,
 }
 
-/// A parquet-rs reader over `row_groups` of `input`, reading through `source`.
-fn member_reader<T: ChunkReader + 'static>(
-    source: T,
+/// A reader of every column of `row_groups` of `input`, reading through
+/// `source` (the engine's page source: no builder, levels computed once).
+fn member_reader(
+    source: ChunkSource,
     input: &InputFile,
     row_groups: Vec<usize>,
     rows: &Rows3,
     batch_rows: usize,
 ) -> Result<ParquetRecordBatchReader> {
-    let mut builder =
-        ParquetRecordBatchReaderBuilder::new_with_metadata(source, input.metadata.clone())
-            .with_row_groups(row_groups)
-            .with_batch_size(batch_rows);
+    let mut selection = None;
     if rows.skip > 0 || rows.select < rows.covered {
         let after = rows.covered.saturating_sub(rows.skip + rows.select);
         let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-        builder = builder.with_row_selection(RowSelection::from(vec![
+        selection = Some(RowSelection::from(vec![
             RowSelector::skip(to_usize(rows.skip)),
             RowSelector::select(to_usize(rows.select)),
             RowSelector::skip(to_usize(after)),
         ]));
     }
-    builder.build().map_err(|e| Error::parquet(&input.path, e))
+    let spec = ReadSpec {
+        source,
+        row_groups,
+        roots: None,
+        batch_rows,
+        selection,
+    };
+    read_row_groups(input, spec)
 }
 
 /// A remote member read in chunks of row groups: the member's row groups in
@@ -82,7 +86,7 @@ impl ChunkedMember {
         // The block holding a row group (`None`: a chunk of its own).
         let block = |rg: usize| match &input.source {
             InputSource::Remote(r) => row_groups_range(input, &[rg]).and_then(|x| r.block_of(&x)),
-            InputSource::Local => None,
+            InputSource::Local(_) => None,
         };
         let (mut lo, hi) = (member.skip_rows, member.skip_rows + member.rows);
         let mut at = 0u64;
@@ -211,7 +215,7 @@ impl SortedStream {
         let reader: BatchSource = match &input.source {
             // Small row groups are read with one call (coalesced), big ones page
             // by page.
-            InputSource::Local => {
+            InputSource::Local(_) => {
                 let rows = Rows3 {
                     covered: row_groups.iter().map(|r| r.1).sum(),
                     skip: member.skip_rows,
