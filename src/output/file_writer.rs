@@ -8,17 +8,20 @@
 use super::dict_chunk::{eligible, DictChunkWriter};
 use super::rows::Rows;
 use crate::input::ChunkSource;
+use crate::page::{ChunkCompressor, PageCapture};
 use crate::storage::{ErrorSlot, Upload, UploadedParts};
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
 use parquet::bloom_filter::Sbbf;
 use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::ParquetMetaData;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterVersion};
 use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -125,6 +128,9 @@ pub struct OutputFileWriter {
     /// Column writers for the fields encoded by parquet-rs (a projection of the
     /// schema without the transcoded fields; `None` if every field is transcoded).
     factory: Option<ArrowRowGroupWriterFactory>,
+    /// Where the factory's writers leave their (uncompressed) pages, and the
+    /// compressor that compresses them; None when parquet-rs compresses itself.
+    pages: Option<(Arc<PageCapture>, ChunkCompressor)>,
     dict_writers: Vec<DictChunkWriter>,
     /// Column writers of the row group in progress (fields encoded by parquet-rs).
     columns: Option<Vec<ArrowColumnWriter>>,
@@ -148,14 +154,14 @@ impl OutputFileWriter {
         properties: WriterProperties,
     ) -> Result<Self> {
         let err = |e| Error::parquet(path, e);
-        let (writer, full_factory) =
-            ArrowWriter::try_new(io, schema.clone(), Some(properties.clone()))
-                .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(err)?;
+        let (writer, _) = ArrowWriter::try_new(io, schema.clone(), Some(properties.clone()))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(err)?;
         // Flat dictionary string fields (one leaf each) go to the transcoder.
         let descr = writer.schema_descr();
         let mut encoders = Vec::with_capacity(schema.fields().len());
         let mut dict_writers = Vec::new();
+        let mut arrow_leaves = Vec::new();
         for (f, field) in schema.fields().iter().enumerate() {
             let leaves: Vec<usize> = (0..descr.num_columns())
                 .filter(|&l| descr.get_column_root_idx(l) == f)
@@ -169,31 +175,41 @@ impl OutputFileWriter {
                         &properties,
                     )?);
                 }
-                _ => encoders.push(Encoder::Arrow(leaves.len())),
+                _ => {
+                    arrow_leaves.extend(leaves.iter().map(|&l| descr.column(l).path().clone()));
+                    encoders.push(Encoder::Arrow(leaves.len()));
+                }
             }
         }
-        let factory = if dict_writers.is_empty() {
-            Some(full_factory)
+        let arrow_fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .zip(&encoders)
+            .filter(|(_, e)| matches!(e, Encoder::Arrow(_)))
+            .map(|(f, _)| f.clone())
+            .collect();
+        let (factory, pages) = if arrow_fields.is_empty() {
+            (None, None)
         } else {
-            // Column writers for the other fields come from a factory over the
-            // projected schema: its leaves have the same descriptors.
-            let rest: Vec<_> = schema
-                .fields()
-                .iter()
-                .zip(&encoders)
-                .filter(|(_, e)| matches!(e, Encoder::Arrow(_)))
-                .map(|(f, _)| f.clone())
-                .collect();
-            if rest.is_empty() {
-                None
-            } else {
-                let projected =
-                    Arc::new(Schema::new_with_metadata(rest, schema.metadata().clone()));
-                let (_, factory) =
-                    ArrowWriter::try_new(std::io::sink(), projected, Some(properties))
-                        .and_then(ArrowWriter::into_serialized_writer)
-                        .map_err(err)?;
-                Some(factory)
+            // Column writers for the fields parquet-rs encodes come from a
+            // factory over the projection of those fields (its leaves have the
+            // same descriptors), writing uncompressed pages that the file's one
+            // compressor compresses (see `page::compress`) where it can.
+            let projected = Arc::new(Schema::new_with_metadata(
+                arrow_fields,
+                schema.metadata().clone(),
+            ));
+            let (props, compressor) = recompression(&properties, &arrow_leaves)?;
+            let (_, factory) = ArrowWriter::try_new(std::io::sink(), projected, Some(props))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(err)?;
+            match compressor {
+                Some(c) => {
+                    let capture = Arc::new(PageCapture::default());
+                    let factory = factory.with_page_store_factory(capture.clone());
+                    (Some(factory), Some((capture, c)))
+                }
+                None => (Some(factory), None),
             }
         };
         Ok(OutputFileWriter {
@@ -202,6 +218,7 @@ impl OutputFileWriter {
             writer,
             encoders,
             factory,
+            pages,
             dict_writers,
             columns: None,
             row_groups: 0,
@@ -267,6 +284,7 @@ impl OutputFileWriter {
         let err = |e| Error::parquet(path, e);
         let mut row_group = self.writer.next_row_group().map_err(err)?;
         let mut writers = writers.into_iter();
+        let mut leaf = 0;
         for encoder in &self.encoders {
             match *encoder {
                 Encoder::Dict(d) => {
@@ -278,9 +296,18 @@ impl OutputFileWriter {
                         let w = writers.next().ok_or_else(|| {
                             Error::InvalidData("fewer column writers than leaf columns".into())
                         })?;
-                        w.close()
-                            .and_then(|chunk| chunk.append_to_row_group(&mut row_group))
-                            .map_err(err)?;
+                        let chunk = w.close().map_err(err)?;
+                        match self.pages.as_mut() {
+                            Some((capture, compressor)) => {
+                                let (bytes, close) = capture
+                                    .take(leaf)
+                                    .and_then(|blobs| compressor.compress(chunk, blobs))
+                                    .map_err(err)?;
+                                row_group.append_column(&bytes, close).map_err(err)?;
+                            }
+                            None => chunk.append_to_row_group(&mut row_group).map_err(err)?,
+                        }
+                        leaf += 1;
                     }
                 }
             }
@@ -372,4 +399,35 @@ impl OutputFileWriter {
         };
         Ok((meta.num_row_groups(), bytes, uploaded))
     }
+}
+
+/// Properties for parquet-rs' column writers of the leaf columns `leaves` and the compressor of their chunks: the same properties with
+/// every leaf UNCOMPRESSED when all leaves share one codec and data page v1
+/// (what [`ChunkCompressor`] handles); otherwise the properties unchanged and
+/// no compressor.
+fn recompression(
+    properties: &WriterProperties,
+    leaves: &[ColumnPath],
+) -> Result<(WriterProperties, Option<ChunkCompressor>)> {
+    let unchanged = || Ok((properties.clone(), None));
+    if properties.writer_version() != WriterVersion::PARQUET_1_0 {
+        return unchanged();
+    }
+    let codecs: Vec<Compression> = leaves.iter().map(|p| properties.compression(p)).collect();
+    let Some(&codec) = codecs.first() else {
+        return unchanged();
+    };
+    if codecs.iter().any(|&c| c != codec) {
+        return unchanged();
+    }
+    let Some(compressor) = ChunkCompressor::new(codec)
+        .map_err(|e| Error::InvalidData(format!("codec {codec}: {e}")))?
+    else {
+        return unchanged();
+    };
+    let mut builder = properties.clone().into_builder();
+    for path in leaves {
+        builder = builder.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
+    }
+    Ok((builder.build(), Some(compressor)))
 }

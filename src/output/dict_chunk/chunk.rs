@@ -160,15 +160,20 @@ impl Chunk {
         }
     }
 
-    /// The chunk's bloom filter (created on first use, as parquet-rs sizes it).
+    /// The chunk's bloom filter, created on first use: for `distinct` values when
+    /// the caller knows how many, else at the configured size (folded at close).
     pub(super) fn bloom(
         &mut self,
         settings: &Settings,
+        distinct: Option<usize>,
     ) -> Result<Option<&mut Sbbf>, parquet::errors::ParquetError> {
         let Some((ndv, fpp)) = settings.bloom else {
             return Ok(None);
         };
         if self.bloom.is_none() {
+            // Sized for the values the chunk holds when they are known (its
+            // dictionary), not built at the configured size and folded down.
+            let ndv = distinct.map_or(ndv, |d| ndv.min(d.max(1) as u64));
             self.bloom = Some(Sbbf::new_with_ndv_fpp(ndv, fpp)?);
         }
         Ok(self.bloom.as_mut())

@@ -262,7 +262,7 @@ impl DictChunkWriter {
             encoder.put(&page.plain).map_err(|e| self.parquet_err(e))?;
             if let Some(bloom) = self
                 .chunk
-                .bloom(&self.settings)
+                .bloom(&self.settings, None)
                 .map_err(|e| Error::parquet(&self.file, e))?
             {
                 for v in &page.plain {
@@ -381,7 +381,7 @@ impl DictChunkWriter {
         if settings.bloom.is_some() && !chunk.dictionary.is_empty() {
             let dictionary = std::mem::take(&mut chunk.dictionary);
             if let Some(bloom) = chunk
-                .bloom(settings)
+                .bloom(settings, Some(dictionary.len()))
                 .map_err(|e| Error::parquet(&self.file, e))?
             {
                 for v in &dictionary {
