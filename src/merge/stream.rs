@@ -212,6 +212,11 @@ impl SortedStream {
             .iter()
             .map(|&rg| (rg, input.row_groups.get(rg).map_or(0, |r| r.rows)))
             .collect();
+        // parquet-rs reserves a batch's worth of values and levels per column up
+        // front: a member of a few rows asks for batches of its size, not the
+        // run's batch size (at 3,000 tiny regions that reserve was most of the
+        // run's allocations and page faults).
+        let batch_rows = batch_rows.min(usize::try_from(member.rows.max(1)).unwrap_or(usize::MAX));
         let reader: BatchSource = match &input.source {
             // Small row groups are read with one call (coalesced), big ones page
             // by page.

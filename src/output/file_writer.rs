@@ -8,7 +8,7 @@
 use super::dict_chunk::{eligible, DictChunkWriter};
 use super::rows::Rows;
 use crate::input::ChunkSource;
-use crate::page::{ChunkCompressor, PageCapture};
+use crate::page::PageCapture;
 use crate::storage::{ErrorSlot, Upload, UploadedParts};
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -21,7 +21,7 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{WriterProperties, WriterVersion};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::ColumnDescPtr;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -128,9 +128,9 @@ pub struct OutputFileWriter {
     /// Column writers for the fields encoded by parquet-rs (a projection of the
     /// schema without the transcoded fields; `None` if every field is transcoded).
     factory: Option<ArrowRowGroupWriterFactory>,
-    /// Where the factory's writers leave their (uncompressed) pages, and the
-    /// compressor that compresses them; None when parquet-rs compresses itself.
-    pages: Option<(Arc<PageCapture>, ChunkCompressor)>,
+    /// Where the factory's writers leave their (uncompressed) pages to be
+    /// compressed; None when parquet-rs compresses itself.
+    pages: Option<Arc<PageCapture>>,
     dict_writers: Vec<DictChunkWriter>,
     /// Column writers of the row group in progress (fields encoded by parquet-rs).
     columns: Option<Vec<ArrowColumnWriter>>,
@@ -176,7 +176,7 @@ impl OutputFileWriter {
                     )?);
                 }
                 _ => {
-                    arrow_leaves.extend(leaves.iter().map(|&l| descr.column(l).path().clone()));
+                    arrow_leaves.extend(leaves.iter().map(|&l| descr.column(l)));
                     encoders.push(Encoder::Arrow(leaves.len()));
                 }
             }
@@ -204,10 +204,10 @@ impl OutputFileWriter {
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(err)?;
             match compressor {
-                Some(c) => {
-                    let capture = Arc::new(PageCapture::default());
+                Some(capture) => {
+                    let capture = Arc::new(capture);
                     let factory = factory.with_page_store_factory(capture.clone());
-                    (Some(factory), Some((capture, c)))
+                    (Some(factory), Some(capture))
                 }
                 None => (Some(factory), None),
             }
@@ -297,12 +297,9 @@ impl OutputFileWriter {
                             Error::InvalidData("fewer column writers than leaf columns".into())
                         })?;
                         let chunk = w.close().map_err(err)?;
-                        match self.pages.as_mut() {
-                            Some((capture, compressor)) => {
-                                let (bytes, close) = capture
-                                    .take(leaf)
-                                    .and_then(|blobs| compressor.compress(chunk, blobs))
-                                    .map_err(err)?;
+                        match self.pages.as_ref() {
+                            Some(capture) => {
+                                let (bytes, close) = capture.finish(leaf, chunk).map_err(err)?;
                                 row_group.append_column(&bytes, close).map_err(err)?;
                             }
                             None => chunk.append_to_row_group(&mut row_group).map_err(err)?,
@@ -401,33 +398,37 @@ impl OutputFileWriter {
     }
 }
 
-/// Properties for parquet-rs' column writers of the leaf columns `leaves` and the compressor of their chunks: the same properties with
+/// Properties for parquet-rs' column writers of the leaf columns `leaves`,
+/// and the page stores that compress their pages: the same properties with
 /// every leaf UNCOMPRESSED when all leaves share one codec and data page v1
-/// (what [`ChunkCompressor`] handles); otherwise the properties unchanged and
-/// no compressor.
+/// (what [`PageCapture`] handles); otherwise the properties unchanged and no
+/// stores.
 fn recompression(
     properties: &WriterProperties,
-    leaves: &[ColumnPath],
-) -> Result<(WriterProperties, Option<ChunkCompressor>)> {
+    leaves: &[ColumnDescPtr],
+) -> Result<(WriterProperties, Option<PageCapture>)> {
     let unchanged = || Ok((properties.clone(), None));
     if properties.writer_version() != WriterVersion::PARQUET_1_0 {
         return unchanged();
     }
-    let codecs: Vec<Compression> = leaves.iter().map(|p| properties.compression(p)).collect();
+    let codecs: Vec<Compression> = leaves
+        .iter()
+        .map(|l| properties.compression(l.path()))
+        .collect();
     let Some(&codec) = codecs.first() else {
         return unchanged();
     };
     if codecs.iter().any(|&c| c != codec) {
         return unchanged();
     }
-    let Some(compressor) = ChunkCompressor::new(codec)
+    let Some(capture) = PageCapture::new(leaves.to_vec(), codec)
         .map_err(|e| Error::InvalidData(format!("codec {codec}: {e}")))?
     else {
         return unchanged();
     };
     let mut builder = properties.clone().into_builder();
-    for path in leaves {
-        builder = builder.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
+    for leaf in leaves {
+        builder = builder.set_column_compression(leaf.path().clone(), Compression::UNCOMPRESSED);
     }
-    Ok((builder.build(), Some(compressor)))
+    Ok((builder.build(), Some(capture)))
 }

@@ -3,15 +3,15 @@
 //! parquet-rs 60.1 builds a codec (for zstd a compression AND a decompression
 //! context) in every `GenericColumnWriter`, that is per (row group, column). Its
 //! Arrow column writers are therefore given UNCOMPRESSED as their codec (no
-//! context built), their pages are captured by a [`PageCapture`] store, and
-//! [`ChunkCompressor::compress`] reads them back with parquet-rs' page reader,
-//! compresses each page body with the file's one codec and writes them with
+//! context built); a [`PageCapture`] store reads each page back with
+//! parquet-rs' page reader as it arrives and compresses its body with the
+//! file's one codec, and [`PageCapture::finish`] writes the chunk's pages with
 //! parquet-rs' page writer. Page boundaries, encodings, statistics, column
 //! index and bloom filter do not depend on the codec, so the chunk is the one
 //! parquet-rs would have written; the offset index and the chunk's sizes and
 //! offsets are rebuilt for the compressed pages.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use parquet::arrow::arrow_writer::ArrowColumnChunk;
 use parquet::basic::Compression;
 use parquet::column::page::{CompressedPage, Page, PageReader, PageWriter};
@@ -21,43 +21,139 @@ use parquet::compression::{create_codec, Codec, CodecOptionsBuilder};
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
 use parquet::file::page_index::offset_index::OffsetIndexMetaData;
+use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+use std::io::Read;
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// The page blobs (header, body, header, body, ...) one column writer produced.
-#[derive(Default)]
-struct Captured {
-    blobs: Vec<Bytes>,
-    bytes: usize,
-}
-
-type Shared = Arc<Mutex<Captured>>;
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     m.lock()
         .map_err(|_| ParquetError::General("page capture lock poisoned".to_string()))
 }
 
-/// A page store that keeps its blobs where the [`PageCapture`] that made it can take them.
+/// One codec, with its context, for the life of an output file.
+struct Compressor {
+    codec: Compression,
+    codec_impl: Box<dyn Codec>,
+}
+
+impl Compressor {
+    /// `page` (as parquet-rs' page reader gives it back) with its body
+    /// compressed as parquet-rs' column writer compresses it.
+    fn page(&mut self, page: Page) -> Result<CompressedPage> {
+        match page {
+            Page::DataPage {
+                buf,
+                num_values,
+                encoding,
+                def_level_encoding,
+                rep_level_encoding,
+                statistics,
+            } => {
+                let page = Page::DataPage {
+                    buf: self.body(&buf)?,
+                    num_values,
+                    encoding,
+                    def_level_encoding,
+                    rep_level_encoding,
+                    statistics,
+                };
+                Ok(CompressedPage::new(page, buf.len()))
+            }
+            Page::DictionaryPage {
+                buf,
+                num_values,
+                encoding,
+                is_sorted,
+            } => {
+                let page = Page::DictionaryPage {
+                    buf: self.body(&buf)?,
+                    num_values,
+                    encoding,
+                    is_sorted,
+                };
+                Ok(CompressedPage::new(page, buf.len()))
+            }
+            Page::DataPageV2 { .. } => Err(ParquetError::General(
+                "data page v2 chunks are compressed by parquet-rs' own writer".to_string(),
+            )),
+        }
+    }
+
+    fn body(&mut self, body: &[u8]) -> Result<Bytes> {
+        let mut out = Vec::with_capacity(body.len());
+        self.codec_impl.compress(body, &mut out)?;
+        out.shrink_to_fit();
+        Ok(Bytes::from(out))
+    }
+}
+
+/// The compressed pages of one column chunk so far, in the order the column
+/// writer produced them (a dictionary page may come after data pages).
+#[derive(Default)]
+struct Captured {
+    pages: Vec<Serialized>,
+    /// The header of the page whose body comes next.
+    header: Option<Bytes>,
+    bytes: usize,
+}
+
+type Shared = Arc<Mutex<Captured>>;
+
+/// A compressed page serialized as a file holds it (header, then body).
+struct Serialized {
+    blob: Bytes,
+    /// The page's uncompressed size plus its header, as the chunk's total counts it.
+    uncompressed: usize,
+    dictionary: bool,
+}
+
+impl Serialized {
+    fn new(page: CompressedPage) -> Result<Self> {
+        let dictionary = matches!(page.compressed_page(), Page::DictionaryPage { .. });
+        let mut sink = TrackedWrite::new(Vec::with_capacity(page.compressed_size() + 64));
+        let spec = SerializedPageWriter::new(&mut sink).write_page(page)?;
+        Ok(Serialized {
+            blob: Bytes::from(sink.into_inner()?),
+            uncompressed: spec.uncompressed_size,
+            dictionary,
+        })
+    }
+}
+
+/// A page store that compresses each page as the column writer hands it over
+/// (so a row group in progress holds compressed pages, as parquet-rs' own
+/// writer does) and keeps it for [`PageCapture::finish`].
 struct CaptureStore {
     shared: Shared,
+    descr: ColumnDescPtr,
+    compressor: Arc<Mutex<Compressor>>,
+    keys: u64,
 }
 
 impl PageStore for CaptureStore {
     fn put(&mut self, value: Bytes) -> Result<PageKey> {
+        self.keys += 1;
         let mut c = lock(&self.shared)?;
-        c.bytes += value.len();
-        c.blobs.push(value);
-        Ok(PageKey::new((c.blobs.len() - 1) as u64))
+        match c.header.take() {
+            None => c.header = Some(value),
+            Some(header) => {
+                let page = read_page(&self.descr, &header, &value)?;
+                let page = Serialized::new(lock(&self.compressor)?.page(page)?)?;
+                c.bytes += page.blob.len();
+                c.pages.push(page);
+            }
+        }
+        Ok(PageKey::new(self.keys))
     }
 
     fn take(&mut self, key: PageKey) -> Result<Bytes> {
-        let c = lock(&self.shared)?;
-        usize::try_from(key.get())
-            .ok()
-            .and_then(|k| c.blobs.get(k).cloned())
-            .ok_or_else(|| ParquetError::General(format!("no captured page {}", key.get())))
+        Err(ParquetError::General(format!(
+            "page {} was compressed on capture: the chunk is written by PageCapture::finish",
+            key.get()
+        )))
     }
 
     fn memory_size(&self) -> usize {
@@ -65,11 +161,87 @@ impl PageStore for CaptureStore {
     }
 }
 
-/// Page stores for the Arrow column writers of an output file, one per leaf
-/// column of the row group in progress, whose pages [`take`](Self::take) hands over.
-#[derive(Default)]
+/// One serialized page (`header` and `body`, uncompressed) read back with
+/// parquet-rs' page reader; the body is not copied.
+fn read_page(descr: &ColumnDescPtr, header: &Bytes, body: &Bytes) -> Result<Page> {
+    let page = HeaderBody {
+        header: header.clone(),
+        body: body.clone(),
+    };
+    let meta = ColumnChunkMetaData::builder(descr.clone())
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_data_page_offset(0)
+        .set_total_compressed_size(page.len() as i64)
+        .build()?;
+    let mut reader = SerializedPageReader::new(Arc::new(page), &meta, 0, None)?;
+    reader
+        .get_next_page()?
+        .ok_or_else(|| ParquetError::General("a captured page read back as no page".to_string()))
+}
+
+/// A serialized page as two buffers (header, then body) presented as one chunk.
+struct HeaderBody {
+    header: Bytes,
+    body: Bytes,
+}
+
+impl Length for HeaderBody {
+    fn len(&self) -> u64 {
+        (self.header.len() + self.body.len()) as u64
+    }
+}
+
+impl ChunkReader for HeaderBody {
+    type T = std::io::Chain<bytes::buf::Reader<Bytes>, bytes::buf::Reader<Bytes>>;
+
+    fn get_read(&self, start: u64) -> Result<Self::T> {
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        let h = self.header.len();
+        let header = self.header.slice(start.min(h)..);
+        let body = self
+            .body
+            .slice(start.saturating_sub(h).min(self.body.len())..);
+        Ok(header.reader().chain(body.reader()))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        let h = self.header.len();
+        let out_of_range = || {
+            ParquetError::General(format!(
+                "bytes {start}..+{length} of a captured page of {} bytes",
+                self.len()
+            ))
+        };
+        if start >= h {
+            let from = start - h;
+            let to = from.checked_add(length).ok_or_else(out_of_range)?;
+            if to > self.body.len() {
+                return Err(out_of_range());
+            }
+            return Ok(self.body.slice(from..to));
+        }
+        // Spanning the header (never asked by the page reader): copied.
+        let mut out = Vec::with_capacity(length);
+        self.get_read(start as u64)?
+            .take(length as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| ParquetError::General(format!("captured page: {e}")))?;
+        if out.len() != length {
+            return Err(out_of_range());
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+/// Page stores for the Arrow column writers of an output file that write
+/// UNCOMPRESSED pages: each page is compressed on arrival with the file's one
+/// codec, and [`finish`](Self::finish) lays out a closed chunk.
 pub struct PageCapture {
+    /// The leaf columns of the writers' schema, by index.
+    leaves: Vec<ColumnDescPtr>,
     slots: Mutex<Vec<Option<Shared>>>,
+    compressor: Arc<Mutex<Compressor>>,
 }
 
 impl std::fmt::Debug for PageCapture {
@@ -81,62 +253,57 @@ impl std::fmt::Debug for PageCapture {
 impl PageStoreFactory for PageCapture {
     fn create(&self, args: &PageStoreArgs<'_>) -> Result<Box<dyn PageStore>> {
         let shared = Shared::default();
-        let mut slots = lock(&self.slots)?;
         let i = args.column_index();
+        let descr = self.leaves.get(i).cloned().ok_or_else(|| {
+            ParquetError::General(format!(
+                "leaf column {i} of {} asked for a page store",
+                self.leaves.len()
+            ))
+        })?;
+        let mut slots = lock(&self.slots)?;
         if slots.len() <= i {
             slots.resize(i + 1, None);
         }
         slots[i] = Some(shared.clone());
-        Ok(Box::new(CaptureStore { shared }))
+        Ok(Box::new(CaptureStore {
+            shared,
+            descr,
+            compressor: self.compressor.clone(),
+            keys: 0,
+        }))
     }
 }
 
 impl PageCapture {
-    /// The page blobs of leaf column `column` of the row group in progress.
-    pub fn take(&self, column: usize) -> Result<Vec<Bytes>> {
+    /// Stores for writers of the leaf columns `leaves` (in schema order),
+    /// compressing with `codec`; None for UNCOMPRESSED (nothing to do).
+    pub fn new(leaves: Vec<ColumnDescPtr>, codec: Compression) -> Result<Option<Self>> {
+        let options = CodecOptionsBuilder::default().build();
+        let Some(codec_impl) = create_codec(codec, &options)? else {
+            return Ok(None);
+        };
+        Ok(Some(PageCapture {
+            leaves,
+            slots: Mutex::default(),
+            compressor: Arc::new(Mutex::new(Compressor { codec, codec_impl })),
+        }))
+    }
+
+    /// The closed `chunk` of leaf column `column` (written UNCOMPRESSED, its
+    /// pages compressed as they came): its serialized pages (dictionary page
+    /// first, offsets relative to their start) and its close result, for
+    /// `SerializedRowGroupWriter::append_column`.
+    pub fn finish(
+        &self,
+        column: usize,
+        mut chunk: ArrowColumnChunk,
+    ) -> Result<(CapturedChunk, ColumnCloseResult)> {
         let slot = lock(&self.slots)?.get_mut(column).and_then(Option::take);
         let shared = slot.ok_or_else(|| {
             ParquetError::General(format!("no pages captured for leaf column {column}"))
         })?;
-        let mut c = lock(&shared)?;
-        c.bytes = 0;
-        Ok(std::mem::take(&mut c.blobs))
-    }
-}
-
-/// Compresses captured column chunks with one codec for the life of an output file.
-pub struct ChunkCompressor {
-    codec: Compression,
-    compressor: Box<dyn Codec>,
-}
-
-/// A chunk's pages laid out as a file holds them: the dictionary page first.
-struct Laid {
-    bytes: Bytes,
-    dictionary_len: usize,
-}
-
-impl ChunkCompressor {
-    /// A compressor for `codec`; None for UNCOMPRESSED (nothing to do).
-    pub fn new(codec: Compression) -> Result<Option<Self>> {
-        let options = CodecOptionsBuilder::default().build();
-        Ok(create_codec(codec, &options)?.map(|compressor| ChunkCompressor { codec, compressor }))
-    }
-
-    /// The codec the chunks are compressed with.
-    pub fn codec(&self) -> Compression {
-        self.codec
-    }
-
-    /// Compress `chunk`, written uncompressed, whose page blobs are `blobs` (from
-    /// [`PageCapture::take`]): its serialized pages (dictionary page first,
-    /// offsets relative to the start of the returned bytes) and its close result,
-    /// for `SerializedRowGroupWriter::append_column`.
-    pub fn compress(
-        &mut self,
-        mut chunk: ArrowColumnChunk,
-        blobs: Vec<Bytes>,
-    ) -> Result<(Bytes, ColumnCloseResult)> {
+        let pages = std::mem::take(&mut lock(&shared)?.pages);
+        let codec = lock(&self.compressor)?.codec;
         let close = chunk.close_mut();
         let metadata = close.metadata.clone();
         let rows = close.rows_written;
@@ -144,146 +311,118 @@ impl ChunkCompressor {
         let column_index = close.column_index.take();
         let old_offsets = close.offset_index.take();
         drop(chunk);
-        let laid = lay_out(&metadata, blobs)?;
-        let plain = metadata
-            .clone()
-            .into_builder()
-            .set_dictionary_page_offset((laid.dictionary_len > 0).then_some(0))
-            .set_data_page_offset(laid.dictionary_len as i64)
-            .set_total_compressed_size(laid.bytes.len() as i64)
-            .build()?;
-        let total_rows = usize::try_from(rows).unwrap_or(usize::MAX);
-        let mut pages = SerializedPageReader::new(Arc::new(laid.bytes), &plain, total_rows, None)?;
-        let mut sink = TrackedWrite::new(Vec::new());
-        let mut writer = SerializedPageWriter::new(&mut sink);
+        // File order: the dictionary page first, then the data pages as written.
+        let (dictionary, data): (Vec<_>, Vec<_>) = pages.into_iter().partition(|p| p.dictionary);
         let mut offsets = PageOffsets::new(old_offsets.as_ref(), rows);
-        let (mut uncompressed, mut compressed) = (0i64, 0i64);
-        let (mut dictionary_offset, mut data_offset) = (None, None);
-        while let Some(page) = pages.get_next_page()? {
-            let dictionary = matches!(page, Page::DictionaryPage { .. });
-            let spec = writer.write_page(self.compress_page(page)?)?;
-            uncompressed += spec.uncompressed_size as i64;
-            compressed += spec.compressed_size as i64;
-            if dictionary {
-                dictionary_offset = Some(spec.offset as i64);
-            } else {
-                data_offset.get_or_insert(spec.offset as i64);
-                offsets.page(spec.offset as i64, spec.compressed_size)?;
-            }
+        let (mut at, mut uncompressed) = (0usize, 0usize);
+        let mut dictionary_offset = None;
+        for page in &dictionary {
+            dictionary_offset = Some(at as i64);
+            at += page.blob.len();
+            uncompressed += page.uncompressed;
         }
-        writer.close()?;
-        let bytes = Bytes::from(sink.into_inner()?);
+        let mut data_offset = None;
+        for page in &data {
+            data_offset.get_or_insert(at as i64);
+            offsets.page(at as i64, page.blob.len())?;
+            at += page.blob.len();
+            uncompressed += page.uncompressed;
+        }
+        let compressed = at as i64;
+        let uncompressed = uncompressed as i64;
         let metadata = metadata
             .into_builder()
-            .set_compression(self.codec)
+            .set_compression(codec)
             .set_total_compressed_size(compressed)
             .set_total_uncompressed_size(uncompressed)
             .set_data_page_offset(data_offset.unwrap_or(0))
             .set_dictionary_page_offset(dictionary_offset)
             .build()?;
         let close = ColumnCloseResult {
-            bytes_written: bytes.len() as u64,
+            bytes_written: at as u64,
             rows_written: rows,
             metadata,
             bloom_filter,
             column_index,
             offset_index: offsets.build(),
         };
-        Ok((bytes, close))
+        let blobs = dictionary.into_iter().chain(data).map(|p| p.blob).collect();
+        Ok((
+            CapturedChunk {
+                blobs,
+                len: at as u64,
+            },
+            close,
+        ))
     }
+}
 
-    /// A page with its body compressed (data page v1 and dictionary pages).
-    fn compress_page(&mut self, page: Page) -> Result<CompressedPage> {
-        match page {
-            Page::DataPage {
-                buf,
-                num_values,
-                encoding,
-                def_level_encoding,
-                rep_level_encoding,
-                statistics,
-            } => {
-                let size = buf.len();
-                let page = Page::DataPage {
-                    buf: self.compress_body(&buf)?,
-                    num_values,
-                    encoding,
-                    def_level_encoding,
-                    rep_level_encoding,
-                    statistics,
-                };
-                Ok(CompressedPage::new(page, size))
+/// A finished chunk's serialized pages in file order, read as one chunk
+/// (offsets from 0) by `SerializedRowGroupWriter::append_column`, which
+/// streams them into the file without joining them first.
+pub struct CapturedChunk {
+    blobs: Vec<Bytes>,
+    len: u64,
+}
+
+impl Length for CapturedChunk {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for CapturedChunk {
+    type T = BlobReader;
+
+    fn get_read(&self, start: u64) -> Result<BlobReader> {
+        let mut skip = usize::try_from(start).unwrap_or(usize::MAX);
+        let mut blobs = std::collections::VecDeque::with_capacity(self.blobs.len());
+        for blob in &self.blobs {
+            if skip >= blob.len() {
+                skip -= blob.len();
+            } else {
+                blobs.push_back(blob.slice(skip..));
+                skip = 0;
             }
-            Page::DictionaryPage {
-                buf,
-                num_values,
-                encoding,
-                is_sorted,
-            } => {
-                let size = buf.len();
-                let page = Page::DictionaryPage {
-                    buf: self.compress_body(&buf)?,
-                    num_values,
-                    encoding,
-                    is_sorted,
-                };
-                Ok(CompressedPage::new(page, size))
-            }
-            Page::DataPageV2 { .. } => Err(ParquetError::General(
-                "data page v2 chunks are compressed by parquet-rs' own writer".to_string(),
-            )),
         }
+        Ok(BlobReader { blobs })
     }
 
-    /// `body` compressed as parquet-rs' column writer compresses a page.
-    fn compress_body(&mut self, body: &[u8]) -> Result<Bytes> {
-        let mut out = Vec::with_capacity(body.len());
-        self.compressor.compress(body, &mut out)?;
-        out.shrink_to_fit();
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
+        let mut out = Vec::with_capacity(length);
+        self.get_read(start)?
+            .take(length as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| ParquetError::General(format!("captured chunk: {e}")))?;
+        if out.len() != length {
+            return Err(ParquetError::General(format!(
+                "bytes {start}..+{length} of a captured chunk of {} bytes",
+                self.len
+            )));
+        }
         Ok(Bytes::from(out))
     }
 }
 
-/// The chunk's blobs (header and body of each page, in the order the column
-/// writer produced them) in file order: the dictionary page, which the writer
-/// may produce after data pages, first.
-fn lay_out(metadata: &ColumnChunkMetaData, blobs: Vec<Bytes>) -> Result<Laid> {
-    if !blobs.len().is_multiple_of(2) {
-        return Err(ParquetError::General(format!(
-            "{} page blobs captured: not header and body pairs",
-            blobs.len()
-        )));
-    }
-    let total: usize = blobs.iter().map(Bytes::len).sum();
-    let mut out = Vec::with_capacity(total);
-    let mut dictionary_len = 0;
-    if let Some(at) = metadata.dictionary_page_offset() {
-        let mut offset = 0i64;
-        let pair = blobs.chunks(2).find(|pair| {
-            let start = offset;
-            offset += (pair[0].len() + pair[1].len()) as i64;
-            start == at
-        });
-        let pair = pair.ok_or_else(|| {
-            ParquetError::General(format!("no captured page at dictionary offset {at}"))
-        })?;
-        out.extend_from_slice(&pair[0]);
-        out.extend_from_slice(&pair[1]);
-        dictionary_len = out.len();
-    }
-    let mut offset = 0i64;
-    for pair in blobs.chunks(2) {
-        let start = offset;
-        offset += (pair[0].len() + pair[1].len()) as i64;
-        if Some(start) != metadata.dictionary_page_offset() {
-            out.extend_from_slice(&pair[0]);
-            out.extend_from_slice(&pair[1]);
+/// Reads a list of buffers as one stream.
+pub struct BlobReader {
+    blobs: std::collections::VecDeque<Bytes>,
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(front) = self.blobs.front_mut() {
+            if front.is_empty() {
+                self.blobs.pop_front();
+                continue;
+            }
+            let n = front.len().min(buf.len());
+            buf[..n].copy_from_slice(&front[..n]);
+            front.advance(n);
+            return Ok(n);
         }
+        Ok(0)
     }
-    Ok(Laid {
-        bytes: Bytes::from(out),
-        dictionary_len,
-    })
 }
 
 /// The offset index of the compressed chunk: new offsets and sizes, the old
