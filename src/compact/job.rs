@@ -213,6 +213,7 @@ fn output_split(o: &OutputSummary, manifest: &crate::MergeResult) -> Result<Spli
         level: manifest.num_merge_ops,
         seq_min: 0,
         seq_max: 0,
+        applied_seq: 0,
         min_key: key(o.prefixes.first()),
         max_key: key(o.prefixes.last()),
         first_prefix: json(o.prefixes.first()),

@@ -23,7 +23,7 @@ pub mod sqlite;
 pub mod table;
 pub mod worker;
 
-pub use catalog::{Added, Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+pub use catalog::{Added, Catalog, JobRecord, Lease, Split, SplitState, TableSettings, Tombstone};
 pub use compactor::{compact, plan, CompactOptions, CompactReport, PlannedJob};
 pub use gc::{gc, GcReport};
 pub use job::Outcome;
