@@ -23,7 +23,8 @@ impl Predicate {
             };
             for (i, m) in mask.iter_mut().enumerate() {
                 if *m {
-                    *m = matches!(value_at(column.as_ref(), i)?, KeyValue::Int(t) if self.time.contains(t));
+                    *m = time_of(&value_at(column.as_ref(), i)?)
+                        .is_some_and(|t| self.time.contains(t));
                 }
             }
         }
@@ -48,6 +49,15 @@ pub fn delete_mask(
         return Ok((None, 0));
     }
     Ok((Some(hit.iter().map(|h| Some(!h)).collect()), n))
+}
+
+/// A time column value as i64 (unsigned values above i64::MAX saturate).
+pub(crate) fn time_of(v: &KeyValue) -> Option<i64> {
+    match v {
+        KeyValue::Int(t) => Some(*t),
+        KeyValue::UInt(u) => Some(i64::try_from(*u).unwrap_or(i64::MAX)),
+        _ => None,
+    }
 }
 
 fn and(mask: &mut [bool], other: &[bool]) {
