@@ -252,9 +252,9 @@ impl MergeBuilder {
     /// an empty list deletes nothing from that input). A region whose prefix
     /// values no predicate of its inputs can match is merged as without
     /// deletes (copied verbatim when it would be); an input's rows in a region
-    /// that a predicate matches whole are not read. MC-1 becomes: rows written
-    /// + duplicates dropped + rows deleted == rows read, per input and in
-    /// total; the manifest reports `rows_deleted`.
+    /// that a predicate matches whole are not read. MC-1 becomes: rows
+    /// written, duplicates dropped and rows deleted add up to rows read, per
+    /// input and in total; the manifest reports `rows_deleted`.
     pub fn delete_rows(mut self, per_input: Vec<Vec<Arc<Predicate>>>) -> Self {
         self.options.deletes = per_input;
         self
