@@ -336,7 +336,9 @@ fn rows_added_again_after_a_delete_survive() {
     let cfg = gen_config(2, 600, 3);
     let dir = tmp.path().join("in");
     let a = gen_file(&dir, &cfg, 0, 0, 1);
-    add(&table, std::slice::from_ref(&a), None).0.expect_ok("add");
+    add(&table, std::slice::from_ref(&a), None)
+        .0
+        .expect_ok("add");
     let Cell::Str(metric) = file_cells(&a)[0][col("metric_name")].clone() else {
         panic!("metric_name")
     };
@@ -344,7 +346,9 @@ fn rows_added_again_after_a_delete_survive() {
     // The same keys again (other values): last write wins, and these rows are
     // newer than the delete.
     let again = gen_file(&dir, &cfg, 0, 0, 2);
-    add(&table, std::slice::from_ref(&again), None).0.expect_ok("add again");
+    add(&table, std::slice::from_ref(&again), None)
+        .0
+        .expect_ok("add again");
     let mut t = Table::open(&table).unwrap();
     compact(
         &mut t,
