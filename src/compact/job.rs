@@ -70,9 +70,13 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> 
             applied_seq: 0,
         });
     }
+    // A merged split of a dedup table holds one row per key already: rewriting
+    // it alone for a delete needs no dedup, and without it the regions no
+    // tombstone touches are copied verbatim.
+    let dedup = how.dedup && !(spec.kind == JobKind::Delete && spec.level > 0);
     let options = MergeOptions {
         progress: Some(Arc::new(|_, _| failpoint::hit("merge.progress"))),
-        dedup: how.dedup,
+        dedup,
         cancel: how.cancel.clone(),
         ..MergeOptions::default()
     };
@@ -94,12 +98,21 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> 
         builder = builder.delete_rows(deletes);
     }
     let merge = builder.prepare()?;
-    let applied_seq = spec
+    // Every pending tombstone was applied to every input (as far as it could
+    // match), unless an input was planned from another snapshot.
+    let known: Vec<&Split> = spec
         .inputs
         .iter()
         .filter_map(|id| how.deletes.splits.get(id))
-        .map(|s| s.applied_seq)
-        .fold(how.deletes.newest(), u64::max);
+        .collect();
+    let applied_seq = if known.len() == spec.inputs.len() {
+        known
+            .iter()
+            .map(|s| s.applied_seq)
+            .fold(how.deletes.newest(), u64::max)
+    } else {
+        0
+    };
     Ok(ReadyJob {
         spec,
         merge: Some(merge),
