@@ -292,3 +292,127 @@ impl Table {
             .unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compact::SplitState;
+    use serde_json::json;
+
+    fn split(id: &str, seq: u64, metrics: (&str, &str), window_start: i64) -> Split {
+        Split {
+            id: id.into(),
+            rows: 10,
+            bytes: 100,
+            window_start: Some(window_start),
+            window_secs: Some(900),
+            level: 0,
+            seq_min: seq,
+            seq_max: seq,
+            applied_seq: 0,
+            min_key: String::new(),
+            max_key: String::new(),
+            first_prefix: Some(json!([metrics.0])),
+            last_prefix: Some(json!([metrics.1])),
+            time_min: Some(json!(window_start)),
+            time_max: Some(json!(window_start + 899)),
+            source: None,
+            created_at: 0,
+            state: SplitState::Live,
+            retired_at: None,
+            skipped: None,
+            lease_until: None,
+        }
+    }
+
+    fn pending(seq: u64, text: &str, time: TimeRange) -> Pending {
+        let sort = crate::gen::sort_schema();
+        Pending {
+            tombstone: Tombstone {
+                id: seq,
+                seq,
+                predicate: text.into(),
+                from: time.from,
+                to: time.to,
+                created_at: 0,
+            },
+            predicate: Arc::new(Predicate::parse(text, &sort, 1, &[], time).unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_tombstone_applies_to_older_splits_not_yet_rewritten() {
+        let t = [pending(5, "metric_name = 'cpu'", TimeRange::default())];
+        let mut s = split("a", 3, ("a", "z"), 0);
+        assert_eq!(applicable(&s, &t).0, Coverage::Some);
+        s.seq_max = 6; // holds adds after it (a merge that applied it)
+        assert_eq!(applicable(&s, &t).0, Coverage::None);
+        s.seq_max = 3;
+        s.applied_seq = 5; // rewritten with it applied
+        assert_eq!(applicable(&s, &t).0, Coverage::None);
+        let only = split("b", 1, ("cpu", "cpu"), 0);
+        assert_eq!(applicable(&only, &t).0, Coverage::All);
+        let other = split("c", 1, ("db", "mem"), 0);
+        assert_eq!(applicable(&other, &t).0, Coverage::None);
+    }
+
+    #[test]
+    fn a_time_range_around_the_split_is_dropped_from_the_row_test() {
+        let inside = TimeRange {
+            from: Some(-10),
+            to: Some(10_000),
+        };
+        let t = [pending(5, "metric_name = 'cpu'", inside)];
+        let (c, preds) = applicable(&split("a", 1, ("a", "z"), 0), &t);
+        assert_eq!(c, Coverage::Some);
+        assert!(preds[0].time.is_all());
+        let later = TimeRange {
+            from: Some(2000),
+            to: None,
+        };
+        let t = [pending(5, "metric_name = 'cpu'", later)];
+        assert_eq!(
+            applicable(&split("a", 1, ("cpu", "cpu"), 0), &t).0,
+            Coverage::None
+        );
+    }
+
+    #[test]
+    fn delete_jobs_purge_anywhere_and_rewrite_closed_windows_only() {
+        let policy = Policy::default();
+        let closed = 0;
+        let open = 1_000_000;
+        let now = open;
+        let live = vec![
+            split("covered", 1, ("cpu", "cpu"), open),
+            split("open", 2, ("a", "z"), open),
+            split("closed", 3, ("a", "z"), closed),
+            split("taken", 4, ("a", "z"), closed),
+            split("untouched", 5, ("db", "mem"), closed),
+        ];
+        let t = [pending(9, "metric_name = 'cpu'", TimeRange::default())];
+        let planned = [JobSpec {
+            kind: JobKind::FinalMerge,
+            window_start: Some(closed),
+            window_secs: Some(900),
+            level: 0,
+            inputs: vec!["taken".into()],
+            rows: 10,
+            bytes: 100,
+            num_outputs: 1,
+        }];
+        let jobs = delete_jobs(&policy, &live, &t, &planned, now);
+        let got: Vec<(JobKind, &str, usize)> = jobs
+            .iter()
+            .map(|j| (j.kind, j.inputs[0].as_str(), j.num_outputs))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (JobKind::Purge, "covered", 0),
+                (JobKind::Delete, "closed", 1)
+            ]
+        );
+        assert!(delete_jobs(&policy, &live, &[], &planned, now).is_empty());
+    }
+}
