@@ -174,7 +174,12 @@ pub fn run(a: TableArgs) -> CliResult {
                 Some(at) => usage(t.catalog().live_at(at))?,
                 None => usage(t.live())?,
             };
-            print_splits(&splits)
+            print_splits(&splits)?;
+            let pending = usage(t.catalog().tombstones())?.len();
+            if pending > 0 {
+                println!("{pending} pending tombstones (see `table tombstones`; readers must apply them)");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         TableCommand::Settings { table, set, json } => {
             let mut t = open_table(&table, &a.storage)?;
