@@ -5,6 +5,8 @@
 mod common;
 
 use common::{read_rows, Cell};
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use prefix_merge::predicate::{Predicate, TimeRange};
 use prefix_merge::MergeBuilder;
@@ -28,8 +30,17 @@ fn per_metric(path: &Path) -> BTreeMap<String, usize> {
     out
 }
 
-/// (metric of the row group, compressed size of each column chunk) per row group.
-fn row_group_sizes(path: &Path) -> BTreeMap<String, Vec<i64>> {
+/// Writer properties whose codec (snappy) differs from every input's (zstd):
+/// a row group of an output with zstd chunks was copied, not re-encoded.
+fn snappy() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build()
+}
+
+/// Per row group (by its metric): the compressed size and codec of each
+/// column chunk.
+fn row_group_sizes(path: &Path) -> BTreeMap<String, Vec<(i64, Compression)>> {
     let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
     let metric_rows = read_rows(path, &["metric_name"]);
     let mut at = 0usize;
@@ -41,7 +52,10 @@ fn row_group_sizes(path: &Path) -> BTreeMap<String, Vec<i64>> {
         at += rg.num_rows() as usize;
         out.insert(
             m.clone(),
-            rg.columns().iter().map(|c| c.compressed_size()).collect(),
+            rg.columns()
+                .iter()
+                .map(|c| (c.compressed_size(), c.compression()))
+                .collect(),
         );
     }
     out
@@ -88,6 +102,7 @@ fn row_filter_per_input_keeps_mc1_and_copies_untouched_regions() {
         },
     );
     let manifest = MergeBuilder::new(&inputs[..1], &one)
+        .writer_properties(snappy())
         .delete_rows(vec![vec![keep_time]])
         .run()
         .unwrap();
@@ -373,7 +388,24 @@ fn a_split_the_delete_covers_whole_is_dropped_not_rewritten() {
     let dir = tmp.path().join("in");
     // One metric only: the delete covers the split whole (by its metadata).
     let whole = gen_file(&dir.join("whole"), &gen_config(1, 120, 1), 0, 0, 1);
-    let partly = gen_file(&dir.join("partly"), &gen_config(1, 900, 3), 0, 0, 1);
+    let generated = gen_file(&dir.join("partly"), &gen_config(1, 900, 3), 0, 0, 1);
+    // Re-encoded with snappy (the compactor writes zstd): an output row group
+    // with snappy chunks was copied.
+    let partly = MergeBuilder::new([&generated], dir.join("snappy"))
+        .writer_properties(snappy())
+        .options(prefix_merge::merge::MergeOptions {
+            verbatim_copy: false,
+            ..Default::default()
+        })
+        .run()
+        .unwrap()
+        .outputs[0]
+        .path
+        .clone();
+    assert!(row_group_sizes(&partly)
+        .values()
+        .flatten()
+        .all(|c| c.1 == Compression::SNAPPY));
     let (_, added) = add(&table, &[whole.clone(), partly.clone()], None);
     let ids: Vec<String> = added.into_iter().map(|(_, id)| id).collect();
     let Cell::Str(metric) = file_cells(&whole)[0][col("metric_name")].clone() else {
@@ -461,4 +493,52 @@ fn a_bad_predicate_is_one_line_and_records_nothing() {
     let t = Table::open(&table).unwrap().live().unwrap();
     let s = t.iter().find(|s| s.id == added[0].1).unwrap();
     assert_eq!(s.seq_min, 2);
+}
+
+#[test]
+fn row_group_time_statistics_decide_regions_outside_or_inside_the_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = common::gen_splits(tmp.path(), 2, 1200, 4);
+    let input = &inputs[0];
+    let times: Vec<i64> = read_rows(input, &["timestamp_secs"])
+        .iter()
+        .map(|r| match r[0] {
+            Cell::UInt(t) => t as i64,
+            _ => panic!("timestamp_secs"),
+        })
+        .collect();
+    let (lo, hi) = (*times.iter().min().unwrap(), *times.iter().max().unwrap());
+    let before = per_metric(input);
+    let metric = before.keys().next().unwrap().clone();
+    let sizes_in = row_group_sizes(input);
+    let run = |name: &str, time: TimeRange| {
+        let p = predicate(&format!("metric_name = '{metric}'"), time);
+        MergeBuilder::new(&inputs[..1], tmp.path().join(name))
+            .writer_properties(snappy())
+            .delete_rows(vec![vec![p]])
+            .run()
+            .unwrap()
+    };
+    // After every row of the file: the metric's region is copied as it is.
+    let after = run(
+        "after",
+        TimeRange {
+            from: Some(hi + 1),
+            to: None,
+        },
+    );
+    assert_eq!(after.rows_deleted, 0);
+    assert_eq!(row_group_sizes(&after.outputs[0].path), sizes_in);
+    // Around every row of the file: the region goes whole.
+    let around = run(
+        "around",
+        TimeRange {
+            from: Some(lo),
+            to: Some(hi + 1),
+        },
+    );
+    assert_eq!(around.rows_deleted as usize, before[&metric]);
+    let out = row_group_sizes(&around.outputs[0].path);
+    assert!(!out.contains_key(&metric));
+    assert_eq!(out.len(), sizes_in.len() - 1);
 }

@@ -719,6 +719,7 @@ impl MergeBuilder {
             total_rows: plan.rows_in,
             summary_columns: &self.summary_columns,
             max_row_group_rows: plan.max_row_group_rows,
+            time_bounds: Default::default(),
         };
         let mut sink = OutputSink::spawn(outputs)?;
         let counts = engine.run(&plan.regions, &mut sink)?;

@@ -15,7 +15,9 @@
 //! if there were none; a member whose rows all match is counted as deleted and
 //! not read; other members' rows are tested as they are read, and the ones
 //! that match never reach the merge (MC-1: merged + deleted == read, per
-//! input).
+//! input). A predicate's time range is first checked against the member's row
+//! groups' statistics of the time column: outside it, the predicate cannot
+//! match; around it, only its other tests remain.
 
 use super::assemble::assemble;
 use super::key_layout::KeyLayout;
@@ -31,6 +33,8 @@ use crate::plan::{OutputTargets, Region, RegionMember};
 use crate::predicate::{Coverage, Predicate};
 use crate::schema::SchemaUnion;
 use crate::{Error, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -53,6 +57,23 @@ pub(crate) struct Engine<'a> {
     /// lowers `options.row_group_rows`; for P > 0 a region over it continues in
     /// the next output (PA-3: one row group per prefix value and file).
     pub max_row_group_rows: Option<u64>,
+    /// Per input, the time column's bounds per row group (read from the
+    /// footer when a delete predicate with a time range first needs them).
+    pub time_bounds: RefCell<HashMap<usize, Option<RowGroupBounds>>>,
+}
+
+/// Per row group of an input: the smallest and largest value of a column
+/// (None without statistics).
+pub(crate) type RowGroupBounds = Vec<Option<(i64, i64)>>;
+
+/// Where a member's rows lie against a predicate's time range.
+enum TimeFit {
+    /// No row can be inside.
+    Outside,
+    /// Every row is inside.
+    Inside,
+    /// Some may be (or the predicate has no time range, or no statistics).
+    Unknown,
 }
 
 /// Rows of each input written to the outputs, dropped as duplicates, and
@@ -226,9 +247,14 @@ impl Engine<'_> {
         };
         let mut some = Vec::new();
         for p in preds {
+            let p = match self.time_fit(member, p) {
+                TimeFit::Outside => continue,
+                TimeFit::Inside => Arc::new(p.without_time()),
+                TimeFit::Unknown => p.clone(),
+            };
             match p.region_coverage(&region.values) {
                 Coverage::All => return (Coverage::All, Vec::new()),
-                Coverage::Some => some.push(p.clone()),
+                Coverage::Some => some.push(p),
                 Coverage::None => {}
             }
         }
@@ -238,6 +264,38 @@ impl Engine<'_> {
             Coverage::Some
         };
         (coverage, some)
+    }
+
+    /// Where `member`'s rows lie against `p`'s time range, from the row
+    /// groups' statistics of the time column.
+    fn time_fit(&self, member: &RegionMember, p: &Predicate) -> TimeFit {
+        let (false, Some(column)) = (p.time.is_all(), &p.time_column) else {
+            return TimeFit::Unknown;
+        };
+        let mut cache = self.time_bounds.borrow_mut();
+        let bounds = cache.entry(member.input).or_insert_with(|| {
+            crate::input::row_group_int_bounds(&self.inputs[member.input], column)
+        });
+        let Some(bounds) = bounds else {
+            return TimeFit::Unknown;
+        };
+        let mut range: Option<(i64, i64)> = None;
+        for rg in &member.row_groups {
+            let Some(Some((lo, hi))) = bounds.get(*rg) else {
+                return TimeFit::Unknown;
+            };
+            range = Some(range.map_or((*lo, *hi), |(a, b)| (a.min(*lo), b.max(*hi))));
+        }
+        let Some((lo, hi)) = range else {
+            return TimeFit::Unknown;
+        };
+        if p.time.to.is_some_and(|t| lo >= t) || p.time.from.is_some_and(|f| hi < f) {
+            TimeFit::Outside
+        } else if p.time.contains(lo) && p.time.contains(hi) {
+            TimeFit::Inside
+        } else {
+            TimeFit::Unknown
+        }
     }
 
     /// The PA-1 data check for members of `region` whose batches have `schema`.
