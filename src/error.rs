@@ -115,6 +115,15 @@ pub enum Error {
         "{path}: given twice as an input (same file as {other_path}); each input may appear once"
     )]
     DuplicateInput { path: PathBuf, other_path: PathBuf },
+    /// A delete predicate is not in the grammar, or names a column it may not
+    /// (unknown, or not a sort column).
+    #[error("predicate '{input}' at byte {position}: {reason}")]
+    Predicate {
+        input: String,
+        /// Byte offset of the offending token.
+        position: usize,
+        reason: String,
+    },
     /// A sort column exists in no input, so it could not order anything (a typo?).
     #[error("sort column '{column}' is in no input; the inputs have columns: {available}")]
     UnknownSortColumn { column: String, available: String },
@@ -216,6 +225,7 @@ impl Error {
             | Error::UnknownSortColumn { .. }
             | Error::UnknownColumn { .. }
             | Error::SortSchemaSyntax { .. }
+            | Error::Predicate { .. }
             | Error::Invariant { .. }
             | Error::Cancelled
             | Error::InvalidData(_)

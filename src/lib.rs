@@ -9,6 +9,7 @@
 //! - [`gen`]: deterministic sample metrics data;
 //! - [`inspect`]: the report behind `prefix-merge inspect`;
 //! - [`verify`]: deep data checks behind `prefix-merge verify`;
+//! - [`predicate`]: delete predicates (parse, test rows and metadata);
 //! - [`merge`], [`output`]: the streaming merge engine and its output files;
 //! - [`page`]: the page source the readers decode from (one open file per input,
 //!   long-lived codecs);
@@ -26,6 +27,7 @@ pub mod merge;
 pub mod output;
 pub mod page;
 pub mod plan;
+pub mod predicate;
 pub mod schema;
 pub mod storage;
 pub mod verify;

@@ -241,6 +241,21 @@ impl Catalog for Interleaved {
     fn history(&mut self) -> prefix_merge::Result<Vec<JobRecord>> {
         self.inner.history()
     }
+    fn add_tombstone(
+        &mut self,
+        predicate: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        now: i64,
+    ) -> prefix_merge::Result<prefix_merge::compact::Tombstone> {
+        self.inner.add_tombstone(predicate, from, to, now)
+    }
+    fn tombstones(&mut self) -> prefix_merge::Result<Vec<prefix_merge::compact::Tombstone>> {
+        self.inner.tombstones()
+    }
+    fn retire_tombstone(&mut self, id: u64, now: i64) -> prefix_merge::Result<()> {
+        self.inner.retire_tombstone(id, now)
+    }
 }
 
 /// Worker B's job has published its output and commits while worker A sweeps

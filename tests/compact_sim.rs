@@ -21,6 +21,7 @@ use common::table::{
     add, assert_no_strays, assert_same_rows, check_live_set, create_table, file_cells, file_window,
     gen_config, gen_file, history, key_positions, live, pm, row_text, Run,
 };
+use common::Cell;
 use prefix_merge::compact::failpoint::FAILPOINTS;
 use prefix_merge::compact::{JobRecord, Table};
 use prefix_merge::gen::{GenConfig, WINDOW_START};
@@ -71,6 +72,35 @@ struct Row {
     key: String,
     text: String,
     version: usize,
+    /// The sequence number of the add that wrote it (set when added).
+    seq: u64,
+    metric: String,
+    series: i64,
+    time: i64,
+}
+
+/// A delete as the model knows it: its sequence number and what it matches
+/// (one series, or one metric within a time range), independently of the
+/// library's predicate code.
+#[derive(Clone, Debug)]
+struct Tomb {
+    seq: u64,
+    metric: String,
+    series: Option<i64>,
+    time: Option<(i64, i64)>,
+}
+
+impl Tomb {
+    fn matches(&self, r: &Row) -> bool {
+        r.metric == self.metric
+            && self.series.is_none_or(|s| s == r.series)
+            && self.time.is_none_or(|(f, t)| r.time >= f && r.time < t)
+    }
+
+    /// Whether it deletes `r`: it matches, and `r` was added before it.
+    fn deletes(&self, r: &Row) -> bool {
+        r.seq < self.seq && self.matches(r)
+    }
 }
 
 /// What the model knows of a split.
@@ -89,6 +119,11 @@ struct Model {
     applied: usize,
     merges: usize,
     finals: usize,
+    /// Every tombstone recorded, in sequence order.
+    tombstones: Vec<Tomb>,
+    /// Delete-only jobs: rewrites and purges.
+    deletes: usize,
+    purges: usize,
 }
 
 impl Model {
@@ -100,6 +135,9 @@ impl Model {
             applied: 0,
             merges: 0,
             finals: 0,
+            tombstones: Vec::new(),
+            deletes: 0,
+            purges: 0,
         }
     }
 
@@ -120,22 +158,27 @@ impl Model {
                     self.splits.insert(id.clone(), split);
                     self.live.insert(id.clone());
                 }
-                "merge" | "final" => self.merge(rec),
+                "merge" | "final" | "delete" | "purge" => self.merge(rec),
                 other => panic!("unexpected job kind {other}: {rec:?}"),
             }
         }
         self.applied = history.len();
     }
 
-    /// A merge job: inputs (in merge order) in, one output out. Dedup keeps, per
+    /// A job: inputs (in merge order) in, at most one output out. Every
+    /// tombstone recorded before the job deletes the rows added before it
+    /// (the compactor sees every tombstone of earlier steps). Dedup keeps, per
     /// full sort key, the row of the latest add (replay order), whatever the
-    /// inputs' levels or their order in the job.
+    /// inputs' levels or their order in the job. A delete job rewrites one
+    /// split; a purge drops one whose rows are all deleted.
     fn merge(&mut self, rec: &JobRecord) {
-        assert!(rec.inputs.len() >= 2, "a merge of < 2 inputs: {rec:?}");
-        assert_eq!(
-            rec.outputs.len(),
-            1,
-            "every merge here has one output: {rec:?}"
+        match rec.kind.as_str() {
+            "merge" | "final" => assert!(rec.inputs.len() >= 2, "a merge of < 2 inputs: {rec:?}"),
+            _ => assert_eq!(rec.inputs.len(), 1, "a delete job of one split: {rec:?}"),
+        }
+        assert!(
+            rec.outputs.len() <= 1,
+            "every job here has at most one output: {rec:?}"
         );
         let mut inputs = Vec::new();
         for id in &rec.inputs {
@@ -154,11 +197,13 @@ impl Model {
             inputs.iter().map(|s| s.window).collect::<Vec<_>>()
         );
         let level = inputs.iter().map(|s| s.level).max().unwrap() + 1;
-        let rows = if self.dedup {
+        let tombstones = &self.tombstones;
+        let kept = |r: &&Row| !tombstones.iter().any(|t| t.deletes(r));
+        let rows: Vec<Row> = if self.dedup {
             let mut best: BTreeMap<&str, &Row> = BTreeMap::new();
             for s in &inputs {
                 let mut seen = BTreeSet::new();
-                for r in &s.rows {
+                for r in s.rows.iter().filter(kept) {
                     assert!(
                         seen.insert(&r.key),
                         "a deduped split holds key {} twice",
@@ -172,14 +217,33 @@ impl Model {
             }
             best.into_values().cloned().collect()
         } else {
-            inputs.iter().flat_map(|s| s.rows.iter().cloned()).collect()
+            inputs
+                .iter()
+                .flat_map(|s| s.rows.iter().filter(kept).cloned())
+                .collect()
         };
-        if rec.kind == "final" {
-            self.finals += 1;
-        } else {
-            self.merges += 1;
+        match rec.kind.as_str() {
+            "final" => self.finals += 1,
+            "delete" => self.deletes += 1,
+            "purge" => {
+                self.purges += 1;
+                assert!(
+                    rows.is_empty(),
+                    "job {} purged split {} whose rows are not all deleted",
+                    rec.job,
+                    rec.inputs[0]
+                );
+            }
+            _ => self.merges += 1,
         }
-        let out = rec.outputs[0].clone();
+        let Some(out) = rec.outputs.first().cloned() else {
+            assert!(
+                rows.is_empty(),
+                "job {} wrote nothing for live rows",
+                rec.job
+            );
+            return;
+        };
         self.splits.insert(
             out.clone(),
             ModelSplit {
@@ -189,6 +253,35 @@ impl Model {
             },
         );
         self.live.insert(out);
+    }
+
+    /// The replay of every add and delete in sequence order (of the adds in
+    /// `ingested`): last write wins with dedup, and a tombstone deletes the
+    /// rows added before it.
+    fn replay(&self, ingested: &[&Row]) -> Vec<String> {
+        let deleted = |r: &Row| self.tombstones.iter().any(|t| t.deletes(r));
+        let mut out: Vec<String> = if self.dedup {
+            let mut newest: BTreeMap<&str, &Row> = BTreeMap::new();
+            for r in ingested {
+                let e = newest.entry(&r.key).or_insert(r);
+                if r.version > e.version {
+                    *e = r;
+                }
+            }
+            newest
+                .into_values()
+                .filter(|r| !deleted(r))
+                .map(|r| r.text.clone())
+                .collect()
+        } else {
+            ingested
+                .iter()
+                .filter(|r| !deleted(r))
+                .map(|r| r.text.clone())
+                .collect()
+        };
+        out.sort();
+        out
     }
 }
 
@@ -213,12 +306,17 @@ impl SimTable {
         self.model.sync(&h, &mut self.added);
     }
 
-    fn note_added(&mut self, added: &[(PathBuf, String)]) {
+    /// Record the files a `table add` run added (`run` printed their sequence
+    /// numbers).
+    fn note_added(&mut self, added: &[(PathBuf, String)], run: &Run) {
+        let seqs = add_seqs(run);
         for (file, id) in added {
             let (window, mut rows) = self.files[file].clone();
             let version = self.ingested.len();
+            let seq = seqs[id];
             for r in &mut rows {
                 r.version = version;
+                r.seq = seq;
             }
             if let Some(f) = self.files.get_mut(file) {
                 f.1.clone_from(&rows);
@@ -284,8 +382,76 @@ impl SimTable {
         }
     }
 
+    /// What a reader sees: the live set of `table ls --json` with its pending
+    /// tombstones applied (to the splits whose seq_max and applied_seq are
+    /// below them); with dedup, per key the row of the split with the newest
+    /// adds. Must equal the replay of every add and delete so far.
+    fn check_reader(&self) {
+        let ls: serde_json::Value = serde_json::from_str(
+            &pm(&args!["table", "ls", &self.dir, "--json"], None)
+                .expect_ok("ls --json")
+                .stdout,
+        )
+        .unwrap();
+        let pending: Vec<&Tomb> = ls["tombstones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let seq = t["seq"].as_u64().unwrap();
+                self.model
+                    .tombstones
+                    .iter()
+                    .find(|m| m.seq == seq)
+                    .unwrap_or_else(|| panic!("{}: unknown tombstone {t}", self.name))
+            })
+            .collect();
+        let mut newest: BTreeMap<String, (u64, String)> = BTreeMap::new();
+        let mut all = Vec::new();
+        for s in ls["splits"].as_array().unwrap() {
+            let seq_min = s["seq_min"].as_u64().unwrap();
+            let through = s["seq_max"]
+                .as_u64()
+                .unwrap()
+                .max(s["applied_seq"].as_u64().unwrap());
+            for r in load_rows(Path::new(s["url"].as_str().unwrap()), 0) {
+                if pending.iter().any(|t| t.seq > through && t.matches(&r)) {
+                    continue;
+                }
+                if self.model.dedup {
+                    let e = newest
+                        .entry(r.key.clone())
+                        .or_insert((seq_min, r.text.clone()));
+                    if seq_min > e.0 {
+                        *e = (seq_min, r.text);
+                    }
+                } else {
+                    all.push(r.text);
+                }
+            }
+        }
+        if self.model.dedup {
+            all = newest.into_values().map(|v| v.1).collect();
+        }
+        all.sort();
+        let ingested: Vec<&Row> = self
+            .ingested
+            .iter()
+            .flat_map(|f| &self.files[f].1)
+            .collect();
+        assert_same_rows(
+            &format!(
+                "{}: the reader's view vs the replay of adds and deletes",
+                self.name
+            ),
+            &self.model.replay(&ingested),
+            &all,
+        );
+    }
+
     /// Read every live file: verify, windows, and rows == the model's rows.
     fn check_rows(&self) -> BTreeMap<String, Vec<String>> {
+        self.check_reader();
         let (_, rows) = check_live_set(&self.dir);
         for (id, actual) in &rows {
             let mut expected: Vec<String> = self.model.splits[id]
@@ -306,14 +472,96 @@ impl SimTable {
 
 fn load_rows(path: &Path, version: usize) -> Vec<Row> {
     let key = key_positions();
+    let cols = common::table::all_columns();
+    let at = |name: &str| cols.iter().position(|c| c == name).unwrap();
+    let (m, s, t) = (at("metric_name"), at("timeseries_id"), at("timestamp_secs"));
     file_cells(path)
         .iter()
         .map(|r| Row {
             key: common::table::key_text(r, &key),
             text: row_text(r),
             version,
+            seq: 0,
+            metric: match &r[m] {
+                Cell::Str(v) => v.clone(),
+                other => panic!("metric_name {other:?}"),
+            },
+            series: match r[s] {
+                Cell::Int(v) => v,
+                ref other => panic!("timeseries_id {other:?}"),
+            },
+            time: match r[t] {
+                Cell::UInt(v) => v as i64,
+                ref other => panic!("timestamp_secs {other:?}"),
+            },
         })
         .collect()
+}
+
+/// The sequence number of each split a `table add` run printed
+/// ("added FILE as ID (N rows, seq S)").
+fn add_seqs(run: &Run) -> HashMap<String, u64> {
+    run.stdout
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("added ")?;
+            let (_, rest) = rest.rsplit_once(" as ")?;
+            let id = rest.split_whitespace().next()?;
+            let seq = rest
+                .rsplit_once("seq ")?
+                .1
+                .trim_end_matches(')')
+                .parse()
+                .ok()?;
+            Some((id.to_string(), seq))
+        })
+        .collect()
+}
+
+/// Record a delete in `t` (`table delete`): one series, or one metric within
+/// one window's time range, picked from the table's files (added or not yet).
+fn delete_step(t: &mut SimTable, rng: &mut Rng, window_secs: i64) -> String {
+    let mut files: Vec<&PathBuf> = t.files.keys().collect();
+    files.sort();
+    let (window, rows) = &t.files[files[rng.below(files.len())]];
+    let row = &rows[rng.below(rows.len())];
+    let series = rng.chance(70);
+    let (text, tomb_series, time) = if series {
+        (
+            format!(
+                "metric_name = '{}' AND timeseries_id = {}",
+                row.metric, row.series
+            ),
+            Some(row.series),
+            None,
+        )
+    } else {
+        (
+            format!("metric_name IN ('{}')", row.metric),
+            None,
+            Some((*window, window + window_secs)),
+        )
+    };
+    let mut a = args!["table", "delete", &t.dir, "--where", &text].to_vec();
+    if let Some((from, to)) = time {
+        a.extend(args!["--from", from.to_string(), "--to", to.to_string()]);
+    }
+    let run = pm(&a, None);
+    run.expect_ok("table delete");
+    let seq: u64 = run
+        .stdout
+        .split("at seq ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no seq in {run:?}"));
+    t.model.tombstones.push(Tomb {
+        seq,
+        metric: row.metric.clone(),
+        series: tomb_series,
+        time,
+    });
+    format!("table delete --where \"{text}\" {time:?} -> seq {seq}")
 }
 
 /// Generate a table's files: `originals` files dealt round-robin over the
@@ -465,11 +713,14 @@ fn compaction_survives_seeded_kills() {
         let (run, added) = add(&t.dir, &batch, None);
         run.expect_ok("initial add");
         assert_eq!(added.len(), n);
-        t.note_added(&added);
+        t.note_added(&added, &run);
         t.sync();
         t.check_catalog();
     }
 
+    // Deletes come from a generator of their own, so that the default seed's
+    // mix of adds, compactions and gc (and the failpoints it arms) stays.
+    let mut delete_rng = Rng(seed ^ 0x0DE1_E7E5);
     let mut tally = Tally::default();
     // Armed failpoints are taken in turn (their hit count N stays random), so
     // that every one of them is armed in a run.
@@ -513,7 +764,7 @@ fn compaction_survives_seeded_kills() {
             for f in batch[added.len()..].iter().rev() {
                 t.queue.push_front(f.clone());
             }
-            t.note_added(&added);
+            t.note_added(&added, &r);
             run = r;
         } else if rng.chance(70) {
             let merge_factor = 3 + rng.below(2);
@@ -587,6 +838,12 @@ fn compaction_survives_seeded_kills() {
             t.model.merges,
             t.model.finals
         );
+        if delete_rng.chance(25) {
+            let t = &mut tables[delete_rng.below(2)];
+            let what = delete_step(t, &mut delete_rng, window_secs);
+            eprintln!("step {step} [seed {seed}] {}: {what}", t.name);
+            t.check_reader();
+        }
         if (step + 1) % FULL_CHECK_EVERY == 0 {
             for t in &tables {
                 t.check_rows();
@@ -600,7 +857,7 @@ fn compaction_survives_seeded_kills() {
         if !rest.is_empty() {
             let (run, added) = add(&t.dir, &rest, None);
             run.expect_ok("final add");
-            t.note_added(&added);
+            t.note_added(&added, &run);
         }
         pm(
             &args![
@@ -654,31 +911,16 @@ fn compaction_survives_seeded_kills() {
             "{}: every file ingested once",
             t.name
         );
+        let expected = t.model.replay(&ingested);
+        assert_same_rows(
+            &format!(
+                "{}: live rows vs the replay of every add and delete",
+                t.name
+            ),
+            &expected,
+            &actual,
+        );
         if t.model.dedup {
-            // Replay every add in order: the last write of each key wins.
-            let mut newest: BTreeMap<&str, &Row> = BTreeMap::new();
-            for r in &ingested {
-                let e = newest.entry(&r.key).or_insert(r);
-                if r.version > e.version {
-                    *e = r;
-                }
-            }
-            assert!(
-                newest.len() < ingested.len(),
-                "the dedup table has duplicates"
-            );
-            assert_eq!(
-                actual.len(),
-                newest.len(),
-                "dedup: live rows == distinct full sort keys"
-            );
-            let mut expected: Vec<String> = newest.values().map(|r| r.text.clone()).collect();
-            expected.sort();
-            assert_same_rows(
-                &format!("{}: live rows vs the replay of every add", t.name),
-                &expected,
-                &actual,
-            );
             let mut versions_of: BTreeMap<&str, usize> = BTreeMap::new();
             for r in &ingested {
                 *versions_of.entry(&r.key).or_default() += 1;
@@ -686,20 +928,39 @@ fn compaction_survives_seeded_kills() {
             let repeated = versions_of.values().filter(|n| **n > 1).count();
             assert!(repeated > 0, "{}: no key was written twice", t.name);
             eprintln!(
-                "{}: {} rows ingested, {} distinct keys kept, {repeated} keys written more than once, each with its last write",
+                "{}: {} rows ingested, {} kept, {repeated} keys written more than once",
                 t.name,
                 ingested.len(),
                 actual.len()
             );
-        } else {
-            let mut expected: Vec<String> = ingested.iter().map(|r| r.text.clone()).collect();
-            expected.sort();
-            assert_same_rows(
-                &format!("{}: live rows vs ingested", t.name),
-                &expected,
-                &actual,
-            );
         }
+        // Every window is closed and finally merged: no live row matches a
+        // tombstone older than it, and no tombstone is pending any more.
+        for id in &t.model.live {
+            for r in &t.model.splits[id].rows {
+                let hit = t.model.tombstones.iter().find(|tomb| tomb.deletes(r));
+                assert!(
+                    hit.is_none(),
+                    "{}: live row {} matches {hit:?}",
+                    t.name,
+                    r.text
+                );
+            }
+        }
+        let pending = table.catalog().tombstones().unwrap();
+        assert!(
+            pending.is_empty(),
+            "{}: tombstones left: {pending:?}",
+            t.name
+        );
+        let deleted = ingested.len() - actual.len();
+        eprintln!(
+            "{}: {} tombstones, {deleted} rows gone (deleted or superseded), {} delete + {} purge jobs",
+            t.name,
+            t.model.tombstones.len(),
+            t.model.deletes,
+            t.model.purges
+        );
         eprintln!(
             "{}: {} files ingested, {} merge + {} final jobs committed",
             t.name,

@@ -272,6 +272,36 @@ fn table_in_a_bucket_compacts_and_gc_deletes_objects() {
         common::s3::assert_live_set_reads_back(&ls, &read);
     }
     assert_eq!(server.list_uploads(BUCKET), Vec::<(String, String)>::new());
+
+    // A delete: recorded, applied by the windows' rewrites in the bucket, retired.
+    let metric_rows: usize = files
+        .iter()
+        .flat_map(|f| common::read_rows(Path::new(f), &["metric_name"]))
+        .filter(|r| r[0] == common::Cell::Str("cpu.usage".into()))
+        .count();
+    assert!(metric_rows > 0);
+    ok(&run(
+        &env,
+        &journal,
+        &["table", "delete", t, "--where", "metric_name = 'cpu.usage'"],
+    ));
+    ok(&run(&env, &journal, &["compact", t, "--until-stable"]));
+    let ls: serde_json::Value =
+        serde_json::from_str(&ok(&run(&env, &journal, &["table", "ls", t, "--json"])))
+            .expect("ls json");
+    let rows: u64 = ls["splits"]
+        .as_array()
+        .expect("live splits")
+        .iter()
+        .map(|s| s["rows"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        rows as usize,
+        24000 - metric_rows,
+        "rows after the delete: {ls}"
+    );
+    assert_eq!(ls["tombstones"], serde_json::json!([]), "{ls}");
+    assert_eq!(server.list_uploads(BUCKET), Vec::<(String, String)>::new());
 }
 
 #[test]

@@ -258,11 +258,17 @@ fn print_report(report: &CompactReport, interrupted: bool) {
                 inputs,
                 outputs,
                 rows,
+                rows_deleted,
                 ..
             } => println!(
-                "{job}: {} splits -> {} ({rows} rows)",
+                "{job}: {} splits -> {} ({rows} rows{})",
                 inputs.len(),
-                outputs.len()
+                outputs.len(),
+                if *rows_deleted > 0 {
+                    format!(", {rows_deleted} deleted")
+                } else {
+                    String::new()
+                }
             ),
             Outcome::Busy { job } => println!("{job}: inputs held by another worker"),
             Outcome::Skipped { job, splits } => {
@@ -282,4 +288,11 @@ fn print_report(report: &CompactReport, interrupted: bool) {
         report.bytes_written,
         report.live_splits
     );
+    if report.rows_deleted > 0 || !report.tombstones_retired.is_empty() {
+        println!(
+            "compact: {} rows deleted, {} tombstones retired",
+            report.rows_deleted,
+            report.tombstones_retired.len()
+        );
+    }
 }

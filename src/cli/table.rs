@@ -1,4 +1,4 @@
-//! `prefix-merge table create|add|ls|skipped|gc`: a table of splits and its catalog.
+//! `prefix-merge table create|add|ls|delete|tombstones|settings|skipped|gc`: a table of splits and its catalog.
 
 use super::signals::Interrupts;
 use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
@@ -68,6 +68,30 @@ enum TableCommand {
         /// as gc has not removed its files.
         #[arg(long, value_name = "TIMESTAMP", value_parser = parse_timestamp)]
         at: Option<i64>,
+    },
+    /// Record a delete (a tombstone, with the table's next sequence number):
+    /// rows matching PRED in splits added before it are deleted; compaction
+    /// drops them, readers apply pending tombstones (`ls --json`).
+    Delete {
+        table: PathBuf,
+        /// A conjunction of tests on sort columns: `col = 'v'`, `col IN ('a',
+        /// 'b')`, `col LIKE 'prefix%'`, numbers unquoted, joined by AND.
+        #[arg(long = "where", value_name = "PRED")]
+        predicate: String,
+        /// Only rows whose time column is at or after this value (in the
+        /// column's unit; an RFC 3339 time is taken as Unix seconds).
+        #[arg(long, value_parser = parse_timestamp)]
+        from: Option<i64>,
+        /// Only rows whose time column is before this value.
+        #[arg(long, value_parser = parse_timestamp)]
+        to: Option<i64>,
+    },
+    /// Pending tombstones, with the live splits and rows each may still
+    /// delete (estimated from metadata).
+    Tombstones {
+        table: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Show the table's stored settings, or change them with --set KEY=VALUE.
     Settings {
@@ -150,7 +174,12 @@ pub fn run(a: TableArgs) -> CliResult {
                 Some(at) => usage(t.catalog().live_at(at))?,
                 None => usage(t.live())?,
             };
-            print_splits(&splits)
+            print_splits(&splits)?;
+            let pending = usage(t.catalog().tombstones())?.len();
+            if pending > 0 {
+                println!("{pending} pending tombstones (see `table tombstones`; readers must apply them)");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         TableCommand::Settings { table, set, json } => {
             let mut t = open_table(&table, &a.storage)?;
@@ -170,6 +199,44 @@ pub fn run(a: TableArgs) -> CliResult {
             for (k, v) in entries {
                 println!("{k} = {v}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        TableCommand::Delete {
+            table,
+            predicate,
+            from,
+            to,
+        } => {
+            let mut t = open_table(&table, &a.storage)?;
+            let tombstone = usage(t.delete(&predicate, from, to))?;
+            println!(
+                "tombstone {} recorded at seq {}: {}",
+                tombstone.id, tombstone.seq, tombstone.predicate
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TableCommand::Tombstones { table, json } => {
+            let reports = usage(open_table(&table, &a.storage)?.tombstone_reports())?;
+            if json {
+                return print_json(&reports);
+            }
+            println!("id	seq	splits	rows	predicate");
+            for r in &reports {
+                let t = &r.tombstone;
+                let range = match (t.from, t.to) {
+                    (None, None) => String::new(),
+                    (f, e) => format!(
+                        " [{}, {})",
+                        f.map_or("-inf".into(), |v| v.to_string()),
+                        e.map_or("+inf".into(), |v| v.to_string())
+                    ),
+                };
+                println!(
+                    "{}	{}	{}	{}	{}{range}",
+                    t.id, t.seq, r.splits, r.rows_covered, t.predicate
+                );
+            }
+            println!("{} pending tombstones", reports.len());
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Skipped { table, json } => {

@@ -56,6 +56,12 @@ pub struct Split {
     pub seq_min: u64,
     /// See `seq_min`.
     pub seq_max: u64,
+    /// Every tombstone with a sequence number up to this one has been applied
+    /// to the split's rows (0: none beyond those its own range implies). A
+    /// tombstone is pending for the split when its number is above both this
+    /// and `seq_max`.
+    #[serde(default)]
+    pub applied_seq: u64,
     /// First and last prefix key, as readable text (`v1|v2`).
     pub min_key: String,
     /// See `min_key`.
@@ -88,10 +94,33 @@ pub struct Split {
 }
 
 impl Split {
+    /// Tombstones up to this sequence number no longer apply to the split:
+    /// older than its rows, or already applied.
+    pub fn deletes_applied_through(&self) -> u64 {
+        self.seq_max.max(self.applied_seq)
+    }
+
     /// End of the split's window (exclusive), in Unix seconds.
     pub fn window_end(&self) -> Option<i64> {
         Some(self.window_start? + i64::try_from(self.window_secs?).ok()?)
     }
+}
+
+/// A delete recorded in the catalog: rows matching `predicate` (and the time
+/// range) in splits added before it (lower sequence numbers) are deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tombstone {
+    pub id: u64,
+    /// Its place in the table's sequence: rows of adds numbered below it are
+    /// deleted, rows of later adds are not.
+    pub seq: u64,
+    /// The predicate text (see [`crate::predicate`]).
+    pub predicate: String,
+    /// Time range `[from, to)` of the time column, in its unit.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Unix seconds when it was recorded.
+    pub created_at: i64,
 }
 
 /// A job's claim on splits, valid until `until` (Unix seconds).
@@ -269,4 +298,19 @@ pub trait Catalog: Send {
     fn forget(&mut self, splits: &[String]) -> Result<()>;
     /// Every committed job, oldest first.
     fn history(&mut self) -> Result<Vec<JobRecord>>;
+
+    /// Record a tombstone, in one transaction with the table's next sequence
+    /// number (which it takes, as an add does).
+    fn add_tombstone(
+        &mut self,
+        predicate: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        now: i64,
+    ) -> Result<Tombstone>;
+    /// The pending tombstones (not retired), in sequence order.
+    fn tombstones(&mut self) -> Result<Vec<Tombstone>>;
+    /// Retire a tombstone: no live split it applies to can hold rows it
+    /// matches. Retiring one already retired is a no-op.
+    fn retire_tombstone(&mut self, id: u64, now: i64) -> Result<()>;
 }

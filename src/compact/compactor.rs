@@ -2,6 +2,8 @@
 //! jobs under the memory budget, run them (up to `jobs` at once), repeat until
 //! stable when asked.
 
+use super::catalog::Split;
+use super::delete::{delete_jobs, Deletes};
 use super::gc::{reap_dead_jobs, remove_orphans, GcReport};
 use super::job::{self, JobMerge, Outcome, ReadyJob};
 use super::policy::{JobKind, JobSpec, Policy, WindowPlan};
@@ -75,6 +77,8 @@ pub struct CompactReport {
     pub rounds: usize,
     pub jobs: Vec<Outcome>,
     pub rows_merged: u64,
+    /// Rows deleted by tombstones (rows of purged splits included).
+    pub rows_deleted: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
     /// Highest estimated peak memory of the jobs run at once.
@@ -82,6 +86,8 @@ pub struct CompactReport {
     pub cleanup: GcReport,
     /// Live splits at the end.
     pub live_splits: usize,
+    /// Tombstones retired at the end (no live split needs them any more).
+    pub tombstones_retired: Vec<u64>,
 }
 
 impl CompactOptions {
@@ -109,16 +115,32 @@ impl CompactOptions {
     }
 }
 
+/// The jobs of one round at `now`: the policy's, then the delete-only jobs
+/// for splits no policy job takes (see [`delete_jobs`]), with the deletes
+/// they apply.
+fn round_jobs(
+    table: &mut Table,
+    policy: &Policy,
+    now: i64,
+) -> Result<(Vec<JobSpec>, Arc<Deletes>)> {
+    let deletes = Deletes::load(table)?;
+    let mut live: Vec<Split> = deletes.splits.values().cloned().collect();
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut specs = policy.plan(&live, now, table.settings().dedup);
+    let extra = delete_jobs(policy, &live, &deletes.pending, &specs, now);
+    specs.extend(extra);
+    Ok((specs, Arc::new(deletes)))
+}
+
 /// The jobs `compact` would run now (one round), without side effects.
 pub fn plan(table: &mut Table, options: &CompactOptions) -> Result<Vec<PlannedJob>> {
     options.check()?;
-    let live = table.live()?;
-    let dedup = table.settings().dedup;
     let mut planned = Vec::new();
     let policy = options.policy_for(table);
-    for spec in policy.plan(&live, options.now(), dedup) {
+    let (specs, deletes) = round_jobs(table, &policy, options.now())?;
+    for spec in specs {
         let total = spec.inputs.len();
-        match fit(spec, table, options, "plan") {
+        match fit(spec, table, options, "plan", &deletes) {
             Ok(ready) => planned.push(PlannedJob {
                 estimated_peak_bytes: ready.estimated_peak(),
                 memory: ready.plan().map(|p| p.memory),
@@ -145,12 +167,19 @@ pub fn idle_windows(table: &mut Table, options: &CompactOptions) -> Result<Vec<W
 
 /// Prepare `spec` and drop inputs (newest first) until the estimate fits the
 /// budget; a merge keeps at least two inputs.
-fn fit(mut spec: JobSpec, table: &Table, options: &CompactOptions, job: &str) -> Result<ReadyJob> {
+fn fit(
+    mut spec: JobSpec,
+    table: &Table,
+    options: &CompactOptions,
+    job: &str,
+    deletes: &Arc<Deletes>,
+) -> Result<ReadyJob> {
     let settings = table.settings();
     let how = JobMerge {
         dedup: settings.dedup,
         writer: (settings.writer != WriterOptions::default()).then(|| settings.writer.clone()),
         cancel: options.cancel.clone(),
+        deletes: deletes.clone(),
     };
     let place = table.place();
     loop {
@@ -181,7 +210,6 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
             table.catalog().set_skipped(&s.id, None)?;
         }
     }
-    let dedup = table.settings().dedup;
     let policy = options.policy_for(table);
     let cancelled = || options.cancel.load(Ordering::Relaxed);
     while !cancelled() {
@@ -193,7 +221,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
             .expired_jobs
             .extend(reap_dead_jobs(table.catalog(), wall)?);
         remove_orphans(table, wall, &mut report.cleanup)?;
-        let specs = policy.plan(&table.live()?, now, dedup);
+        let (specs, deletes) = round_jobs(table, &policy, now)?;
         if specs.is_empty() {
             break;
         }
@@ -207,7 +235,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
                 break;
             }
             let id = worker.job_id(spec.kind.as_str());
-            let ready = match fit(spec.clone(), table, options, &id) {
+            let ready = match fit(spec.clone(), table, options, &id, &deletes) {
                 Ok(r) => r,
                 Err(e) => {
                     // An input that cannot even be opened goes on the skip list.
@@ -256,6 +284,9 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
         }
     }
     report.live_splits = table.live()?.len();
+    if !cancelled() {
+        report.tombstones_retired = table.retire_tombstones()?;
+    }
     Ok(report)
 }
 
@@ -297,12 +328,14 @@ fn run_batch(
             Outcome::Committed {
                 kind,
                 rows,
+                rows_deleted,
                 bytes_in,
                 bytes_out,
                 ..
             } => {
                 progress = true;
-                if *kind != JobKind::Retention {
+                report.rows_deleted += rows_deleted;
+                if !matches!(kind, JobKind::Retention | JobKind::Purge) {
                     report.rows_merged += rows;
                     report.bytes_read += bytes_in;
                     report.bytes_written += bytes_out;

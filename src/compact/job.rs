@@ -3,6 +3,7 @@
 //! A bad input is put on the skip list instead of failing the window.
 
 use super::catalog::{Catalog, JobRecord, Split, SplitState};
+use super::delete::Deletes;
 use super::failpoint;
 use super::policy::{JobKind, JobSpec};
 use super::table::{prefix_text, split_id, SplitPlace};
@@ -23,6 +24,8 @@ pub struct ReadyJob {
     pub merge: Option<PreparedMerge>,
     /// The split file of each input, in `spec.inputs` order.
     pub paths: Vec<PathBuf>,
+    /// Tombstones up to this number are applied to the outputs.
+    pub applied_seq: u64,
 }
 
 impl ReadyJob {
@@ -47,6 +50,8 @@ pub struct JobMerge {
     pub writer: Option<WriterOptions>,
     /// Setting it stops the merge.
     pub cancel: Arc<AtomicBool>,
+    /// The pending tombstones, applied to each input they may match.
+    pub deletes: Arc<Deletes>,
 }
 
 /// Open the inputs of `spec` (in `place`) and plan the merge without
@@ -57,19 +62,29 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> 
         .iter()
         .map(|id| place.target.join(format!("{id}.parquet")))
         .collect();
-    if spec.kind == JobKind::Retention {
+    if matches!(spec.kind, JobKind::Retention | JobKind::Purge) {
         return Ok(ReadyJob {
             spec,
             merge: None,
             paths,
+            applied_seq: 0,
         });
     }
+    // A merged split of a dedup table holds one row per key already: rewriting
+    // it alone for a delete needs no dedup, and without it the regions no
+    // tombstone touches are copied verbatim.
+    let dedup = how.dedup && !(spec.kind == JobKind::Delete && spec.level > 0);
     let options = MergeOptions {
         progress: Some(Arc::new(|_, _| failpoint::hit("merge.progress"))),
-        dedup: how.dedup,
+        dedup,
         cancel: how.cancel.clone(),
         ..MergeOptions::default()
     };
+    let deletes: Vec<_> = spec
+        .inputs
+        .iter()
+        .map(|id| how.deletes.for_split(id))
+        .collect();
     let mut builder = MergeBuilder::new(&paths, &place.target)
         .storage(place.storage.clone())
         .journal_dir(&place.journal)
@@ -79,11 +94,30 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> 
     if let Some(writer) = &how.writer {
         builder = builder.writer_options(writer.clone());
     }
+    if deletes.iter().any(|d| !d.is_empty()) {
+        builder = builder.delete_rows(deletes);
+    }
     let merge = builder.prepare()?;
+    // Every pending tombstone was applied to every input (as far as it could
+    // match), unless an input was planned from another snapshot.
+    let known: Vec<&Split> = spec
+        .inputs
+        .iter()
+        .filter_map(|id| how.deletes.splits.get(id))
+        .collect();
+    let applied_seq = if known.len() == spec.inputs.len() {
+        known
+            .iter()
+            .map(|s| s.applied_seq)
+            .fold(how.deletes.newest(), u64::max)
+    } else {
+        0
+    };
     Ok(ReadyJob {
         spec,
         merge: Some(merge),
         paths,
+        applied_seq,
     })
 }
 
@@ -98,6 +132,9 @@ pub enum Outcome {
         inputs: Vec<String>,
         outputs: Vec<String>,
         rows: u64,
+        /// Rows deleted by tombstones (all of a purged split's rows).
+        #[serde(skip_serializing_if = "is_zero")]
+        rows_deleted: u64,
         bytes_in: u64,
         bytes_out: u64,
     },
@@ -119,13 +156,30 @@ pub fn run(
     catalog: &mut dyn Catalog,
     worker: &Worker,
 ) -> Result<Outcome> {
-    let ReadyJob { spec, merge, paths } = ready;
+    let ReadyJob {
+        spec,
+        merge,
+        paths,
+        applied_seq,
+    } = ready;
     if !catalog.begin_job(&worker.lease(job), &spec.inputs, now_secs())? {
         return Ok(Outcome::Busy { job: job.into() });
     }
     failpoint::hit("job.leased");
     let Some(merge) = merge else {
-        return commit(catalog, job, &spec, Vec::new(), SplitState::Dropped);
+        let deleted = if spec.kind == JobKind::Purge {
+            spec.rows
+        } else {
+            0
+        };
+        return commit(
+            catalog,
+            job,
+            &spec,
+            Vec::new(),
+            SplitState::Dropped,
+            deleted,
+        );
     };
     let _heartbeat = worker.heartbeat(catalog.connect()?, job);
     let manifest = match merge.run() {
@@ -153,9 +207,16 @@ pub fn run(
     let outputs: Vec<Split> = manifest
         .outputs
         .iter()
-        .map(|o| output_split(o, &manifest))
+        .map(|o| output_split(o, &manifest, applied_seq))
         .collect::<Result<_>>()?;
-    let committed = commit(catalog, job, &spec, outputs, SplitState::Replaced);
+    let committed = commit(
+        catalog,
+        job,
+        &spec,
+        outputs,
+        SplitState::Replaced,
+        manifest.rows_deleted,
+    );
     if committed.is_err() {
         // Not committed: the outputs are orphans; remove them now (gc would).
         for o in &manifest.outputs {
@@ -171,6 +232,7 @@ fn commit(
     spec: &JobSpec,
     outputs: Vec<Split>,
     retire_as: SplitState,
+    rows_deleted: u64,
 ) -> Result<Outcome> {
     let record = JobRecord {
         job: job.into(),
@@ -193,14 +255,20 @@ fn commit(
         inputs: record.inputs,
         outputs: record.outputs,
         rows: outputs.iter().map(|s| s.rows).sum(),
+        rows_deleted,
         bytes_in: record.bytes_in,
         bytes_out: record.bytes_out,
     })
 }
 
 /// The catalog entry of a merge output (its sequence numbers are set when the
-/// job commits: the range of its inputs).
-fn output_split(o: &OutputSummary, manifest: &crate::MergeResult) -> Result<Split> {
+/// job commits: the range of its inputs); tombstones up to `applied_seq` have
+/// been applied to it.
+fn output_split(
+    o: &OutputSummary,
+    manifest: &crate::MergeResult,
+    applied_seq: u64,
+) -> Result<Split> {
     let key = |p: Option<&Vec<crate::key::KeyValue>>| prefix_text(p.map(Vec::as_slice));
     let json = |v: Option<&Vec<crate::key::KeyValue>>| v.and_then(|v| serde_json::to_value(v).ok());
     let value = |v: Option<&crate::key::KeyValue>| v.and_then(|v| serde_json::to_value(v).ok());
@@ -213,6 +281,7 @@ fn output_split(o: &OutputSummary, manifest: &crate::MergeResult) -> Result<Spli
         level: manifest.num_merge_ops,
         seq_min: 0,
         seq_max: 0,
+        applied_seq,
         min_key: key(o.prefixes.first()),
         max_key: key(o.prefixes.last()),
         first_prefix: json(o.prefixes.first()),
@@ -261,4 +330,8 @@ fn blame(e: &Error, ids: &[String], paths: &[PathBuf]) -> Vec<(String, String)> 
             Err(v) => Some((id.clone(), v.to_string())),
         })
         .collect()
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -1,13 +1,16 @@
 //! The reader's view of a table: its live splits with URLs, typed key ranges,
 //! time bounds and sequence ranges (`table ls --json`, see docs/live-set.md).
 
-use super::catalog::Split;
+use super::catalog::{Split, Tombstone};
 use super::table::Table;
 use crate::Result;
 use serde::Serialize;
 
 /// Version of the [`LiveSet`] JSON document; bumped on incompatible changes.
-pub const LIVE_SET_VERSION: u32 = 1;
+/// 2: pending tombstones (`tombstones`) and each split's `applied_seq`; a
+/// reader must apply the tombstones, so a version-1 reader would show deleted
+/// rows.
+pub const LIVE_SET_VERSION: u32 = 2;
 
 /// The splits a reader must read to see the table (now or at `at`).
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +32,10 @@ pub struct LiveSet {
     pub rows: u64,
     /// The splits, in sequence order.
     pub splits: Vec<LiveSplit>,
+    /// Pending tombstones, in sequence order: a reader deletes the rows a
+    /// tombstone matches from every split whose `seq_max` and `applied_seq`
+    /// are both below the tombstone's `seq`.
+    pub tombstones: Vec<Tombstone>,
 }
 
 /// One split of a [`LiveSet`]: where to read it, and its catalog entry
@@ -54,6 +61,12 @@ impl Table {
         splits.sort_by(|a, b| (a.seq_min, &a.id).cmp(&(b.seq_min, &b.id)));
         let dir = std::path::absolute(self.dir()).map_err(|e| crate::Error::io(self.dir(), e))?;
         let settings = self.settings().clone();
+        let tombstones = self
+            .catalog()
+            .tombstones()?
+            .into_iter()
+            .filter(|t| at.is_none_or(|at| t.created_at <= at))
+            .collect();
         Ok(LiveSet {
             version: LIVE_SET_VERSION,
             table: dir.display().to_string(),
@@ -66,6 +79,7 @@ impl Table {
                 .into_iter()
                 .map(|s| self.live_split(s))
                 .collect::<Result<_>>()?,
+            tombstones,
         })
     }
 

@@ -4,6 +4,7 @@
 //! - `catalog`: the catalog trait and its records (splits, leases, job history);
 //! - `sqlite`: the catalog in an SQLite file;
 //! - `table`: a table directory: create, open, add, list;
+//! - `delete`: tombstones: which apply to a split, delete-only jobs, retirement;
 //! - `live_set`: the reader's view of a table (`table ls --json`);
 //! - `worker`: job ids, leases and their heartbeat, dead-owner detection;
 //! - `policy`: which jobs to run (windows, stable-log levels, final merge, retention);
@@ -14,6 +15,7 @@
 
 pub mod catalog;
 pub mod compactor;
+pub mod delete;
 pub mod failpoint;
 pub mod gc;
 pub mod job;
@@ -23,8 +25,9 @@ pub mod sqlite;
 pub mod table;
 pub mod worker;
 
-pub use catalog::{Added, Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+pub use catalog::{Added, Catalog, JobRecord, Lease, Split, SplitState, TableSettings, Tombstone};
 pub use compactor::{compact, plan, CompactOptions, CompactReport, PlannedJob};
+pub use delete::{Deletes, Pending, TombstoneReport};
 pub use gc::{gc, GcReport};
 pub use job::Outcome;
 pub use live_set::{LiveSet, LiveSplit, LIVE_SET_VERSION};

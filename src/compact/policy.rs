@@ -183,6 +183,10 @@ pub enum JobKind {
     FinalMerge,
     /// Drop a window past retention.
     Retention,
+    /// Rewrite one split with its pending tombstones applied.
+    Delete,
+    /// Drop one split that pending tombstones match whole (nothing rewritten).
+    Purge,
 }
 
 impl JobKind {
@@ -191,6 +195,8 @@ impl JobKind {
             JobKind::Merge => "merge",
             JobKind::FinalMerge => "final",
             JobKind::Retention => "retention",
+            JobKind::Delete => "delete",
+            JobKind::Purge => "purge",
         }
     }
 }
@@ -243,6 +249,13 @@ impl Policy {
             return Err("final_splits and target_split_size must be > 0".into());
         }
         Ok(())
+    }
+
+    /// Whether the split's window is closed at `now` (its end is
+    /// `maturity_age` in the past); splits without a window never close.
+    pub fn window_closed(&self, s: &Split, now: i64) -> bool {
+        s.window_end()
+            .is_some_and(|e| e.saturating_add_unsigned(self.maturity_age.as_secs()) <= now)
     }
 
     /// The jobs to run at `now` over the table's live splits (see

@@ -1,7 +1,7 @@
 //! The catalog in an SQLite file (rusqlite, bundled): WAL mode, one immediate
 //! transaction per operation, a busy timeout so concurrent processes queue.
 
-use super::catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings};
+use super::catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings, Tombstone};
 use crate::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS splits (
     last_prefix TEXT,
     time_min TEXT,
     time_max TEXT,
-    source TEXT
+    source TEXT,
+    applied_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS splits_source ON splits(source);
 CREATE INDEX IF NOT EXISTS splits_state ON splits(state);
@@ -52,12 +53,21 @@ CREATE TABLE IF NOT EXISTS history (
     bytes_out INTEGER NOT NULL,
     committed_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tombstones (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    predicate TEXT NOT NULL,
+    time_from INTEGER,
+    time_to INTEGER,
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER
+);
 ";
 
 /// Columns added after the first release, with their declarations: a catalog
 /// created before gets them on open (`ALTER TABLE`), its splits numbered in
 /// registration order.
-const ADDED_COLUMNS: [(&str, &str); 7] = [
+const ADDED_COLUMNS: [(&str, &str); 8] = [
     ("seq_min", "INTEGER NOT NULL DEFAULT 0"),
     ("seq_max", "INTEGER NOT NULL DEFAULT 0"),
     ("first_prefix", "TEXT"),
@@ -65,6 +75,7 @@ const ADDED_COLUMNS: [(&str, &str); 7] = [
     ("time_min", "TEXT"),
     ("time_max", "TEXT"),
     ("source", "TEXT"),
+    ("applied_seq", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Settings-table key of the next sequence number to hand out.
@@ -141,6 +152,9 @@ fn migrate(conn: &Connection) -> std::result::Result<(), rusqlite::Error> {
     let tx = conn.unchecked_transaction()?;
     for (name, decl) in &missing {
         tx.execute_batch(&format!("ALTER TABLE splits ADD COLUMN {name} {decl}"))?;
+    }
+    if !missing.iter().any(|(name, _)| *name == "seq_min") {
+        return tx.commit();
     }
     tx.execute_batch(
         "UPDATE splits SET seq_min = n, seq_max = n FROM
@@ -270,7 +284,7 @@ fn insert_output(
         &format!(
             "INSERT INTO splits ({SPLIT_COLUMNS}) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', NULL, NULL, \
-              ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+              ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
         ),
         params![
             s.id,
@@ -289,6 +303,7 @@ fn insert_output(
             json_text(&s.time_min),
             json_text(&s.time_max),
             s.source,
+            to_i64(s.applied_seq),
         ],
     )?;
     Ok(())
@@ -359,14 +374,15 @@ fn split_from_row(row: &rusqlite::Row) -> std::result::Result<Split, rusqlite::E
         time_min: json_value(row.get(16)?),
         time_max: json_value(row.get(17)?),
         source: row.get(18)?,
-        lease_until: row.get(19)?,
+        applied_seq: to_u64(row.get(19)?),
+        lease_until: row.get(20)?,
     })
 }
 
 /// A split's state, skip reason, lease holder and the holder's lease expiry.
 type ClaimRow = (String, Option<String>, Option<String>, Option<i64>);
 
-const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, created_at, state, retired_at, skipped, seq_min, seq_max, first_prefix, last_prefix, time_min, time_max, source";
+const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, created_at, state, retired_at, skipped, seq_min, seq_max, first_prefix, last_prefix, time_min, time_max, source, applied_seq";
 
 impl Catalog for SqliteCatalog {
     fn connect(&self) -> Result<Box<dyn Catalog>> {
@@ -674,5 +690,159 @@ impl Catalog for SqliteCatalog {
         })
         .and_then(|rows| rows.collect())
         .map_err(|e| db_error(&self.path, e))
+    }
+
+    fn add_tombstone(
+        &mut self,
+        predicate: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        now: i64,
+    ) -> Result<Tombstone> {
+        self.write(|tx| {
+            let seq = setting_i64(tx, NEXT_SEQ)?.unwrap_or(1);
+            set_setting(tx, NEXT_SEQ, &(seq + 1).to_string())?;
+            tx.execute(
+                "INSERT INTO tombstones (seq, predicate, time_from, time_to, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![seq, predicate, from, to, now],
+            )?;
+            Ok((
+                true,
+                Tombstone {
+                    id: to_u64(tx.last_insert_rowid()),
+                    seq: to_u64(seq),
+                    predicate: predicate.to_string(),
+                    from,
+                    to,
+                    created_at: now,
+                },
+            ))
+        })
+    }
+
+    fn tombstones(&mut self) -> Result<Vec<Tombstone>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, seq, predicate, time_from, time_to, created_at FROM tombstones
+                 WHERE retired_at IS NULL ORDER BY seq",
+            )
+            .map_err(|e| db_error(&self.path, e))?;
+        stmt.query_map([], |r| {
+            Ok(Tombstone {
+                id: to_u64(r.get(0)?),
+                seq: to_u64(r.get(1)?),
+                predicate: r.get(2)?,
+                from: r.get(3)?,
+                to: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| db_error(&self.path, e))
+    }
+
+    fn retire_tombstone(&mut self, id: u64, now: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE tombstones SET retired_at = ?1 WHERE id = ?2 AND retired_at IS NULL",
+                params![now, to_i64(id)],
+            )?;
+            Ok((true, ()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(id: &str) -> Split {
+        Split {
+            id: id.into(),
+            rows: 1,
+            bytes: 1,
+            window_start: None,
+            window_secs: None,
+            level: 0,
+            seq_min: 0,
+            seq_max: 0,
+            applied_seq: 0,
+            min_key: String::new(),
+            max_key: String::new(),
+            first_prefix: None,
+            last_prefix: None,
+            time_min: None,
+            time_max: None,
+            source: None,
+            created_at: 0,
+            state: SplitState::Live,
+            retired_at: None,
+            skipped: None,
+            lease_until: None,
+        }
+    }
+
+    fn add(c: &mut SqliteCatalog, id: &str) {
+        let lease = Lease {
+            job: format!("add-{id}"),
+            owner: "test".into(),
+            until: 100,
+        };
+        assert!(c.begin_job(&lease, &[], 0).unwrap());
+        let record = JobRecord {
+            job: lease.job.clone(),
+            kind: "add".into(),
+            inputs: vec![],
+            outputs: vec![id.into()],
+            bytes_in: 0,
+            bytes_out: 1,
+            committed_at: 0,
+        };
+        c.commit_job(&record, &[split(id)], SplitState::Replaced, 1)
+            .unwrap();
+    }
+
+    #[test]
+    fn tombstones_take_the_next_sequence_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap();
+        add(&mut c, "a");
+        let t = c.add_tombstone("host = 'x'", Some(1), None, 5).unwrap();
+        add(&mut c, "b");
+        let live = c.splits(&[SplitState::Live]).unwrap();
+        assert_eq!((live[0].seq_max, t.seq, live[1].seq_min), (1, 2, 3));
+        let u = c.add_tombstone("host = 'y'", None, None, 6).unwrap();
+        assert_eq!(c.tombstones().unwrap(), vec![t.clone(), u.clone()]);
+        c.retire_tombstone(t.id, 7).unwrap();
+        c.retire_tombstone(t.id, 8).unwrap();
+        assert_eq!(c.tombstones().unwrap(), vec![u]);
+    }
+
+    #[test]
+    fn old_catalog_gains_applied_seq_and_keeps_its_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        {
+            let mut c = SqliteCatalog::open(&path).unwrap();
+            add(&mut c, "a");
+            add(&mut c, "b");
+            c.conn
+                .execute_batch(
+                    "DROP TABLE tombstones; ALTER TABLE splits DROP COLUMN applied_seq;
+                     UPDATE splits SET seq_min = seq_min + 10, seq_max = seq_max + 10;",
+                )
+                .unwrap();
+        }
+        let mut c = SqliteCatalog::open(&path).unwrap();
+        let live = c.splits(&[SplitState::Live]).unwrap();
+        assert_eq!(
+            live.iter()
+                .map(|s| (s.seq_max, s.applied_seq))
+                .collect::<Vec<_>>(),
+            vec![(11, 0), (12, 0)]
+        );
+        assert!(c.tombstones().unwrap().is_empty());
     }
 }

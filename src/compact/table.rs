@@ -427,6 +427,7 @@ pub fn split_of(input: &InputFile, id: String, skipped: Option<String>) -> Split
         level: input.contract.num_merge_ops,
         seq_min: 0,
         seq_max: 0,
+        applied_seq: 0,
         min_key: prefix_text(first.as_deref()),
         max_key: prefix_text(last.as_deref()),
         first_prefix: first.and_then(|v| serde_json::to_value(v).ok()),

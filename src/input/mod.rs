@@ -11,6 +11,7 @@ mod identity;
 mod legacy;
 mod prefix;
 mod region_bytes;
+mod time_stats;
 
 pub use column::{read_row_group_columns, read_row_groups, ReadSpec};
 pub use file_contract::{
@@ -25,6 +26,7 @@ pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
 pub use region_bytes::{
     fetch_blocks, row_groups_range, ChunkRead, ChunkSource, RegionBytes, COALESCE_LIMIT,
 };
+pub use time_stats::row_group_int_bounds;
 
 use crate::key::{KeyValue, ValueKind};
 use crate::page::{LevelsCache, SharedFile};

@@ -11,6 +11,7 @@ use crate::output::{
     SortColumnEntry, SummarySpec, WriterOptions,
 };
 use crate::plan::{build_regions, estimate_memory, validate_inputs, MemoryEstimate, OutputTargets};
+use crate::predicate::Predicate;
 use crate::schema::{to_sorting_columns, union_schemas, SortSchema};
 use crate::storage::{Location, Storage};
 use crate::{Error, Result};
@@ -46,6 +47,10 @@ pub struct MergeOptions {
     pub verbatim_copy: bool,
     /// Last-write-wins dedup; see [`MergeBuilder::dedup`]. Off by default.
     pub dedup: bool,
+    /// Rows to delete, per input (in input order): rows of input `i` that
+    /// match any predicate of `deletes[i]` are not written. Empty: none; see
+    /// [`MergeBuilder::delete_rows`].
+    pub deletes: Vec<Vec<Arc<Predicate>>>,
     pub progress: Option<ProgressFn>,
     /// Set to stop the merge; it then fails with [`Error::Cancelled`] and removes
     /// its outputs.
@@ -60,6 +65,7 @@ impl Default for MergeOptions {
             row_group_bytes: 64 << 20,
             verbatim_copy: true,
             dedup: false,
+            deletes: Vec::new(),
             progress: None,
             cancel: Arc::new(AtomicBool::new(false)),
         }
@@ -241,6 +247,19 @@ impl MergeBuilder {
         self
     }
 
+    /// Delete rows while merging: rows of input `i` that match any predicate
+    /// of `per_input[i]` are not written (one list per input, in input order;
+    /// an empty list deletes nothing from that input). A region whose prefix
+    /// values no predicate of its inputs can match is merged as without
+    /// deletes (copied verbatim when it would be); an input's rows in a region
+    /// that a predicate matches whole are not read. MC-1 becomes: rows
+    /// written, duplicates dropped and rows deleted add up to rows read, per
+    /// input and in total; the manifest reports `rows_deleted`.
+    pub fn delete_rows(mut self, per_input: Vec<Vec<Arc<Predicate>>>) -> Self {
+        self.options.deletes = per_input;
+        self
+    }
+
     /// Replace the tuning options.
     pub fn options(mut self, options: MergeOptions) -> Self {
         self.options = options;
@@ -357,7 +376,7 @@ impl MergeBuilder {
         let (sealed, counts) = self.execute(&inputs, &plan)?;
         let outputs = sealed.summaries();
         let rows_out: u64 = outputs.iter().map(|s| s.rows).sum();
-        let duplicates_dropped =
+        let (duplicates_dropped, rows_deleted) =
             check_row_counts(&inputs, &counts, rows_out, plan.rows_in, self.options.dedup)?;
         let finished = SystemTime::now();
         let manifest = Manifest {
@@ -395,6 +414,7 @@ impl MergeBuilder {
             rows_in: plan.rows_in,
             rows_out,
             duplicates_dropped,
+            rows_deleted,
             bytes_in: plan.bytes_in,
             bytes_out: outputs.iter().map(|s| s.bytes).sum(),
             inputs: inputs
@@ -444,6 +464,16 @@ impl MergeBuilder {
         }
         if let Some(p) = &self.output_prefix {
             crate::output::check_output_prefix(p)?;
+        }
+        let num_inputs = match &self.inputs {
+            Inputs::Paths(p) => p.len(),
+            Inputs::Opened(i) => i.len(),
+        };
+        if !self.options.deletes.is_empty() && self.options.deletes.len() != num_inputs {
+            return Err(Error::InvalidArgument(format!(
+                "delete predicates for {} inputs, but {num_inputs} inputs",
+                self.options.deletes.len()
+            )));
         }
         Ok(())
     }
@@ -689,6 +719,7 @@ impl MergeBuilder {
             total_rows: plan.rows_in,
             summary_columns: &self.summary_columns,
             max_row_group_rows: plan.max_row_group_rows,
+            time_bounds: Default::default(),
         };
         let mut sink = OutputSink::spawn(outputs)?;
         let counts = engine.run(&plan.regions, &mut sink)?;
@@ -708,18 +739,20 @@ impl MergeBuilder {
     }
 }
 
-/// MC-1: every input's rows were merged, and rows out == rows in; with dedup,
-/// rows emitted + rows dropped as duplicates == rows in, per input and in total.
-/// Returns the rows dropped.
+/// MC-1: every input's rows were merged, and rows out == rows in; with dedup
+/// and deletes, rows emitted + rows dropped as duplicates + rows deleted ==
+/// rows in, per input and in total. Returns the rows dropped and deleted.
 fn check_row_counts(
     inputs: &[InputFile],
     counts: &RowCounts,
     rows_out: u64,
     rows_in: u64,
     dedup: bool,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     let mut dropped_total = 0u64;
-    for ((input, &n), &dropped) in inputs.iter().zip(&counts.emitted).zip(&counts.dropped) {
+    let mut deleted_total = 0u64;
+    for (i, input) in inputs.iter().enumerate() {
+        let (n, dropped, deleted) = (counts.emitted[i], counts.dropped[i], counts.deleted[i]);
         if dropped > 0 && !dedup {
             return Err(Error::Invariant {
                 rule: "MC-1",
@@ -729,27 +762,32 @@ fn check_row_counts(
                 ),
             });
         }
-        if n.checked_add(dropped) != Some(input.num_rows()) {
+        if n.checked_add(dropped).and_then(|x| x.checked_add(deleted)) != Some(input.num_rows()) {
             return Err(Error::Invariant {
                 rule: "MC-1",
                 detail: format!(
-                    "{}: {n} rows merged + {dropped} dropped as duplicates, {} in the file",
+                    "{}: {n} rows merged + {dropped} dropped as duplicates + {deleted} deleted, {} in the file",
                     input.path.display(),
                     input.num_rows()
                 ),
             });
         }
         dropped_total = dropped_total.saturating_add(dropped);
+        deleted_total = deleted_total.saturating_add(deleted);
     }
-    if rows_out.checked_add(dropped_total) != Some(rows_in) {
+    if rows_out
+        .checked_add(dropped_total)
+        .and_then(|x| x.checked_add(deleted_total))
+        != Some(rows_in)
+    {
         return Err(Error::Invariant {
             rule: "MC-1",
             detail: format!(
-                "{rows_out} rows written + {dropped_total} dropped as duplicates, {rows_in} read"
+                "{rows_out} rows written + {dropped_total} dropped as duplicates + {deleted_total} deleted, {rows_in} read"
             ),
         });
     }
-    Ok(dropped_total)
+    Ok((dropped_total, deleted_total))
 }
 
 /// [`Error::Cancelled`] once the run's cancel flag is set.

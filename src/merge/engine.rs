@@ -9,6 +9,15 @@
 //! equal keys the merge order puts the winner last; the merge order keeps only
 //! that last row. Regions hold one prefix key each, so duplicates never cross
 //! regions, and verbatim row-group copies (which cannot drop rows) are off.
+//!
+//! Deletes (a row filter per input): a region whose prefix values no delete
+//! predicate of a member's input can match is merged (or copied verbatim) as
+//! if there were none; a member whose rows all match is counted as deleted and
+//! not read; other members' rows are tested as they are read, and the ones
+//! that match never reach the merge (MC-1: merged + deleted == read, per
+//! input). A predicate's time range is first checked against the member's row
+//! groups' statistics of the time column: outside it, the predicate cannot
+//! match; around it, only its other tests remain.
 
 use super::assemble::assemble;
 use super::key_layout::KeyLayout;
@@ -21,9 +30,13 @@ use crate::input::InputFile;
 use crate::key::SortedCheck;
 use crate::output::OutputSink;
 use crate::plan::{OutputTargets, Region, RegionMember};
+use crate::predicate::{Coverage, Predicate};
 use crate::schema::SchemaUnion;
 use crate::{Error, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Everything the driver needs, borrowed from the builder's run.
 pub(crate) struct Engine<'a> {
@@ -44,12 +57,31 @@ pub(crate) struct Engine<'a> {
     /// lowers `options.row_group_rows`; for P > 0 a region over it continues in
     /// the next output (PA-3: one row group per prefix value and file).
     pub max_row_group_rows: Option<u64>,
+    /// Per input, the time column's bounds per row group (read from the
+    /// footer when a delete predicate with a time range first needs them).
+    pub time_bounds: RefCell<HashMap<usize, Option<RowGroupBounds>>>,
 }
 
-/// Rows of each input written to the outputs, and dropped as duplicates.
+/// Per row group of an input: the smallest and largest value of a column
+/// (None without statistics).
+pub(crate) type RowGroupBounds = Vec<Option<(i64, i64)>>;
+
+/// Where a member's rows lie against a predicate's time range.
+enum TimeFit {
+    /// No row can be inside.
+    Outside,
+    /// Every row is inside.
+    Inside,
+    /// Some may be (or the predicate has no time range, or no statistics).
+    Unknown,
+}
+
+/// Rows of each input written to the outputs, dropped as duplicates, and
+/// deleted by the row filter.
 pub(crate) struct RowCounts {
     pub emitted: Vec<u64>,
     pub dropped: Vec<u64>,
+    pub deleted: Vec<u64>,
 }
 
 impl Engine<'_> {
@@ -58,11 +90,23 @@ impl Engine<'_> {
         let prefix_len = self.prefix_len;
         let mut emitted = vec![0u64; self.inputs.len()];
         let mut dropped = vec![0u64; self.inputs.len()];
+        let mut deleted = vec![0u64; self.inputs.len()];
         let mut cuts = CutState::default();
         let mut picks = Vec::with_capacity(self.options.batch_rows);
         for region in regions {
             self.check_cancel()?;
-            if let Some(member) = self.verbatim_member(region, self.output_left(&cuts)) {
+            let deletes: Vec<(Coverage, Vec<Arc<Predicate>>)> = region
+                .members
+                .iter()
+                .map(|m| self.member_deletes(region, m))
+                .collect();
+            let untouched = deletes.iter().all(|d| d.0 == Coverage::None);
+            let verbatim = if untouched {
+                self.verbatim_member(region, self.output_left(&cuts))
+            } else {
+                None
+            };
+            if let Some(member) = verbatim {
                 outputs.note_prefix(region.values.clone())?;
                 self.copy_region(region, member, outputs)?;
                 emitted[member.input] += member.rows;
@@ -74,19 +118,25 @@ impl Engine<'_> {
                 self.cut_output(outputs, &mut cuts)?;
                 continue;
             }
-            let mut streams = region
-                .members
-                .iter()
-                .map(|m| {
-                    SortedStream::open(
-                        &self.inputs[m.input],
-                        m,
-                        self.union.adapters[m.input].clone(),
-                        self.options.batch_rows,
-                        self.prefix_check(&self.union.schema, region)?,
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let mut streams = Vec::with_capacity(region.members.len());
+            for (m, (coverage, preds)) in region.members.iter().zip(deletes) {
+                if coverage == Coverage::All {
+                    // Every row matches: deleted without being read.
+                    deleted[m.input] += m.rows;
+                    continue;
+                }
+                let stream = SortedStream::open(
+                    &self.inputs[m.input],
+                    m,
+                    self.union.adapters[m.input].clone(),
+                    self.options.batch_rows,
+                    self.prefix_check(&self.union.schema, region)?,
+                )?;
+                streams.push(stream.with_deletes(preds));
+            }
+            if streams.is_empty() {
+                continue;
+            }
             if self.options.dedup {
                 // Ties go to the earlier stream, so the winner of a run of equal
                 // keys (the latest input in the list) comes last. The sort is
@@ -154,20 +204,22 @@ impl Engine<'_> {
                 }
             }
             for s in &streams {
-                if s.consumed != s.expected || s.dropped > s.consumed {
+                if s.consumed.checked_add(s.deleted) != Some(s.expected) || s.dropped > s.consumed {
                     return Err(Error::Invariant {
                         rule: "MC-1",
                         detail: format!(
-                            "{}: {} rows merged ({} dropped as duplicates), {} expected",
+                            "{}: {} rows merged ({} dropped as duplicates) + {} deleted, {} expected",
                             self.inputs[s.input].path.display(),
                             s.consumed,
                             s.dropped,
+                            s.deleted,
                             s.expected
                         ),
                     });
                 }
                 emitted[s.input] += s.consumed - s.dropped;
                 dropped[s.input] += s.dropped;
+                deleted[s.input] += s.deleted;
             }
             if prefix_len > 0 {
                 outputs.flush_row_group()?;
@@ -175,7 +227,75 @@ impl Engine<'_> {
             }
             self.cut_output(outputs, &mut cuts)?;
         }
-        Ok(RowCounts { emitted, dropped })
+        Ok(RowCounts {
+            emitted,
+            dropped,
+            deleted,
+        })
+    }
+
+    /// The delete predicates of `member`'s input that may match rows of
+    /// `region`, and whether they match none, some or all of them (decided
+    /// from the region's prefix values).
+    fn member_deletes(
+        &self,
+        region: &Region,
+        member: &RegionMember,
+    ) -> (Coverage, Vec<Arc<Predicate>>) {
+        let Some(preds) = self.options.deletes.get(member.input) else {
+            return (Coverage::None, Vec::new());
+        };
+        let mut some = Vec::new();
+        for p in preds {
+            let p = match self.time_fit(member, p) {
+                TimeFit::Outside => continue,
+                TimeFit::Inside => Arc::new(p.without_time()),
+                TimeFit::Unknown => p.clone(),
+            };
+            match p.region_coverage(&region.values) {
+                Coverage::All => return (Coverage::All, Vec::new()),
+                Coverage::Some => some.push(p),
+                Coverage::None => {}
+            }
+        }
+        let coverage = if some.is_empty() {
+            Coverage::None
+        } else {
+            Coverage::Some
+        };
+        (coverage, some)
+    }
+
+    /// Where `member`'s rows lie against `p`'s time range, from the row
+    /// groups' statistics of the time column.
+    fn time_fit(&self, member: &RegionMember, p: &Predicate) -> TimeFit {
+        let (false, Some(column)) = (p.time.is_all(), &p.time_column) else {
+            return TimeFit::Unknown;
+        };
+        let mut cache = self.time_bounds.borrow_mut();
+        let bounds = cache.entry(member.input).or_insert_with(|| {
+            crate::input::row_group_int_bounds(&self.inputs[member.input], column)
+        });
+        let Some(bounds) = bounds else {
+            return TimeFit::Unknown;
+        };
+        let mut range: Option<(i64, i64)> = None;
+        for rg in &member.row_groups {
+            let Some(Some((lo, hi))) = bounds.get(*rg) else {
+                return TimeFit::Unknown;
+            };
+            range = Some(range.map_or((*lo, *hi), |(a, b)| (a.min(*lo), b.max(*hi))));
+        }
+        let Some((lo, hi)) = range else {
+            return TimeFit::Unknown;
+        };
+        if p.time.to.is_some_and(|t| lo >= t) || p.time.from.is_some_and(|f| hi < f) {
+            TimeFit::Outside
+        } else if p.time.contains(lo) && p.time.contains(hi) {
+            TimeFit::Inside
+        } else {
+            TimeFit::Unknown
+        }
     }
 
     /// The PA-1 data check for members of `region` whose batches have `schema`.

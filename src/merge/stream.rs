@@ -9,6 +9,7 @@ use crate::input::{
 };
 use crate::key::SortedCheck;
 use crate::plan::RegionMember;
+use crate::predicate::{delete_mask, Predicate};
 use crate::schema::InputAdapter;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
@@ -17,6 +18,7 @@ use arrow_schema::ArrowError;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection, RowSelector};
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where a stream's batches come from: a parquet-rs reader, or memory.
 pub(crate) type BatchSource = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
@@ -196,6 +198,10 @@ pub(crate) struct SortedStream {
     exhausted: bool,
     /// PA-1 check of every batch against the region's prefix (P > 0).
     prefix_check: Option<PrefixCheck>,
+    /// Rows matching any of these are deleted as batches arrive.
+    deletes: Vec<Arc<Predicate>>,
+    /// Rows read and deleted (not counted in `consumed`).
+    pub deleted: u64,
 }
 
 impl SortedStream {
@@ -274,7 +280,16 @@ impl SortedStream {
             expected,
             exhausted: false,
             prefix_check: None,
+            deletes: Vec::new(),
+            deleted: 0,
         }
+    }
+
+    /// Delete the rows that match any of `deletes` as they are read: they are
+    /// counted in `deleted` and never reach the merge.
+    pub fn with_deletes(mut self, deletes: Vec<Arc<Predicate>>) -> Self {
+        self.deletes = deletes;
+        self
     }
 
     /// "row group G, row R" for the member's `offset`-th row.
@@ -332,17 +347,11 @@ impl SortedStream {
         if n == 0 {
             return Ok(());
         }
-        let batch = self
+        let mut batch = self
             .adapter
             .adapt(&raw)
             .map_err(|e| Error::arrow(&self.path, e))?;
-        let rows = layout
-            .convert(&batch)
-            .map_err(|e| Error::arrow(&self.path, e))?;
-        if let Some(d) = self.sorted.check(&rows, &batch, layout.sort()) {
-            let location = self.locate(self.loaded_rows + d.row as u64);
-            return Err(Error::unsorted(&self.path, location, &d, layout.sort()));
-        }
+        let first_row = self.loaded_rows;
         self.loaded_rows += n as u64;
         if self.loaded_rows > self.expected {
             return Err(Error::Invariant {
@@ -353,6 +362,25 @@ impl SortedStream {
                     self.expected
                 ),
             });
+        }
+        if !self.deletes.is_empty() {
+            let (keep, deleted) =
+                delete_mask(&self.deletes, &batch).map_err(|e| Error::arrow(&self.path, e))?;
+            if let Some(keep) = keep {
+                batch = arrow_select::filter::filter_record_batch(&batch, &keep)
+                    .map_err(|e| Error::arrow(&self.path, e))?;
+                self.deleted += deleted as u64;
+            }
+            if batch.num_rows() == 0 {
+                return Ok(());
+            }
+        }
+        let rows = layout
+            .convert(&batch)
+            .map_err(|e| Error::arrow(&self.path, e))?;
+        if let Some(d) = self.sorted.check(&rows, &batch, layout.sort()) {
+            let location = self.locate(first_row + d.row as u64);
+            return Err(Error::unsorted(&self.path, location, &d, layout.sort()));
         }
         self.batches.push_back(Loaded { batch, rows });
         Ok(())

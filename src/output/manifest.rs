@@ -52,11 +52,15 @@ pub struct Manifest {
     pub num_merge_ops: u64,
     /// Rows read.
     pub rows_in: u64,
-    /// Rows written: `rows_in - duplicates_dropped`.
+    /// Rows written: `rows_in - duplicates_dropped - rows_deleted`.
     pub rows_out: u64,
     /// Rows dropped by last-write-wins dedup (`merge --dedup`); absent when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub duplicates_dropped: u64,
+    /// Rows deleted by the row filter (tombstones applied by compaction);
+    /// absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_deleted: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub inputs: Vec<InputEntry>,
