@@ -312,3 +312,91 @@ fn bad_metadata_is_a_typed_error() {
     let err = InputFile::open(&path).unwrap_err().to_string();
     assert!(err.contains("qh.rg_partition_prefix_len"), "{err}");
 }
+
+/// Rewrite the footer of `path` so that row group `rg`'s statistics of column 0
+/// say its largest value is `max` (a writer whose statistics lie about its data).
+fn forge_max(path: &std::path::Path, rg: usize, max: &str) {
+    use parquet::data_type::ByteArray;
+    use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
+    use parquet::file::statistics::{Statistics, ValueStatistics};
+    let bytes = std::fs::read(path).unwrap();
+    let footer_len =
+        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let data_end = bytes.len() - 8 - footer_len as usize;
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes::Bytes::from(bytes.clone()))
+        .unwrap();
+    let mut builder = meta.into_builder();
+    let mut groups = builder.take_row_groups();
+    let mut group = groups[rg].clone().into_builder();
+    let mut columns = group.take_columns();
+    let Some(Statistics::ByteArray(s)) = columns[0].statistics().cloned() else {
+        panic!("column 0 has byte-array statistics")
+    };
+    let forged = ValueStatistics::new(
+        s.min_opt().cloned(),
+        Some(ByteArray::from(max)),
+        None,
+        s.null_count_opt(),
+        false,
+    );
+    columns[0] = columns[0]
+        .clone()
+        .into_builder()
+        .set_statistics(Statistics::ByteArray(forged))
+        .build()
+        .unwrap();
+    groups[rg] = group.set_column_metadata(columns).build().unwrap();
+    let meta = builder.set_row_groups(groups).build();
+    let mut out = bytes[..data_end].to_vec();
+    ParquetMetaDataWriter::new(&mut out, &meta)
+        .finish()
+        .unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+/// A row group whose statistics claim one prefix while its data holds two,
+/// merged with another input's row group of that prefix (so its rows stream
+/// through the merge, not a verbatim copy): PA-1 names the lying file, and no
+/// output is left.
+#[test]
+fn data_contradicting_statistics_is_pa1_in_a_merged_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let liar = dir.path().join("liar.parquet");
+    write_kv_file(
+        &liar,
+        &[vec!["a", "a", "b"], vec!["c"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Chunk,
+    );
+    forge_max(&liar, 0, "a");
+    let facts = InputFile::open(&liar).unwrap();
+    assert_eq!(facts.row_groups.len(), 2, "the forged footer reads back");
+    let other = dir.path().join("other.parquet");
+    write_kv_file(
+        &other,
+        &[vec!["a", "a"], vec!["c"]],
+        Some(SCHEMA),
+        Some(1),
+        EnabledStatistics::Chunk,
+    );
+    let out_dir = dir.path().join("out");
+    let run = common::bin()
+        .args(["merge", "--output-dir"])
+        .arg(&out_dir)
+        .arg(&liar)
+        .arg(&other)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("PA-1") && stderr.contains("liar.parquet"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -382,6 +382,11 @@ impl SortedStream {
             let location = self.locate(first_row + d.row as u64);
             return Err(Error::unsorted(&self.path, location, &d, layout.sort()));
         }
+        if let Some(check) = &self.prefix_check {
+            // PA-1 from the data (after deletes a row's location counts the
+            // deleted rows before it as if they were kept).
+            check.check(&batch, &self.path, |i| self.locate(first_row + i as u64))?;
+        }
         self.batches.push_back(Loaded { batch, rows });
         Ok(())
     }
