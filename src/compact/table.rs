@@ -5,7 +5,7 @@ use super::catalog::{Added, Catalog, JobRecord, Split, SplitState, TableSettings
 use super::failpoint;
 use super::sqlite::SqliteCatalog;
 use super::worker::{now_secs, Worker};
-use crate::input::{content_hash, InputFile, RowGroupInfo};
+use crate::input::{content_hash, row_group_min_max, InputFile, RowGroupInfo};
 use crate::key::{value_at, KeyValue};
 use crate::merge::{MergeBuilder, MergeOptions};
 use crate::output::durable::{create_new, link_no_replace, remove_if_exists, sync_dir};
@@ -447,22 +447,12 @@ pub fn split_of(input: &InputFile, id: String, skipped: Option<String>) -> Split
 /// trailing time column), from its row-group statistics; None without a time
 /// column, or when a row group has no statistics for it.
 fn time_bounds(input: &InputFile) -> Option<(KeyValue, KeyValue)> {
-    use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
     let schema = input.sort_schema();
     if schema.series_len() == schema.columns.len() {
         return None;
     }
     let column = &schema.columns.last()?.name;
-    // The footer with column statistics (the opened input keeps a slim one).
-    let meta = input.full_metadata().ok()?;
-    let converter = StatisticsConverter::try_new(
-        column,
-        input.metadata.schema(),
-        meta.file_metadata().schema_descr(),
-    )
-    .ok()?;
-    let mins = converter.row_group_mins(meta.row_groups()).ok()?;
-    let maxs = converter.row_group_maxes(meta.row_groups()).ok()?;
+    let (mins, maxs) = row_group_min_max(input, column)?;
     // Times are integers (seconds, or a timestamp's units), signed or not.
     let values = |a: &dyn arrow_array::Array| -> Option<Vec<i128>> {
         (0..a.len())

@@ -26,7 +26,7 @@ pub use prefix::{KeySource, MixedPrefix, RowGroupPrefix};
 pub use region_bytes::{
     fetch_blocks, row_groups_range, ChunkRead, ChunkSource, RegionBytes, COALESCE_LIMIT,
 };
-pub use time_stats::row_group_int_bounds;
+pub use time_stats::{row_group_int_bounds, row_group_min_max};
 
 use crate::key::{KeyValue, ValueKind};
 use crate::page::{LevelsCache, SharedFile};

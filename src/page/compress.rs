@@ -11,6 +11,7 @@
 //! parquet-rs would have written; the offset index and the chunk's sizes and
 //! offsets are rebuilt for the compressed pages.
 
+use super::body::with_body;
 use bytes::{Buf, Bytes};
 use parquet::arrow::arrow_writer::ArrowColumnChunk;
 use parquet::basic::Compression;
@@ -43,43 +44,14 @@ impl Compressor {
     /// `page` (as parquet-rs' page reader gives it back) with its body
     /// compressed as parquet-rs' column writer compresses it.
     fn page(&mut self, page: Page) -> Result<CompressedPage> {
-        match page {
-            Page::DataPage {
-                buf,
-                num_values,
-                encoding,
-                def_level_encoding,
-                rep_level_encoding,
-                statistics,
-            } => {
-                let page = Page::DataPage {
-                    buf: self.body(&buf)?,
-                    num_values,
-                    encoding,
-                    def_level_encoding,
-                    rep_level_encoding,
-                    statistics,
-                };
-                Ok(CompressedPage::new(page, buf.len()))
-            }
-            Page::DictionaryPage {
-                buf,
-                num_values,
-                encoding,
-                is_sorted,
-            } => {
-                let page = Page::DictionaryPage {
-                    buf: self.body(&buf)?,
-                    num_values,
-                    encoding,
-                    is_sorted,
-                };
-                Ok(CompressedPage::new(page, buf.len()))
-            }
-            Page::DataPageV2 { .. } => Err(ParquetError::General(
+        if let Page::DataPageV2 { .. } = page {
+            return Err(ParquetError::General(
                 "data page v2 chunks are compressed by parquet-rs' own writer".to_string(),
-            )),
+            ));
         }
+        let size = page.buffer().len();
+        let page = with_body(page, |body| self.body(body))?;
+        Ok(CompressedPage::new(page, size))
     }
 
     fn body(&mut self, body: &[u8]) -> Result<Bytes> {

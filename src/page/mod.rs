@@ -1,5 +1,6 @@
 //! The engine's own page path: parquet-rs decoding fed by one open file per input, and long-lived codecs on both sides.
 
+mod body; // a page with its body replaced, header fields kept
 mod codec; // long-lived decompressors, one per thread and codec kind
 mod compress; // output chunks' pages compressed with one long-lived compressor per output file
 mod file; // an input file opened once, read with positional reads

@@ -1,5 +1,6 @@
 //! A page reader over one column chunk: when parquet-rs was told the chunk is uncompressed, it passes page bytes through and this wrapper decompresses them with the thread's pooled codec.
 
+use super::body::with_body;
 use super::codec::decompress;
 use parquet::basic::Compression;
 use parquet::column::page::{Page, PageMetadata, PageReader};
@@ -76,32 +77,6 @@ fn whole(codec: Compression, buf: &[u8]) -> Result<bytes::Bytes> {
 /// compressed.
 fn inflate(codec: Compression, page: Page) -> Result<Page> {
     Ok(match page {
-        Page::DictionaryPage {
-            buf,
-            num_values,
-            encoding,
-            is_sorted,
-        } => Page::DictionaryPage {
-            buf: whole(codec, &buf)?,
-            num_values,
-            encoding,
-            is_sorted,
-        },
-        Page::DataPage {
-            buf,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        } => Page::DataPage {
-            buf: whole(codec, &buf)?,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        },
         Page::DataPageV2 {
             buf,
             num_values,
@@ -137,7 +112,7 @@ fn inflate(codec: Compression, page: Page) -> Result<Page> {
                 statistics,
             }
         }
-        other => other,
+        other => with_body(other, |buf| whole(codec, buf))?,
     })
 }
 
