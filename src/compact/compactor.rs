@@ -309,7 +309,7 @@ fn run_batch(
                 }
             }
             Outcome::Skipped { .. } => progress = true,
-            Outcome::Busy { .. } | Outcome::Failed { .. } => {}
+            Outcome::Busy { .. } | Outcome::Failed { .. } | Outcome::Fenced { .. } => {}
         }
         report.jobs.push(outcome);
     }

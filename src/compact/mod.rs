@@ -3,6 +3,7 @@
 //!
 //! - `catalog`: the catalog trait and its records (splits, leases, job history);
 //! - `sqlite`: the catalog in an SQLite file;
+//! - `postgres`: the catalog in PostgreSQL, shared by workers on many machines;
 //! - `table`: a table directory: create, open, add, list;
 //! - `live_set`: the reader's view of a table (`table ls --json`);
 //! - `worker`: job ids, leases and their heartbeat, dead-owner detection;
@@ -19,6 +20,7 @@ pub mod gc;
 pub mod job;
 pub mod live_set;
 pub mod policy;
+pub mod postgres;
 pub mod sqlite;
 pub mod table;
 pub mod worker;
@@ -29,6 +31,7 @@ pub use gc::{gc, GcReport};
 pub use job::Outcome;
 pub use live_set::{LiveSet, LiveSplit, LIVE_SET_VERSION};
 pub use policy::{JobKind, JobSpec, Policy, WindowPlan};
+pub use postgres::PgCatalog;
 pub use sqlite::SqliteCatalog;
 pub use table::Table;
 pub use worker::Worker;
