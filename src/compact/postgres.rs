@@ -89,7 +89,7 @@ CREATE TABLE pm_history (
 ";
 
 /// The database clock in Unix seconds, as SQL.
-const DB_NOW: &str = "(EXTRACT(EPOCH FROM now()))::bigint";
+const DB_NOW: &str = "floor(EXTRACT(EPOCH FROM now()))::bigint";
 
 const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, \
      created_at, state, retired_at, skipped, seq_min, seq_max, first_prefix, last_prefix, \
@@ -321,7 +321,7 @@ impl PgCatalog {
         // `id` and `tbl` are in both tables: qualify the split's.
         let columns = SPLIT_COLUMNS.replacen("id,", "s.id,", 1);
         let sql = format!(
-            "SELECT {columns}, (EXTRACT(EPOCH FROM j.lease_until))::bigint
+            "SELECT {columns}, floor(EXTRACT(EPOCH FROM j.lease_until))::bigint
              FROM pm_splits s LEFT JOIN pm_jobs j ON j.tbl = s.tbl AND j.id = s.lease_job
              WHERE s.tbl = $1 {filter} ORDER BY s.id"
         );
@@ -420,7 +420,7 @@ fn lease_problem(
 ) -> PgResult<Option<String>> {
     let row = query_opt(
         tx,
-        "SELECT lease_until >= now(), (EXTRACT(EPOCH FROM lease_until))::bigint
+        "SELECT lease_until >= now(), floor(EXTRACT(EPOCH FROM lease_until))::bigint
          FROM pm_jobs WHERE tbl = $1 AND id = $2 FOR UPDATE",
         &[&table, &job],
     )?;
@@ -754,7 +754,7 @@ impl Catalog for PgCatalog {
     fn live_jobs(&mut self, _now: i64) -> Result<Vec<Lease>> {
         let rows = query(
             &mut self.client,
-            "SELECT id, owner, (EXTRACT(EPOCH FROM lease_until))::bigint FROM pm_jobs
+            "SELECT id, owner, floor(EXTRACT(EPOCH FROM lease_until))::bigint FROM pm_jobs
              WHERE tbl = $1 AND lease_until >= now() ORDER BY id",
             &[&self.table],
         )
