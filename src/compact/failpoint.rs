@@ -1,6 +1,8 @@
 //! Failpoints for crash tests: `PREFIX_MERGE_FAILPOINT=NAME[:N]` aborts the process
 //! (no destructors, no cleanup, as a kill would) the N-th time (default first)
-//! the named point is reached. Unset, a point costs one relaxed atomic load.
+//! the named point is reached; `NAME:N:stop` stops it there instead (SIGSTOP to
+//! itself: a stall, until the test sends SIGCONT or SIGKILL). Unset, a point
+//! costs one relaxed atomic load.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -24,6 +26,8 @@ pub const FAILPOINTS: &[&str] = &[
 struct Armed {
     name: String,
     nth: u64,
+    /// Stop (SIGSTOP) instead of aborting.
+    stop: bool,
     hits: AtomicU64,
 }
 
@@ -32,13 +36,17 @@ fn armed() -> Option<&'static Armed> {
     ARMED
         .get_or_init(|| {
             let spec = std::env::var(FAILPOINT_ENV).ok()?;
-            let (name, nth) = match spec.split_once(':') {
-                Some((n, k)) => (n.to_string(), k.parse().ok()?),
-                None => (spec, 1),
+            let mut parts = spec.split(':');
+            let name = parts.next()?.to_string();
+            let nth = match parts.next() {
+                Some(k) => k.parse().ok()?,
+                None => 1,
             };
+            let stop = parts.next() == Some("stop");
             Some(Armed {
                 name,
                 nth,
+                stop,
                 hits: AtomicU64::new(0),
             })
         })
@@ -49,6 +57,12 @@ fn armed() -> Option<&'static Armed> {
 pub fn hit(name: &str) {
     if let Some(a) = armed() {
         if a.name == name && a.hits.fetch_add(1, Ordering::Relaxed) + 1 == a.nth {
+            if a.stop {
+                eprintln!("failpoint {name}: stopping");
+                let _ = signal_hook::low_level::raise(signal_hook::consts::SIGSTOP);
+                eprintln!("failpoint {name}: continued");
+                return;
+            }
             eprintln!("failpoint {name}: aborting");
             std::process::abort();
         }
