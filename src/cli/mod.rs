@@ -2,6 +2,7 @@
 
 mod cleanup;
 mod compact;
+mod compactor;
 mod demo;
 mod gen;
 mod inspect;
@@ -42,6 +43,8 @@ enum Command {
     Plan(compact::PlanArgs),
     /// Compact a table: run the policy's jobs under a memory budget.
     Compact(compact::CompactArgs),
+    /// The compactor service: compact the tables of a shared catalog until stopped.
+    Compactor(compactor::CompactorArgs),
 }
 
 /// Options for URLs (object storage), shared by the commands that take them.
@@ -78,10 +81,10 @@ pub struct CatalogArgs {
     /// TABLE is a directory with its own SQLite catalog.
     #[arg(long, global = true, value_name = "URL")]
     pub catalog: Option<String>,
-    /// Local work directory of a shared-catalog table whose splits are in a
-    /// bucket: the journals of its jobs, so that a worker restarted on this
-    /// machine cleans up after a dead one (default $PREFIX_MERGE_WORK_DIR/NAME,
-    /// else TMPDIR/prefix-merge-work/NAME).
+    /// Local work directory root for shared-catalog tables whose splits are in
+    /// a bucket: DIR/NAME holds the journals of a table's jobs, so that a
+    /// worker restarted on this machine cleans up after a dead one (default
+    /// $PREFIX_MERGE_WORK_DIR, else TMPDIR/prefix-merge-work).
     #[arg(long, global = true, value_name = "DIR")]
     pub work_dir: Option<std::path::PathBuf>,
 }
@@ -100,15 +103,19 @@ impl CatalogArgs {
             .filter(|u| !u.is_empty())
     }
 
-    /// The work directory of table `name` (see the flag).
-    pub fn work_dir(&self, name: &str) -> std::path::PathBuf {
+    /// The root of the tables' work directories (see the flag).
+    pub fn work_root(&self) -> std::path::PathBuf {
         match &self.work_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os(WORK_DIR_ENV)
                 .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| std::env::temp_dir().join("prefix-merge-work"))
-                .join(name),
+                .unwrap_or_else(|| std::env::temp_dir().join("prefix-merge-work")),
         }
+    }
+
+    /// The work directory of table `name`.
+    pub fn work_dir(&self, name: &str) -> std::path::PathBuf {
+        self.work_root().join(name)
     }
 }
 
@@ -180,6 +187,7 @@ pub fn run() -> ExitCode {
         Command::Table(a) => table::run(a),
         Command::Plan(a) => compact::run_plan(a),
         Command::Compact(a) => compact::run_compact(a),
+        Command::Compactor(a) => compactor::run(a),
     };
     match result {
         Ok(code) => code,

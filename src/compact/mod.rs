@@ -10,6 +10,8 @@
 //! - `policy`: which jobs to run (windows, stable-log levels, final merge, retention);
 //! - `job`: one job: prepare, lease, merge, commit, skip bad inputs;
 //! - `compactor`: rounds of jobs under a memory budget;
+//! - `service`: the long-running compactor over a shared catalog's tables;
+//! - `metrics`: the service's Prometheus metrics;
 //! - `gc`: deletion of retired splits after a grace period, orphans, dead jobs;
 //! - `failpoint`: crash points for the simulation tests.
 
@@ -19,8 +21,10 @@ pub mod failpoint;
 pub mod gc;
 pub mod job;
 pub mod live_set;
+pub mod metrics;
 pub mod policy;
 pub mod postgres;
+pub mod service;
 pub mod sqlite;
 pub mod table;
 pub mod worker;
