@@ -211,6 +211,13 @@ pub fn run_compact(a: CompactArgs) -> CliResult {
         return Ok(code);
     }
     let report = report.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    let (trips, waited) = prefix_merge::compact::postgres::catalog_stats();
+    if trips > 0 {
+        eprintln!(
+            "catalog: {trips} round trips, {:.3} s waiting",
+            waited.as_secs_f64()
+        );
+    }
     let interrupted = interrupts.signal().is_some();
     if a.json {
         print_json(&report)?;
