@@ -354,9 +354,13 @@ impl PgCatalog {
 
 static RENEWALS: AtomicU64 = AtomicU64::new(0);
 
+/// A client error as one line: the server's message, or the error and its cause.
 fn pg_detail(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),
     }
 }
