@@ -28,9 +28,10 @@ url="postgres://postgres@127.0.0.1:$port/postgres"
 psql() { "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -At -c "$1" postgres; }
 
 "$BIN" gen --output-dir "$work/in" --files "$FILES" --rows "$ROWS" --windows 4 >/dev/null
-first=$(ls "$work"/in/*.parquet | head -1)
+inputs=("$work"/in/*.parquet)
+first=${inputs[0]}
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), $(nproc) cores (shared by the workers, the server and the rest of the machine)"
-printf 'workers\twall_s\tjobs\tjobs_per_s\tround_trips_per_job\tcatalog_ms_per_job\n'
+printf 'workers\twall_s\tjobs\tjobs_per_s\tround_trips_per_job\tcatalog_ms_per_job\tconnections_per_job\tconnect_ms_per_job\n'
 for W in 1 2 4; do
     name="w$W"
     dir="$work/t$W"
@@ -44,7 +45,10 @@ for W in 1 2 4; do
     wait
     end=$(date +%s.%N)
     jobs=$(psql "SELECT count(*) FROM pm_history WHERE tbl = '$name' AND kind <> 'add'")
-    read -r trips secs < <(cat "$work/$name".*.err | awk '/^catalog: / {t += $2; s += $5} END {print t, s}')
-    awk -v w="$W" -v a="$start" -v b="$end" -v j="$jobs" -v t="$trips" -v s="$secs" 'BEGIN {
-        wall = b - a; printf "%d\t%.1f\t%d\t%.2f\t%.1f\t%.2f\n", w, wall, j, j / wall, t / j, 1000 * s / j }'
+    # "catalog: N round trips, S s waiting; of which C connections, CS s"
+    read -r trips secs conns csecs < <(cat "$work/$name".*.err |
+        awk '/^catalog: / {t += $2; s += $5; c += $10; cs += $12} END {print t, s, c, cs}')
+    awk -v w="$W" -v a="$start" -v b="$end" -v j="$jobs" -v t="$trips" -v s="$secs" \
+        -v c="$conns" -v cs="$csecs" 'BEGIN { wall = b - a
+        printf "%d\t%.1f\t%d\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\n", w, wall, j, j / wall, t / j, 1000 * s / j, c / j, 1000 * cs / j }'
 done

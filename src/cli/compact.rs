@@ -213,9 +213,11 @@ pub fn run_compact(a: CompactArgs) -> CliResult {
     let report = report.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     let (trips, waited) = prefix_merge::compact::postgres::catalog_stats();
     if trips > 0 {
+        let (connects, connecting) = prefix_merge::compact::postgres::connect_stats();
         eprintln!(
-            "catalog: {trips} round trips, {:.3} s waiting",
-            waited.as_secs_f64()
+            "catalog: {trips} round trips, {:.3} s waiting; of which {connects} connections, {:.3} s",
+            waited.as_secs_f64(),
+            connecting.as_secs_f64()
         );
     }
     let interrupted = interrupts.signal().is_some();

@@ -95,10 +95,23 @@ const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, 
      created_at, state, retired_at, skipped, seq_min, seq_max, first_prefix, last_prefix, \
      time_min, time_max, source";
 
-/// Statements sent and time spent waiting for them, over every PostgreSQL
-/// catalog in this process (for benchmarks and metrics).
+/// Round trips (statements, BEGIN and COMMIT; a connection's setup counts as
+/// one) and time spent waiting for them, over every PostgreSQL catalog in this
+/// process (for benchmarks and metrics).
 static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
 static CATALOG_NANOS: AtomicU64 = AtomicU64::new(0);
+/// Connections opened, and the time that took (part of the above).
+static CONNECTS: AtomicU64 = AtomicU64::new(0);
+static CONNECT_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Connections opened to the catalog so far in this process, and the time
+/// that took (included in [`catalog_stats`]).
+pub fn connect_stats() -> (u64, std::time::Duration) {
+    (
+        CONNECTS.load(Ordering::Relaxed),
+        std::time::Duration::from_nanos(CONNECT_NANOS.load(Ordering::Relaxed)),
+    )
+}
 
 /// Catalog round trips and the time spent in them so far in this process.
 pub fn catalog_stats() -> (u64, std::time::Duration) {
@@ -187,7 +200,11 @@ impl PgCatalog {
             )));
         }
         let t = Instant::now();
-        let client = counted(t, Client::connect(url, NoTls)).map_err(|e| Error::Catalog {
+        let client = Client::connect(url, NoTls);
+        let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        CONNECTS.fetch_add(1, Ordering::Relaxed);
+        CONNECT_NANOS.fetch_add(nanos, Ordering::Relaxed);
+        let client = counted(t, client).map_err(|e| Error::Catalog {
             path: PathBuf::from(display_url(url)),
             detail: format!("cannot connect: {}", pg_detail(&e)),
         })?;
@@ -221,7 +238,8 @@ impl PgCatalog {
     /// than this build. One process at a time (an advisory lock).
     fn migrate(&mut self) -> Result<()> {
         let r = (|| -> PgResult<std::result::Result<(), i32>> {
-            let mut tx = self.client.transaction()?;
+            let t = Instant::now();
+            let mut tx = counted(t, self.client.transaction())?;
             execute(
                 &mut tx,
                 "SELECT pg_advisory_xact_lock($1)",
@@ -249,7 +267,8 @@ impl PgCatalog {
                 // Later versions add their steps here (v < SCHEMA_VERSION).
                 Some(_) => {}
             }
-            tx.commit()?;
+            let t = Instant::now();
+            counted(t, tx.commit())?;
             Ok(Ok(()))
         })();
         match r.map_err(|e| self.err(e))? {
@@ -338,7 +357,8 @@ impl PgCatalog {
         f: impl FnOnce(&mut postgres::Transaction) -> PgResult<std::result::Result<T, R>>,
     ) -> Result<std::result::Result<T, R>> {
         let r = (|| {
-            let mut tx = self.client.transaction()?;
+            let t = Instant::now();
+            let mut tx = counted(t, self.client.transaction())?;
             let out = f(&mut tx)?;
             let t = Instant::now();
             if out.is_ok() {
