@@ -186,6 +186,16 @@ fn service_drains_the_queue_and_stops_on_sigterm() {
         "nothing left to do"
     );
 
+    // $PREFIX_MERGE_CATALOG names the catalog when --catalog is not given.
+    let ls = Command::new(env!("CARGO_BIN_EXE_prefix-merge"))
+        .args(["table", "ls", "t"])
+        .env("PREFIX_MERGE_CATALOG", &url)
+        .output()
+        .unwrap();
+    assert!(ls.status.success(), "{ls:?}");
+    let live = open_table(&dir).live().unwrap();
+    assert!(String::from_utf8_lossy(&ls.stdout).contains(&live[0].id));
+
     let (code, stderr) = terminate(child, Duration::from_secs(60));
     assert_eq!(code, Some(0), "{stderr}");
     let job_lines = stderr

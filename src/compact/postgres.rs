@@ -314,7 +314,7 @@ impl PgCatalog {
     pub fn tables(&mut self) -> Result<Vec<String>> {
         let rows = query(
             &mut self.client,
-            "SELECT name FROM pm_tables ORDER BY name",
+            "SELECT name FROM pm_tables ORDER BY name COLLATE \"C\"",
             &[],
         )
         .map_err(|e| self.err(e))?;
@@ -337,12 +337,13 @@ impl PgCatalog {
     }
 
     fn select_splits(&mut self, filter: &str, p: Params) -> Result<Vec<Split>> {
-        // `id` and `tbl` are in both tables: qualify the split's.
+        // `id` and `tbl` are in both tables: qualify the split's. Ids sort
+        // bytewise (as in SQLite), whatever the database's collation.
         let columns = SPLIT_COLUMNS.replacen("id,", "s.id,", 1);
         let sql = format!(
             "SELECT {columns}, floor(EXTRACT(EPOCH FROM j.lease_until))::bigint
              FROM pm_splits s LEFT JOIN pm_jobs j ON j.tbl = s.tbl AND j.id = s.lease_job
-             WHERE s.tbl = $1 {filter} ORDER BY s.id"
+             WHERE s.tbl = $1 {filter} ORDER BY s.id COLLATE \"C\""
         );
         let rows = query(&mut self.client, &sql, p).map_err(|e| self.err(e))?;
         rows.iter()
@@ -779,7 +780,7 @@ impl Catalog for PgCatalog {
         let rows = query(
             &mut self.client,
             "SELECT id, owner, floor(EXTRACT(EPOCH FROM lease_until))::bigint FROM pm_jobs
-             WHERE tbl = $1 AND lease_until >= now() ORDER BY id",
+             WHERE tbl = $1 AND lease_until >= now() ORDER BY id COLLATE \"C\"",
             &[&self.table],
         )
         .map_err(|e| self.err(e))?;

@@ -54,7 +54,8 @@ impl Run {
 
 fn command<S: AsRef<OsStr>>(args: &[S], failpoint: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefix-merge"));
-    cmd.args(args);
+    // A table is a directory unless a test names a catalog itself.
+    cmd.args(args).env_remove("PREFIX_MERGE_CATALOG");
     match failpoint {
         Some(fp) => cmd.env(FAILPOINT_ENV, fp),
         None => cmd.env_remove(FAILPOINT_ENV),
