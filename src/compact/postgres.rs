@@ -21,7 +21,8 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// The schema version this build writes and reads (`pm_schema.version`).
 pub const SCHEMA_VERSION: i32 = 1;
@@ -177,11 +178,65 @@ pub fn is_postgres_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
+/// Idle connections kept for reuse, with their URL: a job's connection and
+/// its heartbeat's come back here when dropped, so a job does not pay for two
+/// new backends.
+static IDLE: Mutex<Vec<(String, Client)>> = Mutex::new(Vec::new());
+/// At most this many idle connections are kept.
+const MAX_IDLE: usize = 16;
+
+/// A connection that goes back to [`IDLE`] when dropped (if still open).
+struct Pooled {
+    url: String,
+    client: Option<Client>,
+}
+
+impl Pooled {
+    fn get(&mut self) -> &mut Client {
+        match self.client.as_mut() {
+            Some(c) => c,
+            // Taken only by `drop`.
+            None => unreachable!("a pooled connection is used after it was returned"),
+        }
+    }
+
+    /// An idle connection to `url` that still answers, if any.
+    fn take_idle(url: &str) -> Option<Client> {
+        loop {
+            let mut client = {
+                let mut idle = IDLE.lock().ok()?;
+                let i = idle.iter().position(|(u, _)| u == url)?;
+                idle.swap_remove(i).1
+            };
+            let t = Instant::now();
+            if counted(t, client.is_valid(Duration::from_secs(5))).is_ok() {
+                return Some(client);
+            }
+        }
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if client.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = IDLE.lock() {
+            if idle.len() < MAX_IDLE {
+                idle.push((std::mem::take(&mut self.url), client));
+            }
+        }
+    }
+}
+
 /// One table's catalog in a PostgreSQL database.
 pub struct PgCatalog {
     url: String,
     table: String,
-    client: Client,
+    client: Pooled,
 }
 
 impl PgCatalog {
@@ -199,6 +254,16 @@ impl PgCatalog {
                 "'{table}': not a table name (letters, digits, '_', '-', '.'; at most 128)"
             )));
         }
+        if let Some(client) = Pooled::take_idle(url) {
+            return Ok(PgCatalog {
+                url: url.to_string(),
+                table: table.to_string(),
+                client: Pooled {
+                    url: url.to_string(),
+                    client: Some(client),
+                },
+            });
+        }
         let t = Instant::now();
         let client = Client::connect(url, NoTls);
         let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -211,7 +276,10 @@ impl PgCatalog {
         Ok(PgCatalog {
             url: url.to_string(),
             table: table.to_string(),
-            client,
+            client: Pooled {
+                url: url.to_string(),
+                client: Some(client),
+            },
         })
     }
 
@@ -239,7 +307,7 @@ impl PgCatalog {
     fn migrate(&mut self) -> Result<()> {
         let r = (|| -> PgResult<std::result::Result<(), i32>> {
             let t = Instant::now();
-            let mut tx = counted(t, self.client.transaction())?;
+            let mut tx = counted(t, self.client.get().transaction())?;
             execute(
                 &mut tx,
                 "SELECT pg_advisory_xact_lock($1)",
@@ -288,7 +356,7 @@ impl PgCatalog {
             "INSERT INTO pm_tables (name, settings, location, created_at) VALUES ($1, $2, $3, {DB_NOW})
              ON CONFLICT (name) DO NOTHING"
         );
-        let n = execute(&mut self.client, &sql, &[&self.table, &json, &location])
+        let n = execute(self.client.get(), &sql, &[&self.table, &json, &location])
             .map_err(|e| self.err(e))?;
         if n == 1 {
             Ok(())
@@ -300,7 +368,7 @@ impl PgCatalog {
     /// Where the table's split files live (None: no such table).
     pub fn location(&mut self) -> Result<Option<String>> {
         let row = query_opt(
-            &mut self.client,
+            self.client.get(),
             "SELECT location FROM pm_tables WHERE name = $1",
             &[&self.table],
         )
@@ -313,7 +381,7 @@ impl PgCatalog {
     /// Names of every table in the catalog.
     pub fn tables(&mut self) -> Result<Vec<String>> {
         let rows = query(
-            &mut self.client,
+            self.client.get(),
             "SELECT name FROM pm_tables ORDER BY name COLLATE \"C\"",
             &[],
         )
@@ -326,7 +394,7 @@ impl PgCatalog {
 
     /// Whether the database answers (for `/readyz`).
     pub fn ping(&mut self) -> Result<()> {
-        execute(&mut self.client, "SELECT 1", &[])
+        execute(self.client.get(), "SELECT 1", &[])
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -345,7 +413,7 @@ impl PgCatalog {
              FROM pm_splits s LEFT JOIN pm_jobs j ON j.tbl = s.tbl AND j.id = s.lease_job
              WHERE s.tbl = $1 {filter} ORDER BY s.id COLLATE \"C\""
         );
-        let rows = query(&mut self.client, &sql, p).map_err(|e| self.err(e))?;
+        let rows = query(self.client.get(), &sql, p).map_err(|e| self.err(e))?;
         rows.iter()
             .map(split_from_row)
             .collect::<PgResult<Vec<_>>>()
@@ -359,7 +427,7 @@ impl PgCatalog {
     ) -> Result<std::result::Result<T, R>> {
         let r = (|| {
             let t = Instant::now();
-            let mut tx = counted(t, self.client.transaction())?;
+            let mut tx = counted(t, self.client.get().transaction())?;
             let out = f(&mut tx)?;
             let t = Instant::now();
             if out.is_ok() {
@@ -559,7 +627,7 @@ impl Catalog for PgCatalog {
 
     fn settings(&mut self) -> Result<Option<TableSettings>> {
         let row = query_opt(
-            &mut self.client,
+            self.client.get(),
             "SELECT settings FROM pm_tables WHERE name = $1",
             &[&self.table],
         )
@@ -593,7 +661,7 @@ impl Catalog for PgCatalog {
         let json = serde_json::to_string(settings)
             .map_err(|e| Error::InvalidArgument(format!("table settings: {e}")))?;
         execute(
-            &mut self.client,
+            self.client.get(),
             "UPDATE pm_tables SET settings = $2 WHERE name = $1",
             &[&self.table, &json],
         )
@@ -609,7 +677,7 @@ impl Catalog for PgCatalog {
 
     fn live_at(&mut self, at: i64) -> Result<Vec<Split>> {
         let row = query_opt(
-            &mut self.client,
+            self.client.get(),
             "SELECT collected_until FROM pm_tables WHERE name = $1",
             &[&self.table],
         )
@@ -671,7 +739,7 @@ impl Catalog for PgCatalog {
         let secs = lease_secs(until, now_secs());
         // An expired lease is never revived: its job may already be fenced.
         let n = execute(
-            &mut self.client,
+            self.client.get(),
             "UPDATE pm_jobs SET lease_until = now() + make_interval(secs => $3),
                  renewals = renewals + 1
              WHERE tbl = $1 AND id = $2 AND lease_until >= now()",
@@ -778,7 +846,7 @@ impl Catalog for PgCatalog {
 
     fn live_jobs(&mut self, _now: i64) -> Result<Vec<Lease>> {
         let rows = query(
-            &mut self.client,
+            self.client.get(),
             "SELECT id, owner, floor(EXTRACT(EPOCH FROM lease_until))::bigint FROM pm_jobs
              WHERE tbl = $1 AND lease_until >= now() ORDER BY id COLLATE \"C\"",
             &[&self.table],
@@ -819,7 +887,7 @@ impl Catalog for PgCatalog {
 
     fn set_skipped(&mut self, split: &str, error: Option<&str>) -> Result<()> {
         execute(
-            &mut self.client,
+            self.client.get(),
             "UPDATE pm_splits SET skipped = $3 WHERE tbl = $1 AND id = $2",
             &[&self.table, &split, &error],
         )
@@ -857,7 +925,7 @@ impl Catalog for PgCatalog {
 
     fn history(&mut self) -> Result<Vec<JobRecord>> {
         let rows = query(
-            &mut self.client,
+            self.client.get(),
             "SELECT job, kind, inputs, outputs, bytes_in, bytes_out, committed_at
              FROM pm_history WHERE tbl = $1 ORDER BY seq",
             &[&self.table],
