@@ -146,6 +146,15 @@ pub enum Error {
     /// The table catalog (a database file) failed or refused an operation.
     #[error("{path}: catalog: {detail}")]
     Catalog { path: PathBuf, detail: String },
+    /// A job's commit was fenced: its lease expired or was taken over (its
+    /// worker stalled past it), so nothing of it was committed; its outputs
+    /// are orphans for gc.
+    #[error("{path}: catalog: job {job} not committed (lease lost): {detail}")]
+    LeaseLost {
+        path: PathBuf,
+        job: String,
+        detail: String,
+    },
     /// A commit refused to register content the table already holds (a race of
     /// two adds of the same file; `table add` reports it as already there).
     #[error("{path}: catalog: the same content is already in the table as {existing}")]
@@ -220,6 +229,7 @@ impl Error {
             | Error::OutputExists { path }
             | Error::NotADirectory { path }
             | Error::Catalog { path, .. }
+            | Error::LeaseLost { path, .. }
             | Error::DuplicateContent { path, .. } => Some(path),
             Error::Storage { .. }
             | Error::UnknownSortColumn { .. }

@@ -17,7 +17,7 @@ use common::table::{
 };
 use prefix_merge::compact::gc::{remove_orphans, GcReport};
 use prefix_merge::compact::{
-    Catalog, JobRecord, Lease, Split, SplitState, SqliteCatalog, Table, TableSettings,
+    Catalog, JobRecord, Lease, PgCatalog, Split, SplitState, SqliteCatalog, Table, TableSettings,
 };
 use prefix_merge::gen::WINDOW_START;
 use serde_json::Value;
@@ -165,7 +165,7 @@ type Hook = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;
 /// An SQLite catalog that runs a hook once, right after the first read of
 /// splits or jobs: another worker acting between two reads of one operation.
 struct Interleaved {
-    inner: SqliteCatalog,
+    inner: Box<dyn Catalog>,
     hook: Hook,
 }
 
@@ -263,9 +263,33 @@ impl Catalog for Interleaved {
 /// reads, A must not delete the output: it is live from B's commit on.
 #[test]
 fn orphan_sweep_keeps_an_output_committed_during_it() {
+    sweep_race(None);
+}
+
+/// The same interleaving with the table in a PostgreSQL catalog.
+#[test]
+fn orphan_sweep_keeps_an_output_committed_during_it_on_postgres() {
+    let Some(pg) = common::postgres::PgServer::start() else {
+        return;
+    };
+    sweep_race(Some(&pg.database("sweep")));
+}
+
+/// The sweep race on the table's own SQLite catalog, or (`catalog`: its URL)
+/// on a PostgreSQL one.
+fn sweep_race(catalog: Option<&str>) {
     let tmp = tempfile::tempdir().unwrap();
     let table = tmp.path().join("t");
+    if let Some(url) = catalog {
+        common::table::use_shared_catalog(&table, url, "t");
+    }
     create_table(&table, false);
+    let open = |table: &std::path::Path| -> Box<dyn Catalog> {
+        match catalog {
+            Some(url) => Box::new(PgCatalog::open(url, "t").unwrap()),
+            None => Box::new(SqliteCatalog::open(&table.join("catalog.sqlite")).unwrap()),
+        }
+    };
     let cfg = gen_config(2, 200, 3);
     let files: Vec<PathBuf> = (0..2)
         .map(|f| gen_file(&tmp.path().join("in"), &cfg, f, 0, 1))
@@ -273,13 +297,12 @@ fn orphan_sweep_keeps_an_output_committed_during_it() {
     let (run, added) = add(&table, &files, None);
     run.expect_ok("table add");
     let inputs: Vec<String> = added.into_iter().map(|(_, id)| id).collect();
-    let db = table.join("catalog.sqlite");
     let now = prefix_merge::compact::worker::now_secs();
 
     // Worker B: lease both splits, publish an output (a copy of the first input
     // stands in for the merge), not yet committed.
     let job = "merge-01RACERACERACERACERACERAC".to_string();
-    let mut b = SqliteCatalog::open(&db).unwrap();
+    let mut b = open(&table);
     let lease = Lease {
         job: job.clone(),
         owner: "another-host:1:1".into(),
@@ -311,7 +334,7 @@ fn orphan_sweep_keeps_an_output_committed_during_it() {
             .unwrap();
     }))));
     let catalog = Interleaved {
-        inner: SqliteCatalog::open(&db).unwrap(),
+        inner: open(&table),
         hook: hook.clone(),
     };
     let mut a = Table::with_catalog(&table, Box::new(catalog)).unwrap();

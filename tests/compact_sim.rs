@@ -19,11 +19,12 @@ mod common;
 
 use common::table::{
     add, assert_no_strays, assert_same_rows, check_live_set, create_table, file_cells, file_window,
-    gen_config, gen_file, history, key_positions, live, pm, row_text, Run,
+    gen_config, gen_file, history, key_positions, live, open_table, pm, row_text, table_args,
+    use_shared_catalog, Run,
 };
 use common::Cell;
 use prefix_merge::compact::failpoint::FAILPOINTS;
-use prefix_merge::compact::{JobRecord, Table};
+use prefix_merge::compact::JobRecord;
 use prefix_merge::gen::{GenConfig, WINDOW_START};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -643,6 +644,22 @@ impl Tally {
 
 #[test]
 fn compaction_survives_seeded_kills() {
+    simulate(None);
+}
+
+/// The same simulation with both tables in a PostgreSQL catalog (a server the
+/// test starts; their split files in local directories).
+#[test]
+fn compaction_survives_seeded_kills_on_postgres() {
+    let Some(pg) = common::postgres::PgServer::start() else {
+        return;
+    };
+    simulate(Some(&pg.database("sim")));
+}
+
+/// Run the simulation; `catalog`: the shared catalog's URL (None: each table
+/// has its own SQLite catalog).
+fn simulate(catalog: Option<&str>) {
     let started = std::time::Instant::now();
     let seed = std::env::var("COMPACT_SIM_SEED")
         .ok()
@@ -652,6 +669,11 @@ fn compaction_survives_seeded_kills() {
     let mut rng = Rng(seed);
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
+    if let Some(url) = catalog {
+        for name in ["plain", "dedup"] {
+            use_shared_catalog(&root.join(name), url, name);
+        }
+    }
 
     // 140 + 140 generated files of 200 and 150 rows; both configs are for 160
     // files (the window length depends on it).
@@ -785,21 +807,25 @@ fn compaction_survives_seeded_kills() {
                 t.name
             );
             run = pm(
-                &args![
-                    "compact",
-                    &t.dir,
-                    "--until-stable",
-                    "--merge-factor",
-                    merge_factor.to_string(),
-                    "--max-merge-factor",
-                    max_merge_factor.to_string(),
-                    "--maturity-age",
-                    format!("{MATURITY_SECS}s"),
-                    "--jobs",
-                    jobs.to_string(),
-                    "--now",
-                    now.to_string(),
-                ],
+                &[
+                    args!["compact"].to_vec(),
+                    table_args(&t.dir),
+                    args![
+                        "--until-stable",
+                        "--merge-factor",
+                        merge_factor.to_string(),
+                        "--max-merge-factor",
+                        max_merge_factor.to_string(),
+                        "--maturity-age",
+                        format!("{MATURITY_SECS}s"),
+                        "--jobs",
+                        jobs.to_string(),
+                        "--now",
+                        now.to_string(),
+                    ]
+                    .to_vec(),
+                ]
+                .concat(),
                 fp.as_deref(),
             );
         } else {
@@ -817,7 +843,12 @@ fn compaction_survives_seeded_kills() {
                 t.name
             );
             run = pm(
-                &args!["table", "gc", &t.dir, "--grace", "0s"],
+                &[
+                    args!["table", "gc"].to_vec(),
+                    table_args(&t.dir),
+                    args!["--grace", "0s"].to_vec(),
+                ]
+                .concat(),
                 fp.as_deref(),
             );
         }
@@ -860,23 +891,36 @@ fn compaction_survives_seeded_kills() {
             t.note_added(&added, &run);
         }
         pm(
-            &args![
-                "compact",
-                &t.dir,
-                "--until-stable",
-                "--merge-factor",
-                "3",
-                "--max-merge-factor",
-                "5",
-                "--maturity-age",
-                format!("{MATURITY_SECS}s"),
-                "--now",
-                final_now.to_string(),
-            ],
+            &[
+                args!["compact"].to_vec(),
+                table_args(&t.dir),
+                args![
+                    "--until-stable",
+                    "--merge-factor",
+                    "3",
+                    "--max-merge-factor",
+                    "5",
+                    "--maturity-age",
+                    format!("{MATURITY_SECS}s"),
+                    "--now",
+                    final_now.to_string(),
+                ]
+                .to_vec(),
+            ]
+            .concat(),
             None,
         )
         .expect_ok("final compact");
-        pm(&args!["table", "gc", &t.dir, "--grace", "0s"], None).expect_ok("final gc");
+        pm(
+            &[
+                args!["table", "gc"].to_vec(),
+                table_args(&t.dir),
+                args!["--grace", "0s"].to_vec(),
+            ]
+            .concat(),
+            None,
+        )
+        .expect_ok("final gc");
         t.sync();
         t.check_catalog();
     }
@@ -896,7 +940,7 @@ fn compaction_survives_seeded_kills() {
         );
         assert_eq!(windows.len(), WINDOWS);
         // No job left behind by the killed processes.
-        let mut table = Table::open(&t.dir).unwrap();
+        let mut table = open_table(&t.dir);
         let jobs = table.catalog().live_jobs(i64::MIN).unwrap();
         assert!(jobs.is_empty(), "{}: jobs left: {jobs:?}", t.name);
         assert!(table.skipped().unwrap().is_empty());

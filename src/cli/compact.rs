@@ -3,7 +3,9 @@
 
 use super::merge::parse_size;
 use super::signals::Interrupts;
-use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
+use super::{
+    open_table, print_json, CatalogArgs, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION,
+};
 use prefix_merge::compact::compactor::idle_windows;
 use prefix_merge::compact::{compact, plan, CompactOptions, CompactReport, Outcome, Policy, Table};
 use prefix_merge::Error;
@@ -121,6 +123,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
+    catalog: CatalogArgs,
+    #[command(flatten)]
     policy: PolicyArgs,
     #[arg(long)]
     json: bool,
@@ -131,6 +135,8 @@ pub struct CompactArgs {
     table: PathBuf,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    catalog: CatalogArgs,
     #[command(flatten)]
     policy: PolicyArgs,
     /// Repeat until the policy has nothing left to do.
@@ -150,7 +156,7 @@ pub struct CompactArgs {
 }
 
 pub fn run_plan(a: PlanArgs) -> CliResult {
-    let mut table = open_table(&a.table, &a.storage)?;
+    let mut table = open_table(&a.table, &a.storage, &a.catalog)?;
     let options = a.policy.options(&table)?;
     let jobs = plan(&mut table, &options).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
     let idle = idle_windows(&mut table, &options).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
@@ -191,7 +197,7 @@ pub fn run_compact(a: CompactArgs) -> CliResult {
     if a.jobs == 0 {
         return Err(super::flag_error("--jobs must be at least 1"));
     }
-    let mut table = open_table(&a.table, &a.storage)?;
+    let mut table = open_table(&a.table, &a.storage, &a.catalog)?;
     let options = CompactOptions {
         until_stable: a.until_stable,
         jobs: a.jobs,
@@ -205,6 +211,15 @@ pub fn run_compact(a: CompactArgs) -> CliResult {
         return Ok(code);
     }
     let report = report.map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    let (trips, waited) = prefix_merge::compact::postgres::catalog_stats();
+    if trips > 0 {
+        let (connects, connecting) = prefix_merge::compact::postgres::connect_stats();
+        eprintln!(
+            "catalog: {trips} round trips, {:.3} s waiting; of which {connects} connections, {:.3} s",
+            waited.as_secs_f64(),
+            connecting.as_secs_f64()
+        );
+    }
     let interrupted = interrupts.signal().is_some();
     if a.json {
         print_json(&report)?;
@@ -277,6 +292,9 @@ fn print_report(report: &CompactReport, interrupted: bool) {
                 }
             }
             Outcome::Failed { job, error } => println!("{job}: failed: {error}"),
+            Outcome::Fenced { job, error } => {
+                println!("{job}: fenced, not committed: {error}")
+            }
         }
     }
     println!(

@@ -1,7 +1,9 @@
 //! `prefix-merge table create|add|ls|delete|tombstones|settings|skipped|gc`: a table of splits and its catalog.
 
 use super::signals::Interrupts;
-use super::{open_table, print_json, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION};
+use super::{
+    open_table, print_json, CatalogArgs, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION,
+};
 use prefix_merge::compact::{gc, Added, Split, Table, TableSettings, Worker};
 use prefix_merge::SortSchema;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,8 @@ pub struct TableArgs {
     command: TableCommand,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    catalog: CatalogArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -38,7 +42,9 @@ enum TableCommand {
         #[arg(long)]
         dedup: bool,
         /// Keep the split files in a bucket under this URL prefix
-        /// (s3://bucket/prefix, gs://, az://); the catalog stays in TABLE.
+        /// (s3://bucket/prefix, gs://, az://); the catalog stays in TABLE. With
+        /// --catalog (TABLE is then a name) it is required and may also be an
+        /// absolute local directory.
         #[arg(long)]
         splits_url: Option<String>,
         /// Store a setting KEY=VALUE (repeatable; see `table settings`).
@@ -145,12 +151,25 @@ pub fn run(a: TableArgs) -> CliResult {
             let (sort_schema, prefix_len) = usage(create_schema(sort_schema, like, prefix_len))?;
             let mut settings = TableSettings::new(sort_schema.to_string(), prefix_len, dedup);
             usage(apply_sets(&mut settings, &set))?;
-            match &splits_url {
-                Some(url) => {
+            match (a.catalog.url(), &splits_url) {
+                (Some(catalog), Some(url)) => {
+                    let storage = usage(a.storage.storage())?;
+                    let name = usage(super::table_name(&table))?;
+                    let work = a.catalog.work_dir(name);
+                    usage(Table::create_in_catalog(
+                        &catalog, name, settings, url, &work, storage,
+                    ))?
+                }
+                (Some(_), None) => {
+                    return Err(super::flag_error(
+                        "a table in a shared catalog needs --splits-url (a bucket URL or an absolute directory)",
+                    ))
+                }
+                (None, Some(url)) => {
                     let storage = usage(a.storage.storage())?;
                     usage(Table::create_in_bucket(&table, settings, url, storage))?
                 }
-                None => usage(Table::create(&table, settings))?,
+                (None, None) => usage(Table::create(&table, settings))?,
             };
             println!(
                 "created table {} (sort schema {sort_schema}, P={prefix_len}, dedup {})",
@@ -164,9 +183,16 @@ pub fn run(a: TableArgs) -> CliResult {
             promote,
             sort_schema,
             files,
-        } => add(&table, &a.storage, promote, sort_schema.as_ref(), &files),
+        } => add(
+            &table,
+            &a.storage,
+            &a.catalog,
+            promote,
+            sort_schema.as_ref(),
+            &files,
+        ),
         TableCommand::Ls { table, json, at } => {
-            let mut t = open_table(&table, &a.storage)?;
+            let mut t = open_table(&table, &a.storage, &a.catalog)?;
             if json {
                 return print_json(&usage(t.live_set(at))?);
             }
@@ -182,7 +208,7 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Settings { table, set, json } => {
-            let mut t = open_table(&table, &a.storage)?;
+            let mut t = open_table(&table, &a.storage, &a.catalog)?;
             if !set.is_empty() {
                 let mut settings = t.settings().clone();
                 usage(apply_sets(&mut settings, &set))?;
@@ -207,7 +233,7 @@ pub fn run(a: TableArgs) -> CliResult {
             from,
             to,
         } => {
-            let mut t = open_table(&table, &a.storage)?;
+            let mut t = open_table(&table, &a.storage, &a.catalog)?;
             let tombstone = usage(t.delete(&predicate, from, to))?;
             println!(
                 "tombstone {} recorded at seq {}: {}",
@@ -216,7 +242,7 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Tombstones { table, json } => {
-            let reports = usage(open_table(&table, &a.storage)?.tombstone_reports())?;
+            let reports = usage(open_table(&table, &a.storage, &a.catalog)?.tombstone_reports())?;
             if json {
                 return print_json(&reports);
             }
@@ -240,7 +266,7 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Skipped { table, json } => {
-            let skipped = usage(open_table(&table, &a.storage)?.skipped())?;
+            let skipped = usage(open_table(&table, &a.storage, &a.catalog)?.skipped())?;
             if json {
                 return print_json(&skipped);
             }
@@ -251,7 +277,7 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Gc { table, grace, json } => {
-            let mut t = open_table(&table, &a.storage)?;
+            let mut t = open_table(&table, &a.storage, &a.catalog)?;
             let now = prefix_merge::compact::worker::now_secs();
             let report = gc(&mut t, grace, now).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
             if json {
@@ -357,12 +383,13 @@ fn apply_sets(settings: &mut TableSettings, sets: &[String]) -> prefix_merge::Re
 fn add(
     table: &Path,
     storage: &StorageArgs,
+    catalog: &CatalogArgs,
     promote: bool,
     sort_schema: Option<&SortSchema>,
     files: &[PathBuf],
 ) -> CliResult {
     let cancel = Arc::new(AtomicBool::new(false));
-    let mut t = open_table(table, storage)?.with_cancel(cancel.clone());
+    let mut t = open_table(table, storage, catalog)?.with_cancel(cancel.clone());
     let interrupts = Interrupts::watch(cancel, &t.splits_dir())?;
     let worker = Worker::new(Duration::from_secs(600));
     let n = files.len();

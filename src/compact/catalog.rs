@@ -1,5 +1,6 @@
 //! The catalog: which splits of a table are live, who holds them, and the record
-//! of every committed job, behind a small trait (SQLite today, a server later).
+//! of every committed job, behind a small trait (SQLite for a table directory,
+//! PostgreSQL for tables shared by several machines).
 
 use crate::Result;
 use serde::Serialize;
@@ -245,6 +246,11 @@ pub enum Added {
 }
 
 /// A transactional store of a table's splits and jobs. Every method is atomic.
+///
+/// Times (`now`, a lease's `until`) are the caller's clock. An implementation
+/// shared by several machines may use its own clock instead for expiry and
+/// timestamps, taking only a lease's length from `until - now`
+/// (see [`super::postgres`]).
 pub trait Catalog: Send {
     /// Another connection to the same catalog (for another thread).
     fn connect(&self) -> Result<Box<dyn Catalog>>;
@@ -276,8 +282,11 @@ pub trait Catalog: Send {
     /// live, the job record is written and the job's lease ends. Outputs get
     /// their sequence numbers here: an add's output (a job without inputs) the
     /// table's next number, a merge's outputs the range of its inputs. Fails,
-    /// changing nothing, when an input is no longer live or is claimed by
-    /// another job, or when an output's `source` is already in the table.
+    /// changing nothing: with [`crate::Error::LeaseLost`] when the job's lease
+    /// is gone or expired or an input is no longer held by the job (fencing:
+    /// the caller reports the job fenced), with
+    /// [`crate::Error::DuplicateContent`] when an output's `source` is already
+    /// in the table.
     fn commit_job(
         &mut self,
         record: &JobRecord,

@@ -41,6 +41,24 @@ pub struct CompactOptions {
     /// released, nothing committed) and no new job starts; `compact` then
     /// returns what it did so far.
     pub cancel: Arc<AtomicBool>,
+    /// Set to stop starting jobs: running ones finish (and commit), then
+    /// `compact` returns (a service's drain; `cancel` cuts it short).
+    pub stop: Arc<AtomicBool>,
+    /// Told of every job's outcome and how long it ran (metrics, logs).
+    pub observer: Option<JobObserver>,
+}
+
+/// What a [`JobObserver`] calls.
+pub type ObserveJob = dyn Fn(&Outcome, Duration) + Send + Sync;
+
+/// A callback told of each job's outcome and duration (from its thread).
+#[derive(Clone)]
+pub struct JobObserver(pub Arc<ObserveJob>);
+
+impl std::fmt::Debug for JobObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JobObserver")
+    }
 }
 
 impl Default for CompactOptions {
@@ -55,6 +73,8 @@ impl Default for CompactOptions {
             now: None,
             max_rounds: 10_000,
             cancel: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+            observer: None,
         }
     }
 }
@@ -211,7 +231,8 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
         }
     }
     let policy = options.policy_for(table);
-    let cancelled = || options.cancel.load(Ordering::Relaxed);
+    let cancelled =
+        || options.cancel.load(Ordering::Relaxed) || options.stop.load(Ordering::Relaxed);
     while !cancelled() {
         report.rounds += 1;
         let now = options.now();
@@ -262,7 +283,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
                     table,
                     std::mem::take(&mut batch),
                     budget,
-                    &worker,
+                    (&worker, options),
                     &mut report,
                 )?;
                 budget = 0;
@@ -271,7 +292,7 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
             batch.push((id, ready));
         }
         if !batch.is_empty() && !cancelled() {
-            progress |= run_batch(table, batch, budget, &worker, &mut report)?;
+            progress |= run_batch(table, batch, budget, (&worker, options), &mut report)?;
         }
         // A job that failed for a reason no input explains (disk full...) would
         // fail again: stop and report it.
@@ -297,7 +318,7 @@ fn run_batch(
     table: &mut Table,
     batch: Vec<(String, ReadyJob)>,
     budget: u64,
-    worker: &Worker,
+    (worker, options): (&Worker, &CompactOptions),
     report: &mut CompactReport,
 ) -> Result<bool> {
     let mut progress = false;
@@ -311,7 +332,14 @@ fn run_batch(
             .into_iter()
             .zip(catalogs)
             .map(|((id, ready), mut catalog)| {
-                scope.spawn(move || job::run(ready, &id, catalog.as_mut(), worker))
+                scope.spawn(move || {
+                    let started = std::time::Instant::now();
+                    let outcome = job::run(ready, &id, catalog.as_mut(), worker);
+                    if let (Some(observer), Ok(o)) = (&options.observer, &outcome) {
+                        (observer.0)(o, started.elapsed());
+                    }
+                    outcome
+                })
             })
             .collect();
         handles
@@ -342,7 +370,7 @@ fn run_batch(
                 }
             }
             Outcome::Skipped { .. } => progress = true,
-            Outcome::Busy { .. } | Outcome::Failed { .. } => {}
+            Outcome::Busy { .. } | Outcome::Failed { .. } | Outcome::Fenced { .. } => {}
         }
         report.jobs.push(outcome);
     }

@@ -147,10 +147,30 @@ pub enum Outcome {
     },
     /// The job failed for a reason no single input explains.
     Failed { job: String, error: String },
+    /// The commit was refused because the job's lease was lost (its worker
+    /// stalled past it, and it may have been taken over): nothing committed,
+    /// its outputs removed (or left as orphans for gc).
+    Fenced { job: String, error: String },
 }
 
-/// Run a prepared job to its end: lease, merge, commit.
+/// Run a prepared job to its end: lease, merge, commit. A commit refused
+/// because the lease was lost ends as [`Outcome::Fenced`].
 pub fn run(
+    ready: ReadyJob,
+    job: &str,
+    catalog: &mut dyn Catalog,
+    worker: &Worker,
+) -> Result<Outcome> {
+    match run_leased(ready, job, catalog, worker) {
+        Err(Error::LeaseLost { detail, .. }) => Ok(Outcome::Fenced {
+            job: job.into(),
+            error: detail,
+        }),
+        other => other,
+    }
+}
+
+fn run_leased(
     ready: ReadyJob,
     job: &str,
     catalog: &mut dyn Catalog,

@@ -3,6 +3,7 @@
 //!
 //! - `catalog`: the catalog trait and its records (splits, leases, job history);
 //! - `sqlite`: the catalog in an SQLite file;
+//! - `postgres`: the catalog in PostgreSQL, shared by workers on many machines;
 //! - `table`: a table directory: create, open, add, list;
 //! - `delete`: tombstones: which apply to a split, delete-only jobs, retirement;
 //! - `live_set`: the reader's view of a table (`table ls --json`);
@@ -10,6 +11,8 @@
 //! - `policy`: which jobs to run (windows, stable-log levels, final merge, retention);
 //! - `job`: one job: prepare, lease, merge, commit, skip bad inputs;
 //! - `compactor`: rounds of jobs under a memory budget;
+//! - `service`: the long-running compactor over a shared catalog's tables;
+//! - `metrics`: the service's Prometheus metrics;
 //! - `gc`: deletion of retired splits after a grace period, orphans, dead jobs;
 //! - `failpoint`: crash points for the simulation tests.
 
@@ -20,7 +23,10 @@ pub mod failpoint;
 pub mod gc;
 pub mod job;
 pub mod live_set;
+pub mod metrics;
 pub mod policy;
+pub mod postgres;
+pub mod service;
 pub mod sqlite;
 pub mod table;
 pub mod worker;
@@ -32,6 +38,7 @@ pub use gc::{gc, GcReport};
 pub use job::Outcome;
 pub use live_set::{LiveSet, LiveSplit, LIVE_SET_VERSION};
 pub use policy::{JobKind, JobSpec, Policy, WindowPlan};
+pub use postgres::PgCatalog;
 pub use sqlite::SqliteCatalog;
 pub use table::Table;
 pub use worker::Worker;

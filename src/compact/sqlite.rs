@@ -582,9 +582,10 @@ impl Catalog for SqliteCatalog {
         match refused {
             None => Ok(()),
             Some(Refusal::Duplicate(existing)) => Err(Error::DuplicateContent { path, existing }),
-            Some(Refusal::Problem(detail)) => Err(Error::Catalog {
+            Some(Refusal::Problem(detail)) => Err(Error::LeaseLost {
                 path,
-                detail: format!("job {} not committed: {detail}", record.job),
+                job: record.job.clone(),
+                detail,
             }),
         }
     }

@@ -3,6 +3,7 @@
 
 use super::catalog::{Added, Catalog, JobRecord, Split, SplitState, TableSettings};
 use super::failpoint;
+use super::postgres::PgCatalog;
 use super::sqlite::SqliteCatalog;
 use super::worker::{now_secs, Worker};
 use crate::input::{content_hash, row_group_min_max, InputFile, RowGroupInfo};
@@ -89,6 +90,82 @@ impl Table {
         table.splits_url = Some(url.to_string());
         table.storage = storage;
         Ok(table)
+    }
+
+    /// Create table `name` in the PostgreSQL catalog at `catalog_url`, its
+    /// split files at `location`: an object-store URL prefix (journals of its
+    /// jobs then go to `work_dir`, a local directory), or an absolute local
+    /// directory laid out like an SQLite table's but without its catalog file
+    /// (`splits/` inside; `work_dir` unused).
+    pub fn create_in_catalog(
+        catalog_url: &str,
+        name: &str,
+        settings: TableSettings,
+        location: &str,
+        work_dir: &Path,
+        storage: Arc<Storage>,
+    ) -> Result<Table> {
+        settings.sort_schema.parse::<SortSchema>()?;
+        let location = location.trim_end_matches('/');
+        let remote = storage.resolve(Path::new(location))?.remote().is_some();
+        if !remote && !Path::new(location).is_absolute() {
+            return Err(Error::InvalidArgument(format!(
+                "'{location}': the splits of a table in a shared catalog go to an object-store URL or an absolute directory"
+            )));
+        }
+        let mut catalog = PgCatalog::open(catalog_url, name)?;
+        let dir = if remote {
+            work_dir.to_path_buf()
+        } else {
+            PathBuf::from(location)
+        };
+        std::fs::create_dir_all(dir.join(SPLITS_DIR)).map_err(|e| Error::io(&dir, e))?;
+        sync_dir(&dir)?;
+        catalog.create(&settings, location)?;
+        Ok(Table {
+            dir,
+            catalog: Box::new(catalog),
+            settings,
+            splits_url: remote.then(|| location.to_string()),
+            storage,
+            cancel: Arc::default(),
+        })
+    }
+
+    /// Open table `name` of the PostgreSQL catalog at `catalog_url` (see
+    /// [`Table::create_in_catalog`] for `work_dir`).
+    pub fn open_in_catalog(
+        catalog_url: &str,
+        name: &str,
+        work_dir: &Path,
+        storage: Arc<Storage>,
+    ) -> Result<Table> {
+        let mut catalog = PgCatalog::open(catalog_url, name)?;
+        let Some(location) = catalog.location()? else {
+            return Err(Error::Catalog {
+                path: catalog.name(),
+                detail: "no such table; create it with `prefix-merge table create NAME --catalog URL --splits-url URL`".into(),
+            });
+        };
+        let remote = storage.resolve(Path::new(&location))?.remote().is_some();
+        let dir = if remote {
+            work_dir.to_path_buf()
+        } else {
+            PathBuf::from(&location)
+        };
+        std::fs::create_dir_all(dir.join(SPLITS_DIR)).map_err(|e| Error::io(&dir, e))?;
+        let settings = catalog.settings()?.ok_or_else(|| Error::Catalog {
+            path: catalog.name(),
+            detail: "the table has no settings".into(),
+        })?;
+        Ok(Table {
+            dir,
+            catalog: Box::new(catalog),
+            settings,
+            splits_url: remote.then_some(location),
+            storage,
+            cancel: Arc::default(),
+        })
     }
 
     /// Use `storage` (options, credentials) for the table's bucket.

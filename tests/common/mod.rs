@@ -2,6 +2,7 @@
 //! row groups are laid out exactly as a test needs.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod proxy;
 pub mod s3;
 pub mod table;

@@ -54,7 +54,8 @@ impl Run {
 
 fn command<S: AsRef<OsStr>>(args: &[S], failpoint: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefix-merge"));
-    cmd.args(args);
+    // A table is a directory unless a test names a catalog itself.
+    cmd.args(args).env_remove("PREFIX_MERGE_CATALOG");
     match failpoint {
         Some(fp) => cmd.env(FAILPOINT_ENV, fp),
         None => cmd.env_remove(FAILPOINT_ENV),
@@ -121,9 +122,57 @@ pub fn gen_schema() -> String {
     prefix_merge::gen::sort_schema().to_string()
 }
 
-/// `prefix-merge table create TABLE --sort-schema GEN [--dedup]`.
+/// Table directories whose catalog is a shared one: directory -> (catalog URL,
+/// table name). Their split files live in the directory (`--splits-url DIR`),
+/// so the file helpers work on them unchanged.
+static SHARED: std::sync::Mutex<BTreeMap<PathBuf, (String, String)>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Make the table in `dir` a table `name` of the shared catalog at `url`:
+/// every helper (and [`table_args`]) then addresses it there.
+pub fn use_shared_catalog(dir: &Path, url: &str, name: &str) {
+    SHARED
+        .lock()
+        .unwrap()
+        .insert(dir.to_path_buf(), (url.to_string(), name.to_string()));
+}
+
+fn shared(dir: &Path) -> Option<(String, String)> {
+    SHARED.lock().unwrap().get(dir).cloned()
+}
+
+/// The CLI arguments naming the table in `dir`: the directory, or its name
+/// and `--catalog URL`.
+pub fn table_args(dir: &Path) -> Vec<std::ffi::OsString> {
+    match shared(dir) {
+        Some((url, name)) => args![name, "--catalog", url].to_vec(),
+        None => args![dir].to_vec(),
+    }
+}
+
+/// Open the table in `dir` (its own catalog or the shared one).
+pub fn open_table(dir: &Path) -> Table {
+    match shared(dir) {
+        Some((url, name)) => Table::open_in_catalog(
+            &url,
+            &name,
+            dir,
+            std::sync::Arc::new(prefix_merge::storage::Storage::default()),
+        )
+        .unwrap(),
+        None => Table::open(dir).unwrap(),
+    }
+}
+
+/// `prefix-merge table create TABLE --sort-schema GEN [--dedup]` (with
+/// `--splits-url DIR` for a table of a shared catalog).
 pub fn create_table(table: &Path, dedup: bool) {
-    let mut a = args!["table", "create", table, "--sort-schema", gen_schema()].to_vec();
+    let mut a = args!["table", "create"].to_vec();
+    a.extend(table_args(table));
+    a.extend(args!["--sort-schema", gen_schema()]);
+    if shared(table).is_some() {
+        a.extend(args!["--splits-url", table]);
+    }
     if dedup {
         a.push("--dedup".into());
     }
@@ -138,7 +187,8 @@ pub fn add(
     files: &[PathBuf],
     failpoint: Option<&str>,
 ) -> (Run, Vec<(PathBuf, String)>) {
-    let mut a = args!["table", "add", table].to_vec();
+    let mut a = args!["table", "add"].to_vec();
+    a.extend(table_args(table));
     a.extend(files.iter().map(|f| f.into()));
     let run = pm(&a, failpoint);
     let added = run
@@ -156,12 +206,12 @@ pub fn add(
 
 /// The table's live splits (from its catalog).
 pub fn live(table: &Path) -> Vec<Split> {
-    Table::open(table).unwrap().live().unwrap()
+    open_table(table).live().unwrap()
 }
 
 /// Every committed job of the table, oldest first.
 pub fn history(table: &Path) -> Vec<JobRecord> {
-    Table::open(table).unwrap().catalog().history().unwrap()
+    open_table(table).catalog().history().unwrap()
 }
 
 /// The file of split `id`.
