@@ -225,8 +225,8 @@ fn fleet_of_workers_with_a_kill_and_a_stall() {
     // The victim: stopped mid-job (its merge published, not committed), then
     // SIGKILLed there: its output is an orphan for the others' sweeps. (Not
     // mid-upload: a kill between the store creating a multipart upload and the
-    // journal recording its id leaks an upload no journal names; see
-    // NOTES-postgres.md.)
+    // journal recording its id leaks an upload no journal names; see the
+    // README's object storage section on incomplete uploads.)
     let mut victim = fleet.spawn(&compact("10m"), Some("merge.published:1:stop"));
     wait_stopped(&mut victim, "the victim");
     victim.kill().unwrap();
