@@ -389,9 +389,17 @@ impl SimTable {
     /// adds. Must equal the replay of every add and delete so far.
     fn check_reader(&self) {
         let ls: serde_json::Value = serde_json::from_str(
-            &pm(&args!["table", "ls", &self.dir, "--json"], None)
-                .expect_ok("ls --json")
-                .stdout,
+            &pm(
+                &[
+                    args!["table", "ls"].to_vec(),
+                    table_args(&self.dir),
+                    args!["--json"].to_vec(),
+                ]
+                .concat(),
+                None,
+            )
+            .expect_ok("ls --json")
+            .stdout,
         )
         .unwrap();
         let pending: Vec<&Tomb> = ls["tombstones"]
@@ -543,7 +551,12 @@ fn delete_step(t: &mut SimTable, rng: &mut Rng, window_secs: i64) -> String {
             Some((*window, window + window_secs)),
         )
     };
-    let mut a = args!["table", "delete", &t.dir, "--where", &text].to_vec();
+    let mut a = [
+        args!["table", "delete"].to_vec(),
+        table_args(&t.dir),
+        args!["--where", &text].to_vec(),
+    ]
+    .concat();
     if let Some((from, to)) = time {
         a.extend(args!["--from", from.to_string(), "--to", to.to_string()]);
     }
