@@ -16,6 +16,10 @@
 //! - [`storage`]: local paths and object-store URLs, and all I/O on the latter;
 //! - [`compact`]: tables of splits kept compacted (catalog, policy, jobs, gc), on
 //!   top of the engine.
+//!
+//! The design (pipeline, prefix keys, invariants, commit protocol, compactor,
+//! storage) is in `docs/architecture.md`; the file contract (`qh.*` keys, sort
+//! schema grammar, P, `sorting_columns`) in `docs/contract.md`.
 
 pub mod compact;
 pub mod error;

@@ -1,4 +1,4 @@
-//! The `qh.*` key-value contract of a file (DESIGN §2).
+//! The `qh.*` key-value contract of a file (docs/contract.md).
 
 use crate::schema::{from_sorting_columns, parse, SortSchema};
 use crate::{Error, Result};

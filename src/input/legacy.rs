@@ -1,4 +1,4 @@
-//! The legacy adapter (DESIGN §4.5): presents an input whose row groups are not
+//! The legacy adapter (docs/architecture.md): presents an input whose row groups are not
 //! aligned to the target prefix length (P = 0 legacy files cut by row count, or a
 //! file whose claim is being re-derived) as virtual regions: runs of rows sharing
 //! one prefix key, which may cross physical row groups. Only the prefix columns are

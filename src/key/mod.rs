@@ -1,4 +1,4 @@
-//! Prefix keys (DESIGN §3): an order-preserving byte encoding of a tuple of
+//! Prefix keys (docs/architecture.md): an order-preserving byte encoding of a tuple of
 //! sort-column values, so that `memcmp` of two keys equals the sort schema's
 //! comparison of the tuples (directions and nulls-last included).
 //!

@@ -27,7 +27,7 @@ pub struct SummarySpec {
 }
 
 /// A sort key: typed values per sort column and the hex of its encoded bytes
-/// (DESIGN §3), which orders as the key does.
+/// (docs/architecture.md, "Prefix keys"), which orders as the key does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SortKey {
     pub values: Vec<KeyValue>,

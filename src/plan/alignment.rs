@@ -1,4 +1,4 @@
-//! The alignment claim `qh.rg_partition_prefix_len = P` (DESIGN §2):
+//! The alignment claim `qh.rg_partition_prefix_len = P` (docs/contract.md):
 //! PA-1 each row group holds one prefix value, PA-3 no prefix key repeats,
 //! MS-2 row groups appear in prefix-key order.
 

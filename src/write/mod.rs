@@ -1,5 +1,5 @@
 //! The indexing-side writer: turns record batches of one split into a file that
-//! keeps the contract of DESIGN §2 (one row group per prefix key when P > 0,
+//! keeps the file contract of docs/contract.md (one row group per prefix key when P > 0,
 //! `qh.*` keys, `sorting_columns`, statistics and page index).
 //!
 //! - [`SortedSplitWriter`]: streaming, takes batches already in order and checks
