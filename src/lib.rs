@@ -5,7 +5,7 @@
 //! - [`key`]: prefix keys, an order-preserving byte encoding of sort values;
 //! - [`input`]: opening a file once and deriving its contract and row-group keys;
 //! - [`plan`]: metadata-only checks and planning (alignment);
-//! - [`write`]: the indexing-side writer that produces aligned files;
+//! - [`write`](mod@write): the indexing-side writer that produces aligned files;
 //! - [`gen`]: deterministic sample metrics data;
 //! - [`inspect`]: the report behind `prefix-merge inspect`;
 //! - [`verify`]: deep data checks behind `prefix-merge verify`;

@@ -239,7 +239,8 @@ impl fmt::Debug for Storage {
 }
 
 impl Storage {
-    /// Storage with `key=value` options (see [`options`](super::options)).
+    /// Storage with `key=value` options (see `storage::options` and
+    /// [`Tuning`](super::Tuning)).
     pub fn with_options<S: AsRef<str>>(pairs: impl IntoIterator<Item = S>) -> Result<Self> {
         let options = pairs
             .into_iter()
