@@ -38,6 +38,11 @@ pub mod verify;
 pub mod write;
 
 pub use error::{Error, Result};
+
+/// The README's code blocks, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use input::InputFile;
 pub use merge::{MergeBuilder, MergeResult};
 pub use output::{CompressionSpec, WriterOptions};

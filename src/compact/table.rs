@@ -27,6 +27,37 @@ pub const SPLITS_DIR: &str = "splits";
 pub const SPLITS_URL_FILE: &str = "splits.url";
 
 /// An open table.
+///
+/// ```
+/// use prefix_merge::compact::{self, Added, CompactOptions, Table, TableSettings, Worker};
+/// use prefix_merge::gen::{generate, GenConfig};
+/// use std::time::Duration;
+///
+/// # fn main() -> prefix_merge::Result<()> {
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let (incoming, dir) = (tmp.path().join("incoming"), tmp.path().join("table"));
+/// let config = GenConfig { files: 3, rows: 200, metrics: 4, ..GenConfig::default() };
+/// let files = generate(&incoming, &config)?;
+/// let sort = prefix_merge::gen::sort_schema().to_string();
+/// let mut table = Table::create(&dir, TableSettings::new(sort, 1, false))?;
+/// let worker = Worker::new(Duration::from_secs(60));
+/// for file in &files {
+///     assert!(matches!(table.add(&file.path, false, None, &worker)?, Added::New(_)));
+/// }
+/// // The same bytes again: nothing added.
+/// assert!(matches!(table.add(&files[0].path, false, None, &worker)?, Added::Existing(_)));
+///
+/// // Merge every level that holds 3 splits, then read the live set.
+/// let mut policy = table.settings().policy.clone();
+/// policy.apply(&[("merge_factor", "3"), ("max_merge_factor", "3")])?;
+/// let options = CompactOptions { policy: Some(policy), until_stable: true, ..Default::default() };
+/// let report = compact::compact(&mut table, &options)?;
+/// assert_eq!(report.rows_merged, 600);
+/// let live = table.live_set(None)?;
+/// assert_eq!((live.rows, live.splits.len()), (600, 1));
+/// # Ok(())
+/// # }
+/// ```
 pub struct Table {
     dir: PathBuf,
     catalog: Box<dyn Catalog>,
