@@ -1,7 +1,8 @@
 //! Tests of the S3 test harness itself: the moto server enforces auth, keeps
 //! open multipart uploads and takes parts down to `MOTO_MIN_PART`; the fault
 //! proxy refuses and cuts connections after a byte count and serves again
-//! after `restore`. The moto tests skip (with a message) without a moto venv.
+//! after `restore`. The moto tests create the moto venv when it is missing (tests/common/s3.rs)
+//! and skip (with a message) only when that fails.
 
 mod common;
 
