@@ -73,8 +73,11 @@ pub struct Table {
 /// directory of their journals, and how URLs are reached.
 #[derive(Clone)]
 pub struct SplitPlace {
+    /// The split directory or URL prefix jobs write their outputs to.
     pub target: PathBuf,
+    /// The local directory of the jobs' journals.
     pub journal: PathBuf,
+    /// How URLs are reached.
     pub storage: Arc<Storage>,
 }
 
@@ -160,6 +163,7 @@ impl Table {
         }
     }
 
+    /// How URLs are reached (storage options and credentials).
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage
     }
@@ -198,6 +202,7 @@ impl Table {
         })
     }
 
+    /// The table directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -213,6 +218,7 @@ impl Table {
         self.splits_target().join(format!("{id}.parquet"))
     }
 
+    /// The table's stored settings.
     pub fn settings(&self) -> &TableSettings {
         &self.settings
     }
@@ -224,10 +230,12 @@ impl Table {
         Ok(())
     }
 
+    /// The table's sort schema, parsed.
     pub fn sort_schema(&self) -> Result<SortSchema> {
         self.settings.sort_schema.parse()
     }
 
+    /// The table's catalog.
     pub fn catalog(&mut self) -> &mut dyn Catalog {
         self.catalog.as_mut()
     }

@@ -17,8 +17,11 @@ use std::path::{Path, PathBuf};
 /// What a finished split looks like.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SplitSummary {
+    /// The final path of the file.
     pub path: PathBuf,
+    /// Rows written.
     pub rows: u64,
+    /// Row groups written.
     pub row_groups: usize,
 }
 
