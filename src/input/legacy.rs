@@ -16,10 +16,13 @@ use arrow_row::OwnedRow;
 /// Rows `first_row .. first_row + rows` of an input share one prefix key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VirtualRegion {
+    /// The encoded prefix key of these rows.
     pub key: PrefixKey,
+    /// The prefix values, one per prefix column.
     pub values: Vec<KeyValue>,
     /// Row number within the whole file.
     pub first_row: u64,
+    /// Number of rows.
     pub rows: u64,
 }
 
