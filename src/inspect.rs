@@ -10,8 +10,11 @@ use std::fmt::Write as _;
 /// One row group as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct RowGroupReport {
+    /// Index of the row group in the file.
     pub index: usize,
+    /// Rows in it.
     pub rows: u64,
+    /// Compressed bytes of its column chunks.
     pub bytes: u64,
     /// Decoded prefix, e.g. `metric_name="cpu.usage"`; absent when P = 0.
     pub prefix: Option<String>,
@@ -22,15 +25,23 @@ pub struct RowGroupReport {
 /// Everything `inspect` shows about one file.
 #[derive(Debug, Clone, Serialize)]
 pub struct InspectReport {
+    /// The file, as given.
     pub path: String,
+    /// The sort schema, in text form.
     pub sort_schema: String,
+    /// What the file claims (`qh.*` keys).
     pub contract: FileContract,
+    /// Rows in the file.
     pub rows: u64,
+    /// Compressed bytes of all row groups.
     pub bytes: u64,
+    /// Every row group.
     pub row_groups: Vec<RowGroupReport>,
+    /// The alignment check against the file's claim.
     pub alignment: AlignmentReport,
     /// True when the file keeps its claim (or claims nothing).
     pub ok: bool,
+    /// One line: `ok (...)` or the broken rule.
     pub verdict: String,
 }
 

@@ -5,7 +5,7 @@
 //! - [`key`]: prefix keys, an order-preserving byte encoding of sort values;
 //! - [`input`]: opening a file once and deriving its contract and row-group keys;
 //! - [`plan`]: metadata-only checks and planning (alignment);
-//! - [`write`]: the indexing-side writer that produces aligned files;
+//! - [`write`](mod@write): the indexing-side writer that produces aligned files;
 //! - [`gen`]: deterministic sample metrics data;
 //! - [`inspect`]: the report behind `prefix-merge inspect`;
 //! - [`verify`]: deep data checks behind `prefix-merge verify`;
@@ -16,6 +16,10 @@
 //! - [`storage`]: local paths and object-store URLs, and all I/O on the latter;
 //! - [`compact`]: tables of splits kept compacted (catalog, policy, jobs, gc), on
 //!   top of the engine.
+//!
+//! The design (pipeline, prefix keys, invariants, commit protocol, compactor,
+//! storage) is in `docs/architecture.md`; the file contract (`qh.*` keys, sort
+//! schema grammar, P, `sorting_columns`) in `docs/contract.md`.
 
 pub mod compact;
 pub mod error;
@@ -34,6 +38,11 @@ pub mod verify;
 pub mod write;
 
 pub use error::{Error, Result};
+
+/// The README's code blocks, compiled by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use input::InputFile;
 pub use merge::{MergeBuilder, MergeResult};
 pub use output::{CompressionSpec, WriterOptions};

@@ -20,9 +20,13 @@ const MAX_VIOLATIONS: usize = 20;
 /// The outcome of verifying one file.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
+    /// The file, as given.
     pub path: String,
+    /// Rows in the file.
     pub rows: u64,
+    /// The P the file claims.
     pub prefix_len: usize,
+    /// Every violation found (empty: the file is ok).
     pub violations: Vec<Violation>,
 }
 

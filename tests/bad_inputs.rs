@@ -1,4 +1,4 @@
-//! One test per bad-input class of DESIGN §6: a typed error naming the file, no
+//! One test per bad-input class (docs/contract.md, README): a typed error naming the file, no
 //! panic, and an output directory without any file the run created.
 
 mod common;

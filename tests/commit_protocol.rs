@@ -1,4 +1,4 @@
-//! The commit protocol (DESIGN §4.6, issue 7): concurrent runs into one directory,
+//! The commit protocol (docs/architecture.md, issue 7): concurrent runs into one directory,
 //! no visible partial output after SIGKILL, cleanup of dead runs, no-replace names.
 
 mod common;

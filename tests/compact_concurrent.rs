@@ -1,4 +1,4 @@
-//! Concurrent compactors on one table (DESIGN §7): two `compact --until-stable`
+//! Concurrent compactors on one table (docs/architecture.md): two `compact --until-stable`
 //! processes started at once never merge the same split twice. From the
 //! catalog's job history: no split is an input of two committed jobs, every
 //! input of a committed job was live before it (added, or output of an earlier

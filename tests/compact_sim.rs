@@ -1,4 +1,4 @@
-//! Compactor simulation with seeded kills (DESIGN §7): two tables (plain and
+//! Compactor simulation with seeded kills (docs/architecture.md): two tables (plain and
 //! `--dedup`) get generated splits over four windows while a seeded sequence of
 //! `table add`, `compact --until-stable` (a policy clock that advances, so
 //! windows first merge by level, then close and get final merges) and

@@ -1,4 +1,4 @@
-//! A bad split does not stall its window (DESIGN §7): the compactor puts it on the
+//! A bad split does not stall its window (docs/architecture.md): the compactor puts it on the
 //! skip list (`table skipped`), compacts the window's other splits and the other
 //! windows, and exits 0 (a skipped input is not a failed job). `--retry-skipped`
 //! tries it again: skipped again while it is still bad, merged once repaired.

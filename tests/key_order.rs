@@ -1,4 +1,4 @@
-//! DESIGN §3 property: for any two tuples of mixed types, directions and nulls,
+//! The prefix-key property (docs/architecture.md): for any two tuples of mixed types, directions and nulls,
 //! `memcmp(key(a), key(b))` equals the schema's comparison of `a` and `b`
 //! (computed independently by arrow's comparators), no key is a proper prefix of
 //! another, and keys decode back to their values.

@@ -270,10 +270,9 @@ fn page_source_equals_parquet_rs_on_fixtures() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut files = common::parquet_files(dir.path());
-    if let Some(root) = common::quickwit_fixtures() {
-        for sub in ["p1", "p0_legacy"] {
-            files.extend(common::parquet_files(&root.join(sub)));
-        }
+    let root = common::quickwit_fixtures();
+    for sub in ["p1", "p0_legacy"] {
+        files.extend(common::parquet_files(&root.join(sub)));
     }
     for f in &files {
         check_fixture(f);

@@ -1,4 +1,4 @@
-//! Files written by Quickwit's own writer (../shared/fixtures/quickwit) load with
+//! Files written by Quickwit's own writer (tests/fixtures/quickwit) load with
 //! the right contract and pass `inspect`.
 
 mod common;
@@ -12,9 +12,7 @@ const SORT: &str = "metric_name|service|env|datacenter|region|host|timeseries_id
 
 #[test]
 fn p1_fixtures_are_aligned_by_metric() {
-    let Some(root) = quickwit_fixtures() else {
-        return;
-    };
+    let root = quickwit_fixtures();
     let files = parquet_files(&root.join("p1"));
     assert_eq!(files.len(), 4);
     for path in files {
@@ -45,9 +43,7 @@ fn p1_fixtures_are_aligned_by_metric() {
 
 #[test]
 fn p0_legacy_fixtures_claim_nothing() {
-    let Some(root) = quickwit_fixtures() else {
-        return;
-    };
+    let root = quickwit_fixtures();
     for path in parquet_files(&root.join("p0_legacy")) {
         let input = InputFile::open(&path).unwrap();
         assert_eq!(input.sort_schema().to_string(), SORT);

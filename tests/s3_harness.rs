@@ -1,7 +1,8 @@
 //! Tests of the S3 test harness itself: the moto server enforces auth, keeps
 //! open multipart uploads and takes parts down to `MOTO_MIN_PART`; the fault
 //! proxy refuses and cuts connections after a byte count and serves again
-//! after `restore`. The moto tests skip (with a message) without a moto venv.
+//! after `restore`. The moto tests create the moto venv when it is missing (tests/common/s3.rs)
+//! and skip (with a message) only when that fails.
 
 mod common;
 
@@ -167,34 +168,76 @@ fn proxy_cuts_and_restores_echo() {
 /// cut proxy refuses connections whatever else the test process is spawning.
 #[test]
 fn proxy_refuses_while_other_threads_spawn() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    /// At least this many cuts, and more until `MIN_SPAWNS` processes were
+    /// spawned meanwhile (a loaded machine may spawn none in 200 cuts), up to
+    /// `MAX_CUTS`. Counted, not timed.
     const CUTS: usize = 200;
+    const MIN_SPAWNS: u64 = 5;
+    const MAX_CUTS: usize = 200_000;
     let upstream = TcpListener::bind("127.0.0.1:0").expect("bind the upstream");
     let proxy = FaultProxy::start(upstream.local_addr().expect("upstream address"));
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let spawned = std::sync::Arc::new(AtomicU64::new(0));
     let spawner = {
-        let stop = stop.clone();
+        let (stop, spawned) = (stop.clone(), spawned.clone());
         thread::spawn(move || {
-            let mut spawned = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            while !stop.load(SeqCst) {
                 let _ = std::process::Command::new("true").status();
-                spawned += 1;
+                spawned.fetch_add(1, SeqCst);
             }
-            spawned
         })
     };
     let mut accepted_while_cut = 0;
-    for _ in 0..CUTS {
+    let mut cuts = 0;
+    while cuts < MAX_CUTS && (cuts < CUTS || spawned.load(SeqCst) < MIN_SPAWNS) {
         proxy.cut_after(0);
         if TcpStream::connect(proxy.addr()).is_ok() {
             accepted_while_cut += 1;
         }
         proxy.restore();
+        cuts += 1;
     }
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let spawned = spawner.join().expect("spawner thread");
-    assert!(spawned > 0, "no process was spawned during the cuts");
+    stop.store(true, SeqCst);
+    spawner.join().expect("spawner thread");
+    let spawned = spawned.load(SeqCst);
+    assert!(spawned > 0, "no process was spawned during {cuts} cuts");
     assert_eq!(
         accepted_while_cut, 0,
-        "connections accepted by a cut proxy in {CUTS} cuts ({spawned} processes spawned meanwhile)"
+        "connections accepted by a cut proxy in {cuts} cuts ({spawned} processes spawned meanwhile)"
     );
+}
+
+/// The race behind "the cut proxy must refuse connections" that remained after
+/// the fix above: a cut released the proxy's port, so any socket bound meanwhile
+/// (`bind("127.0.0.1:0")` in another test thread or process, or moto's port)
+/// could get that port and accept the connection a cut proxy must refuse; and
+/// `restore` could then not bind it again. Here the other socket binds the port
+/// on purpose: a cut proxy keeps its port, so that bind fails, the connection
+/// is refused, and `restore` serves on the same port.
+#[test]
+fn cut_proxy_keeps_its_port() {
+    let upstream = TcpListener::bind("127.0.0.1:0").expect("bind the upstream");
+    let proxy = FaultProxy::start(upstream.local_addr().expect("upstream address"));
+    for _ in 0..3 {
+        proxy.cut_after(0);
+        let intruder = TcpListener::bind(proxy.addr());
+        let refused = TcpStream::connect(proxy.addr());
+        assert!(
+            intruder.is_err(),
+            "another socket could bind the cut proxy's port {}",
+            proxy.addr()
+        );
+        let refused = refused.expect_err("the cut proxy must refuse connections");
+        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused, "{refused}");
+        proxy.restore();
+        let mut conn = TcpStream::connect(proxy.addr()).expect("connect after restore");
+        let (mut at_upstream, _) = upstream.accept().expect("the restored proxy forwards");
+        conn.write_all(b"ping").expect("write after restore");
+        let mut got = [0u8; 4];
+        at_upstream
+            .read_exact(&mut got)
+            .expect("read at the upstream");
+        assert_eq!(&got, b"ping");
+    }
 }

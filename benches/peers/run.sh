@@ -32,7 +32,7 @@ TOOLS=${TOOLS:-prefix-merge datafusion duckdb polars}
 DF=${DF:-/work/df-target/release/df-merge}
 # The order every tool writes, as SQL (DataFusion's WITH ORDER and ORDER BY): the gen sort
 # schema metric_name|service|env|datacenter|region|host|timeseries_id|timestamp_secs/V2,
-# where timestamp_secs defaults to descending and nulls sort last (DESIGN.md §2; gen also
+# where timestamp_secs defaults to descending and nulls sort last (docs/contract.md; gen also
 # writes the same Parquet sorting_columns). Same order as duckdb_merge.py / polars_merge.py.
 SORT_SQL="metric_name ASC NULLS LAST, service ASC NULLS LAST, env ASC NULLS LAST,\
  datacenter ASC NULLS LAST, region ASC NULLS LAST, host ASC NULLS LAST,\

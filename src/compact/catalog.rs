@@ -18,6 +18,7 @@ pub enum SplitState {
 }
 
 impl SplitState {
+    /// The state's name as stored in the catalog (`live`, `replaced`, `dropped`).
     pub fn as_str(self) -> &'static str {
         match self {
             SplitState::Live => "live",
@@ -26,6 +27,7 @@ impl SplitState {
         }
     }
 
+    /// The state named `s` (as [`SplitState::as_str`] writes it), or None.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "live" => Some(SplitState::Live),
@@ -84,6 +86,7 @@ pub struct Split {
     pub source: Option<String>,
     /// Unix seconds when the split was registered.
     pub created_at: i64,
+    /// Whether readers see the split, or why not.
     pub state: SplitState,
     /// Unix seconds when it stopped being live.
     pub retired_at: Option<i64>,
@@ -111,6 +114,7 @@ impl Split {
 /// range) in splits added before it (lower sequence numbers) are deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tombstone {
+    /// The catalog's id of the tombstone.
     pub id: u64,
     /// Its place in the table's sequence: rows of adds numbered below it are
     /// deleted, rows of later adds are not.
@@ -119,6 +123,7 @@ pub struct Tombstone {
     pub predicate: String,
     /// Time range `[from, to)` of the time column, in its unit.
     pub from: Option<i64>,
+    /// See `from` (exclusive end).
     pub to: Option<i64>,
     /// Unix seconds when it was recorded.
     pub created_at: i64,
@@ -127,22 +132,30 @@ pub struct Tombstone {
 /// A job's claim on splits, valid until `until` (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
+    /// The job holding the lease.
     pub job: String,
     /// Who runs the job (host and process id), for operators.
     pub owner: String,
+    /// Unix seconds after which the lease is void unless renewed.
     pub until: i64,
 }
 
 /// What a committed job did (kept for audit and write amplification).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRecord {
+    /// The job's id.
     pub job: String,
     /// `add`, `merge` or `retention`.
     pub kind: String,
+    /// Ids of the splits the job replaced (or dropped).
     pub inputs: Vec<String>,
+    /// Ids of the splits it made live.
     pub outputs: Vec<String>,
+    /// Bytes of its input splits.
     pub bytes_in: u64,
+    /// Bytes of its output splits.
     pub bytes_out: u64,
+    /// Unix seconds of its commit.
     pub committed_at: i64,
 }
 

@@ -83,9 +83,11 @@ impl Default for CompactOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedJob {
     #[serde(flatten)]
+    /// The job as the policy chose it.
     pub spec: JobSpec,
     /// Estimated peak memory (0 for retention), and its parts.
     pub estimated_peak_bytes: u64,
+    /// The engine's memory estimate of the job, part by part (None for jobs without a merge).
     pub memory: Option<MemoryEstimate>,
     /// Inputs left for a later round to keep under the memory budget.
     pub deferred_inputs: usize,
@@ -94,15 +96,21 @@ pub struct PlannedJob {
 /// What a compaction did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct CompactReport {
+    /// Rounds of planning run.
     pub rounds: usize,
+    /// What each job did, in the order they ended.
     pub jobs: Vec<Outcome>,
+    /// Rows written by the committed merges.
     pub rows_merged: u64,
     /// Rows deleted by tombstones (rows of purged splits included).
     pub rows_deleted: u64,
+    /// Bytes of the input splits of committed jobs.
     pub bytes_read: u64,
+    /// Bytes of the output splits of committed jobs.
     pub bytes_written: u64,
     /// Highest estimated peak memory of the jobs run at once.
     pub peak_estimate_bytes: u64,
+    /// What the cleanup before each round removed (dead jobs, orphans).
     pub cleanup: GcReport,
     /// Live splits at the end.
     pub live_splits: usize,

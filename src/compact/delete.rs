@@ -23,7 +23,9 @@ use std::sync::Arc;
 /// A pending tombstone with its parsed predicate.
 #[derive(Debug, Clone)]
 pub struct Pending {
+    /// The catalog's record.
     pub tombstone: Tombstone,
+    /// Its predicate, parsed against the table's sort schema.
     pub predicate: Arc<Predicate>,
 }
 
@@ -31,7 +33,9 @@ pub struct Pending {
 /// splits (its inputs' sequence numbers and metadata), read when it was planned.
 #[derive(Debug, Clone, Default)]
 pub struct Deletes {
+    /// Pending tombstones, in sequence order.
     pub pending: Vec<Pending>,
+    /// The live splits by id.
     pub splits: HashMap<String, Split>,
 }
 
@@ -160,6 +164,7 @@ pub fn delete_jobs(
 #[derive(Debug, Clone, Serialize)]
 pub struct TombstoneReport {
     #[serde(flatten)]
+    /// The catalog's record.
     pub tombstone: Tombstone,
     /// Live splits it is pending for and may match.
     pub splits: usize,

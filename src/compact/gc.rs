@@ -25,6 +25,7 @@ pub struct GcReport {
     pub temporaries: Vec<PathBuf>,
     /// Retired splits whose files were deleted.
     pub deleted_splits: Vec<String>,
+    /// Bytes of the deleted files.
     pub bytes_freed: u64,
     /// Retired splits still inside their grace period (a later gc deletes them).
     pub waiting: Option<GraceWait>,

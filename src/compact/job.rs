@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 /// A job ready to run: its spec and, for merges, the prepared engine run.
 pub struct ReadyJob {
+    /// What the job does and to which splits.
     pub spec: JobSpec,
+    /// The prepared engine run (None for jobs that merge nothing: retention, purge).
     pub merge: Option<PreparedMerge>,
     /// The split file of each input, in `spec.inputs` order.
     pub paths: Vec<PathBuf>,
@@ -127,22 +129,31 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> 
 pub enum Outcome {
     /// Committed: inputs replaced by outputs (or dropped, for retention).
     Committed {
+        /// The job's id.
         job: String,
+        /// What kind of job it was.
         kind: JobKind,
+        /// Ids of the splits it replaced or dropped.
         inputs: Vec<String>,
+        /// Ids of the splits it made live.
         outputs: Vec<String>,
+        /// Rows written.
         rows: u64,
         /// Rows deleted by tombstones (all of a purged split's rows).
         #[serde(skip_serializing_if = "is_zero")]
         rows_deleted: u64,
+        /// Bytes of the input splits.
         bytes_in: u64,
+        /// Bytes of the output splits.
         bytes_out: u64,
     },
     /// Another worker holds an input; nothing was done.
     Busy { job: String },
     /// Inputs that failed were put on the skip list; nothing was committed.
     Skipped {
+        /// The job's id.
         job: String,
+        /// `(split id, error)` for each split put on the skip list.
         splits: Vec<(String, String)>,
     },
     /// The job failed for a reason no single input explains.

@@ -1,4 +1,4 @@
-//! The compactor (DESIGN §7): a table of splits kept compacted, on top of the
+//! The compactor (docs/architecture.md): a table of splits kept compacted, on top of the
 //! merge engine (which knows nothing of tables).
 //!
 //! - `catalog`: the catalog trait and its records (splits, leases, job history);

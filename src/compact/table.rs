@@ -28,6 +28,37 @@ pub const SPLITS_DIR: &str = "splits";
 pub const SPLITS_URL_FILE: &str = "splits.url";
 
 /// An open table.
+///
+/// ```
+/// use prefix_merge::compact::{self, Added, CompactOptions, Table, TableSettings, Worker};
+/// use prefix_merge::gen::{generate, GenConfig};
+/// use std::time::Duration;
+///
+/// # fn main() -> prefix_merge::Result<()> {
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let (incoming, dir) = (tmp.path().join("incoming"), tmp.path().join("table"));
+/// let config = GenConfig { files: 3, rows: 200, metrics: 4, ..GenConfig::default() };
+/// let files = generate(&incoming, &config)?;
+/// let sort = prefix_merge::gen::sort_schema().to_string();
+/// let mut table = Table::create(&dir, TableSettings::new(sort, 1, false))?;
+/// let worker = Worker::new(Duration::from_secs(60));
+/// for file in &files {
+///     assert!(matches!(table.add(&file.path, false, None, &worker)?, Added::New(_)));
+/// }
+/// // The same bytes again: nothing added.
+/// assert!(matches!(table.add(&files[0].path, false, None, &worker)?, Added::Existing(_)));
+///
+/// // Merge every level that holds 3 splits, then read the live set.
+/// let mut policy = table.settings().policy.clone();
+/// policy.apply(&[("merge_factor", "3"), ("max_merge_factor", "3")])?;
+/// let options = CompactOptions { policy: Some(policy), until_stable: true, ..Default::default() };
+/// let report = compact::compact(&mut table, &options)?;
+/// assert_eq!(report.rows_merged, 600);
+/// let live = table.live_set(None)?;
+/// assert_eq!((live.rows, live.splits.len()), (600, 1));
+/// # Ok(())
+/// # }
+/// ```
 pub struct Table {
     dir: PathBuf,
     catalog: Box<dyn Catalog>,
@@ -43,8 +74,11 @@ pub struct Table {
 /// directory of their journals, and how URLs are reached.
 #[derive(Clone)]
 pub struct SplitPlace {
+    /// The split directory or URL prefix jobs write their outputs to.
     pub target: PathBuf,
+    /// The local directory of the jobs' journals.
     pub journal: PathBuf,
+    /// How URLs are reached.
     pub storage: Arc<Storage>,
 }
 
@@ -206,6 +240,7 @@ impl Table {
         }
     }
 
+    /// How URLs are reached (storage options and credentials).
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage
     }
@@ -244,6 +279,7 @@ impl Table {
         })
     }
 
+    /// The table directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -259,6 +295,7 @@ impl Table {
         self.splits_target().join(format!("{id}.parquet"))
     }
 
+    /// The table's stored settings.
     pub fn settings(&self) -> &TableSettings {
         &self.settings
     }
@@ -270,10 +307,12 @@ impl Table {
         Ok(())
     }
 
+    /// The table's sort schema, parsed.
     pub fn sort_schema(&self) -> Result<SortSchema> {
         self.settings.sort_schema.parse()
     }
 
+    /// The table's catalog.
     pub fn catalog(&mut self) -> &mut dyn Catalog {
         self.catalog.as_mut()
     }

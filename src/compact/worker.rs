@@ -37,6 +37,7 @@ impl Worker {
         }
     }
 
+    /// Who this worker is: `host:pid:start`, recorded on its leases.
     pub fn owner(&self) -> &str {
         &self.owner
     }

@@ -42,13 +42,19 @@ pub const LEGACY_ROW_GROUP_ROWS: usize = 10_000;
 /// Parameters of a generated data set.
 #[derive(Debug, Clone)]
 pub struct GenConfig {
+    /// Files to write.
     pub files: usize,
+    /// Rows per file.
     pub rows: usize,
+    /// Distinct metric names.
     pub metrics: usize,
     /// Distinct series in the data set (default: one per 60 rows of a file).
     pub series: Option<usize>,
+    /// How row groups are cut.
     pub layout: Layout,
+    /// How the files' time ranges relate.
     pub overlap: Overlap,
+    /// Seed of the value generator.
     pub seed: u64,
 }
 

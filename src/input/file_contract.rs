@@ -1,4 +1,4 @@
-//! The `qh.*` key-value contract of a file (DESIGN §2).
+//! The `qh.*` key-value contract of a file (docs/contract.md).
 
 use crate::schema::{from_sorting_columns, parse, SortSchema};
 use crate::{Error, Result};
@@ -41,7 +41,9 @@ impl std::fmt::Display for SchemaSource {
 /// Time window a split covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Window {
+    /// `qh.window_start`: start of the window (Unix seconds).
     pub start: i64,
+    /// `qh.window_duration_secs`: its length in seconds.
     pub duration_secs: u64,
 }
 
@@ -60,11 +62,15 @@ pub fn describe_window(window: Option<Window>) -> String {
 /// What a file claims about itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileContract {
+    /// The sort schema the rows are sorted by.
     pub sort_schema: SortSchema,
+    /// Where the sort schema came from.
     pub schema_source: SchemaSource,
     /// Claimed prefix length P (0 = no claim).
     pub prefix_len: usize,
+    /// The time window, when the file has both window keys.
     pub window: Option<Window>,
+    /// `qh.num_merge_ops`: how many merges produced the file (0 when absent).
     pub num_merge_ops: u64,
 }
 

@@ -46,7 +46,7 @@ pub fn fingerprint_of(footer: &[u8]) -> String {
 const HASH_CHUNK: u64 = 8 << 20;
 
 /// `xxh3:<16 hex digits>` of a whole file's bytes (a local file, or an object
-/// of `len` bytes read in ranged GETs of [`HASH_CHUNK`]): the identity of its
+/// of `len` bytes read in ranged GETs of `HASH_CHUNK`): the identity of its
 /// content. Footer fingerprint and size are not enough: two files whose
 /// footers carry no statistics for a column can differ only in its pages.
 pub fn content_hash(location: &crate::storage::Location, len: u64) -> Result<String> {

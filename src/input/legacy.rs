@@ -1,4 +1,4 @@
-//! The legacy adapter (DESIGN §4.5): presents an input whose row groups are not
+//! The legacy adapter (docs/architecture.md): presents an input whose row groups are not
 //! aligned to the target prefix length (P = 0 legacy files cut by row count, or a
 //! file whose claim is being re-derived) as virtual regions: runs of rows sharing
 //! one prefix key, which may cross physical row groups. Only the prefix columns are
@@ -16,10 +16,13 @@ use arrow_row::OwnedRow;
 /// Rows `first_row .. first_row + rows` of an input share one prefix key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VirtualRegion {
+    /// The encoded prefix key of these rows.
     pub key: PrefixKey,
+    /// The prefix values, one per prefix column.
     pub values: Vec<KeyValue>,
     /// Row number within the whole file.
     pub first_row: u64,
+    /// Number of rows.
     pub rows: u64,
 }
 

@@ -85,7 +85,7 @@ pub struct InputFile {
     pub row_groups: Vec<RowGroupInfo>,
     /// Size of the file in bytes when it was opened.
     pub file_bytes: u64,
-    /// Fingerprint of the footer read at open (see [`fingerprint`]).
+    /// Fingerprint of the footer read at open (see `input::fingerprint`).
     pub footer_fingerprint: String,
     /// Decoding levels of the projections read so far (see [`column`]).
     levels: Arc<LevelsCache>,

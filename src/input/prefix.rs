@@ -23,14 +23,18 @@ pub enum KeySource {
 pub struct MixedPrefix {
     /// Row number within the row group.
     pub row: u64,
+    /// Its prefix values.
     pub values: Vec<KeyValue>,
 }
 
 /// A row group's prefix key: the prefix of its first row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowGroupPrefix {
+    /// The encoded prefix key.
     pub key: PrefixKey,
+    /// The prefix values, one per prefix column.
     pub values: Vec<KeyValue>,
+    /// Whether the key came from statistics or from reading the column.
     pub source: KeySource,
     /// Set when the row group holds more than one prefix value.
     pub mixed: Option<MixedPrefix>,

@@ -1,4 +1,4 @@
-//! The byte encoding of DESIGN §3.
+//! The byte encoding of prefix keys (docs/architecture.md, "Prefix keys").
 //!
 //! Per column: presence byte (`0x01` value, `0x02` null, so nulls sort last in
 //! both directions); for a value, its order-preserving bytes escaped

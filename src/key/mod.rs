@@ -1,10 +1,10 @@
-//! Prefix keys (DESIGN §3): an order-preserving byte encoding of a tuple of
+//! Prefix keys (docs/architecture.md): an order-preserving byte encoding of a tuple of
 //! sort-column values, so that `memcmp` of two keys equals the sort schema's
 //! comparison of the tuples (directions and nulls-last included).
 //!
-//! - [`value`]: typed cell values read from Arrow arrays or statistics;
-//! - [`encode`]: the byte encoding;
-//! - [`decode`]: back to values, for display;
+//! - `value`: typed cell values read from Arrow arrays or statistics;
+//! - `encode`: the byte encoding;
+//! - `decode`: back to values, for display;
 //! - `sorted`: the SS-1 check ([`SortedCheck`]) and its message.
 
 mod decode;

@@ -16,13 +16,21 @@ use std::fmt;
 /// lowercase hex string.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyValue {
+    /// A null cell.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// A signed integer (any width, dates and timestamps as their integer).
     Int(i64),
+    /// An unsigned integer (any width).
     UInt(u64),
+    /// A 32-bit float.
     Float32(f32),
+    /// A 64-bit float.
     Float64(f64),
+    /// A string (also dictionary-encoded strings).
     Utf8(String),
+    /// Bytes.
     Binary(Vec<u8>),
 }
 
@@ -72,12 +80,19 @@ impl Serialize for KeyValue {
 /// The encoding class of a column type; decides how key bytes decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
+    /// Booleans.
     Bool,
+    /// Signed integers, dates, timestamps.
     Int,
+    /// Unsigned integers.
     UInt,
+    /// 32-bit floats.
     Float32,
+    /// 64-bit floats.
     Float64,
+    /// Strings.
     Utf8,
+    /// Binary.
     Binary,
     /// Arrow `Null` type: every value is null.
     Null,

@@ -76,6 +76,38 @@ impl Default for MergeOptions {
 pub type MergeResult = Manifest;
 
 /// Configures and runs a merge of sorted inputs into at most `num_outputs` outputs.
+///
+/// Inputs are validated up front, merged streaming, and published with the commit
+/// protocol (docs/architecture.md): on success every output and then the manifest
+/// are durable under their final names; on error nothing the run created is left.
+///
+/// ```
+/// use prefix_merge::gen::{generate, GenConfig};
+/// use prefix_merge::verify::verify_file;
+/// use prefix_merge::MergeBuilder;
+///
+/// # fn main() -> prefix_merge::Result<()> {
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let (splits, out) = (tmp.path().join("splits"), tmp.path().join("out"));
+/// // Three small aligned splits (P = 1) of sample metrics.
+/// let config = GenConfig { files: 3, rows: 300, metrics: 4, ..GenConfig::default() };
+/// let inputs: Vec<_> = generate(&splits, &config)?.into_iter().map(|s| s.path).collect();
+///
+/// let result = MergeBuilder::new(&inputs, &out)
+///     .num_outputs(2)
+///     .manifest_path(out.join("run.json")) // published last
+///     .run()?;
+///
+/// assert_eq!(result.rows_in, 900);
+/// assert_eq!(result.rows_out, 900); // MC-1
+/// assert!(result.outputs.len() <= 2);
+/// for output in &result.outputs {
+///     assert!(verify_file(&output.path)?.violations.is_empty());
+/// }
+/// assert!(out.join("run.json").exists());
+/// # Ok(())
+/// # }
+/// ```
 pub struct MergeBuilder {
     inputs: Inputs,
     output_dir: PathBuf,

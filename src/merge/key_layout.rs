@@ -1,5 +1,5 @@
 //! The merge key: sort columns after the region's constant prefix, encoded as
-//! arrow `Rows`; and where in a row the series ends (DESIGN §2 sorted_series).
+//! arrow `Rows`; and where in a row the series ends (the series: docs/contract.md).
 
 use crate::schema::SortSchema;
 use crate::{Error, Result};

@@ -1,4 +1,4 @@
-//! The streaming merge engine (DESIGN §4.3–4.4).
+//! The streaming merge engine (docs/architecture.md, "Merge").
 //!
 //! - [`builder`]: the public API (`MergeBuilder`, `MergeResult`);
 //! - `stream`: one region member read as sorted batches, SS-1 checked;

@@ -1,4 +1,4 @@
-//! The commit protocol (DESIGN §4.6): sealed outputs (complete, fsynced, under
+//! The commit protocol (docs/architecture.md): sealed outputs (complete, fsynced, under
 //! temporary names) become visible under final names that never replace a file,
 //! the directory is fsynced, then the manifest is published the same way. A
 //! journal in the run's lock file makes a crash at any point recoverable: before

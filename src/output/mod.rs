@@ -1,4 +1,4 @@
-//! Output files and the commit protocol (DESIGN §4.6): outputs are written under
+//! Output files and the commit protocol (docs/architecture.md): outputs are written under
 //! temporary names carrying the run id, fsynced, and given final names that never
 //! replace a file only when the whole merge succeeded; the manifest comes last.
 //!

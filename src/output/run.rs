@@ -93,12 +93,15 @@ pub enum JournalRecord {
 /// A temporary file and the final name it gets.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Publication {
+    /// The temporary name the output was written under.
     pub temp: PathBuf,
+    /// The final name it is linked to.
     pub target: PathBuf,
 }
 
 /// A run's exclusive claim on one directory.
 pub struct RunLock {
+    /// The lock file (`.pm-RUNID.lock`), which also holds the journal.
     pub path: PathBuf,
     file: File,
 }

@@ -27,16 +27,19 @@ pub struct SummarySpec {
 }
 
 /// A sort key: typed values per sort column and the hex of its encoded bytes
-/// (DESIGN §3), which orders as the key does.
+/// (docs/architecture.md, "Prefix keys"), which orders as the key does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SortKey {
+    /// One typed value per sort column.
     pub values: Vec<KeyValue>,
+    /// The encoded key in lowercase hex; compares bytewise in sort order.
     pub hex: String,
 }
 
 /// Distinct values of one column in one output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ColumnValues {
+    /// The column's name.
     pub column: String,
     /// More than [`DISTINCT_CAP`] distinct values: `values` is then empty.
     pub high_cardinality: bool,
@@ -47,15 +50,21 @@ pub struct ColumnValues {
 /// What one output file holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutputSummary {
+    /// Where the output is (its final name).
     pub path: PathBuf,
+    /// Rows written.
     pub rows: u64,
+    /// Size of the file in bytes.
     pub bytes: u64,
+    /// Row groups written.
     pub row_groups: usize,
     /// Sort key of the first and of the last row (`None` for an empty output).
     pub first_key: Option<SortKey>,
+    /// See `first_key`.
     pub last_key: Option<SortKey>,
     /// Smallest and largest value of the time column, when there is one.
     pub time_min: Option<KeyValue>,
+    /// See `time_min`.
     pub time_max: Option<KeyValue>,
     /// Distinct prefix tuples (values of the first P sort columns), in key order.
     pub prefixes: Vec<Vec<KeyValue>>,
@@ -117,6 +126,7 @@ pub struct SummaryTracker {
 }
 
 impl SummaryTracker {
+    /// A tracker for one output, summarizing what `spec` asks for.
     pub fn new(spec: SummarySpec) -> Self {
         let prefix_names: Vec<&str> = spec
             .sort_columns

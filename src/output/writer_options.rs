@@ -45,6 +45,7 @@ pub enum CompressionSpec {
     Zstd(i32),
     /// LZ4 without framing (Parquet's `LZ4_RAW`).
     Lz4,
+    /// Snappy.
     Snappy,
     /// Uncompressed pages.
     None,

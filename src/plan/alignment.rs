@@ -1,4 +1,4 @@
-//! The alignment claim `qh.rg_partition_prefix_len = P` (DESIGN §2):
+//! The alignment claim `qh.rg_partition_prefix_len = P` (docs/contract.md):
 //! PA-1 each row group holds one prefix value, PA-3 no prefix key repeats,
 //! MS-2 row groups appear in prefix-key order.
 
@@ -12,16 +12,20 @@ use std::collections::HashMap;
 pub struct Violation {
     /// `PA-1`, `PA-3` or `MS-2`.
     pub rule: &'static str,
+    /// The row group where the rule breaks.
     pub row_group: usize,
     /// Row within the row group, where known.
     pub row: Option<u64>,
+    /// What was found, with the prefix values.
     pub detail: String,
 }
 
 /// Outcome of checking a file against its own alignment claim.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlignmentReport {
+    /// The P the file claims.
     pub prefix_len: usize,
+    /// Every broken rule found (empty: the claim holds).
     pub violations: Vec<Violation>,
 }
 

@@ -28,6 +28,7 @@ pub struct Region {
     pub values: Vec<KeyValue>,
     /// Contributing inputs, in input order (ties in the merge go to the earlier input).
     pub members: Vec<RegionMember>,
+    /// Rows of the region, over all members.
     pub rows: u64,
     /// Compressed input bytes of the region.
     pub bytes: u64,

@@ -1,4 +1,4 @@
-//! Up-front validation of a set of inputs (DESIGN §2, §6): everything that can be
+//! Up-front validation of a set of inputs (docs/contract.md): everything that can be
 //! known from footers is checked before a byte is written.
 
 use crate::input::{describe_window, FileIdentity, InputFile};

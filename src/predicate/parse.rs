@@ -17,7 +17,9 @@ use serde::Serialize;
 /// A literal as written: its text, and whether it was quoted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Literal {
+    /// The literal's text, unquoted.
     pub text: String,
+    /// Whether it was written in quotes (a text literal).
     pub quoted: bool,
 }
 
@@ -33,9 +35,11 @@ pub enum Test {
 /// One test on a sort column.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cond {
+    /// The sort column tested.
     pub column: String,
     /// Position of the column in the sort schema.
     pub position: usize,
+    /// The test.
     pub test: Test,
 }
 
@@ -43,7 +47,9 @@ pub struct Cond {
 /// column's own unit); an end that is None is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct TimeRange {
+    /// Inclusive start (None: unbounded).
     pub from: Option<i64>,
+    /// Exclusive end (None: unbounded).
     pub to: Option<i64>,
 }
 
@@ -65,7 +71,9 @@ impl TimeRange {
 pub struct Predicate {
     /// The text it was parsed from.
     pub text: String,
+    /// The tests, all of which must hold.
     pub conds: Vec<Cond>,
+    /// The time range (`--from` / `--to`).
     pub time: TimeRange,
     /// The time column the range applies to (None: the schema has none).
     pub time_column: Option<String>,

@@ -22,7 +22,9 @@ use serde::Serialize;
 /// Sort direction of one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Direction {
+    /// Smallest first (nulls still last).
     Ascending,
+    /// Largest first (nulls still last).
     Descending,
 }
 

@@ -9,7 +9,9 @@ use std::path::Path;
 /// A sort column located in a concrete Arrow schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedColumn {
+    /// The column's name.
     pub name: String,
+    /// Its direction in the sort schema.
     pub direction: Direction,
     /// Index of the top-level field, or `None` when the file lacks the column
     /// (it is then all-null, SS-3).

@@ -63,7 +63,9 @@ impl InputAdapter {
 /// The unified schema and one adapter per input.
 #[derive(Debug, Clone)]
 pub struct SchemaUnion {
+    /// The output schema: the union of the inputs' columns (MC-4).
     pub schema: SchemaRef,
+    /// How each input's batches map onto it, in input order.
     pub adapters: Vec<InputAdapter>,
 }
 

@@ -42,6 +42,7 @@ pub struct Store {
     /// The same client's multipart API (`None` for HTTP stores, which cannot take
     /// outputs).
     multipart: Option<Arc<dyn MultipartStore>>,
+    /// Retries and I/O sizes (`--storage-option`).
     pub tuning: Tuning,
 }
 
@@ -54,7 +55,9 @@ impl fmt::Debug for Store {
 /// An object (or, for a directory-like URL, a key prefix) in a store.
 #[derive(Clone)]
 pub struct RemoteObject {
+    /// The store the object lives in.
     pub store: Arc<Store>,
+    /// The object's key within the store.
     pub key: ObjPath,
 }
 
@@ -67,7 +70,9 @@ impl fmt::Debug for RemoteObject {
 /// Where a file (or an output directory) lives.
 #[derive(Clone, Debug)]
 pub enum Location {
+    /// A local path.
     Local(PathBuf),
+    /// An object (or key prefix) in a store.
     Remote(RemoteObject),
 }
 
@@ -88,6 +93,7 @@ impl Location {
         }
     }
 
+    /// The remote object, when the location is one.
     pub fn remote(&self) -> Option<&RemoteObject> {
         match self {
             Location::Remote(r) => Some(r),
@@ -239,7 +245,8 @@ impl fmt::Debug for Storage {
 }
 
 impl Storage {
-    /// Storage with `key=value` options (see [`options`](super::options)).
+    /// Storage with `key=value` options (see `storage::options` and
+    /// [`Tuning`](super::Tuning)).
     pub fn with_options<S: AsRef<str>>(pairs: impl IntoIterator<Item = S>) -> Result<Self> {
         let options = pairs
             .into_iter()

@@ -3,12 +3,12 @@
 //! engine does there. The engine stays synchronous; remote I/O runs on a small
 //! tokio runtime behind it.
 //!
-//! - [`location`]: parsing paths and URLs into [`Location`]s, one client per store;
-//! - [`options`]: `--storage-option key=value`, credentials from the environment;
-//! - [`runtime`]: the I/O runtime and the blocking bridge to it;
-//! - [`error`]: object-store failures as one-line [`Error::Storage`](crate::Error);
-//! - [`read`]: ranged reads with a bounded prefetch window per input;
-//! - [`upload`]: multipart uploads of bounded part size, completed or aborted;
+//! - `location`: parsing paths and URLs into [`Location`]s, one client per store;
+//! - `options`: `--storage-option key=value`, credentials from the environment;
+//! - `runtime`: the I/O runtime and the blocking bridge to it;
+//! - `error`: object-store failures as one-line [`Error::Storage`](crate::Error);
+//! - `read`: ranged reads with a bounded prefetch window per input;
+//! - `upload`: multipart uploads of bounded part size, completed or aborted;
 //! - [`stats`]: request and byte counters (for benchmarks and reports).
 
 mod error;

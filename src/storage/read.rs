@@ -67,6 +67,7 @@ impl RemoteReader {
         }
     }
 
+    /// The object read.
     pub fn object(&self) -> &RemoteObject {
         &self.object
     }

@@ -14,9 +14,11 @@ static BYTES_UPLOADED: AtomicU64 = AtomicU64::new(0);
 pub struct IoStats {
     /// GET requests (ranged or whole), footers included.
     pub gets: u64,
+    /// Bytes those GET requests returned.
     pub bytes_fetched: u64,
     /// PUT requests: parts of multipart uploads and single-request puts.
     pub puts: u64,
+    /// Bytes those PUT requests sent.
     pub bytes_uploaded: u64,
 }
 

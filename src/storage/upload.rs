@@ -59,6 +59,7 @@ impl Upload {
         &self.id
     }
 
+    /// The object being uploaded.
     pub fn object(&self) -> &RemoteObject {
         &self.object
     }
@@ -228,10 +229,12 @@ pub struct UploadedParts {
 }
 
 impl UploadedParts {
+    /// The object being uploaded.
     pub fn object(&self) -> &RemoteObject {
         &self.object
     }
 
+    /// The upload id the store gave.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -255,6 +258,7 @@ impl UploadedParts {
         Ok(())
     }
 
+    /// Whether the upload was completed or aborted.
     pub fn is_done(&self) -> bool {
         self.done
     }

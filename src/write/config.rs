@@ -8,13 +8,16 @@ use parquet::file::properties::WriterProperties;
 /// What the writer needs to know about the split it writes.
 #[derive(Debug, Clone)]
 pub struct SplitConfig {
+    /// The sort schema the rows are sorted by (written as `qh.sort_fields` and `sorting_columns`).
     pub sort_schema: SortSchema,
     /// P: rows are grouped into one row group per distinct value of the first P
     /// sort columns. 0 means no alignment claim.
     pub prefix_len: usize,
     /// For P = 0 only: cut row groups every this many rows (`None`: one row group).
     pub max_row_group_rows: Option<usize>,
+    /// The time window the split covers (`qh.window_start`, `qh.window_duration_secs`), if any.
     pub window: Option<Window>,
+    /// `qh.num_merge_ops` to write (0 for a freshly indexed split).
     pub num_merge_ops: u64,
     /// Base Parquet writer properties (compression, dictionary, bloom filters...).
     /// Sorting columns, key-value metadata and row-group limits are set by the writer.

@@ -1,5 +1,5 @@
 //! The indexing-side writer: turns record batches of one split into a file that
-//! keeps the contract of DESIGN §2 (one row group per prefix key when P > 0,
+//! keeps the file contract of docs/contract.md (one row group per prefix key when P > 0,
 //! `qh.*` keys, `sorting_columns`, statistics and page index).
 //!
 //! - [`SortedSplitWriter`]: streaming, takes batches already in order and checks
@@ -24,6 +24,28 @@ const WRITE_CHUNK_ROWS: usize = 65_536;
 
 /// Sort `batches` (stably, nulls last) by the configured sort schema and write them
 /// to `path` as one split.
+///
+/// ```
+/// use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+/// use prefix_merge::write::{write_split, SplitConfig};
+/// use std::sync::Arc;
+///
+/// # fn main() -> prefix_merge::Result<()> {
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let path = tmp.path().join("split.parquet");
+/// let columns: Vec<ArrayRef> = vec![
+///     Arc::new(StringArray::from(vec!["mem", "cpu", "mem", "cpu"])),
+///     Arc::new(Int64Array::from(vec![10, 10, 20, 20])),
+///     Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0])),
+/// ];
+/// let names = ["metric_name", "timestamp_secs", "value"];
+/// let batch = RecordBatch::try_from_iter(names.into_iter().zip(columns)).unwrap();
+/// let config = SplitConfig::new("metric_name|timestamp_secs/V2".parse()?, 1);
+/// let summary = write_split(&path, batch.schema(), &[batch], &config)?;
+/// assert_eq!((summary.rows, summary.row_groups), (4, 2)); // cpu, then mem
+/// # Ok(())
+/// # }
+/// ```
 pub fn write_split(
     path: impl AsRef<Path>,
     schema: SchemaRef,

@@ -17,14 +17,54 @@ use std::path::{Path, PathBuf};
 /// What a finished split looks like.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SplitSummary {
+    /// The final path of the file.
     pub path: PathBuf,
+    /// Rows written.
     pub rows: u64,
+    /// Row groups written.
     pub row_groups: usize,
 }
 
 /// Writes one split from sorted batches. The file appears at its final path only
 /// when [`finish`](Self::finish) succeeds; dropping the writer earlier removes the
 /// partial file.
+///
+/// Batches must continue the sort order across calls (SS-1 is checked as they
+/// arrive); with P > 0 a row group is closed at every change of prefix value.
+///
+/// ```
+/// use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+/// use prefix_merge::plan::check_alignment;
+/// use prefix_merge::write::{SortedSplitWriter, SplitConfig};
+/// use prefix_merge::{Error, InputFile};
+/// use std::sync::Arc;
+///
+/// # fn main() -> prefix_merge::Result<()> {
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let path = tmp.path().join("split.parquet");
+/// let batch = |metrics: Vec<&str>, ts: Vec<i64>| {
+///     let columns: Vec<ArrayRef> = vec![
+///         Arc::new(StringArray::from(metrics)),
+///         Arc::new(Int64Array::from(ts)),
+///     ];
+///     RecordBatch::try_from_iter(["metric_name", "timestamp_secs"].into_iter().zip(columns))
+///         .unwrap()
+/// };
+/// // `timestamp_secs` sorts descending (newest first) by default.
+/// let config = SplitConfig::new("metric_name|timestamp_secs/V2".parse()?, 1);
+/// let first = batch(vec!["cpu", "cpu", "mem"], vec![20, 10, 30]);
+/// let mut writer = SortedSplitWriter::try_new(&path, first.schema(), config)?;
+/// writer.write(&first)?;
+/// writer.write(&batch(vec!["mem", "net"], vec![20, 5]))?;
+/// // A batch that goes back in the order is rejected (SS-1).
+/// let err = writer.write(&batch(vec!["cpu"], vec![1])).unwrap_err();
+/// assert!(matches!(err, Error::Unsorted { .. }));
+/// let summary = writer.finish()?;
+/// assert_eq!((summary.rows, summary.row_groups), (5, 3)); // one row group per metric
+/// assert!(check_alignment(&InputFile::open(&path)?).ok());
+/// # Ok(())
+/// # }
+/// ```
 pub struct SortedSplitWriter {
     path: PathBuf,
     temp_path: PathBuf,

@@ -73,15 +73,16 @@ pub fn inspect(path: &Path) -> (i32, String) {
     )
 }
 
-/// The Quickwit-written fixtures, or `None` (with a message) when `../shared` is absent.
-pub fn quickwit_fixtures() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/quickwit");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
+/// The Quickwit-written fixtures, kept in the repository (`tests/fixtures/quickwit`,
+/// see its README): a checkout without them is broken, so this fails loudly.
+pub fn quickwit_fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quickwit");
+    assert!(
+        dir.join("p1").is_dir() && dir.join("p0_legacy").is_dir(),
+        "{} is missing: the Quickwit fixtures are part of the repository",
+        dir.display()
+    );
+    dir
 }
 
 /// All `.parquet` files in `dir`, sorted by name.

@@ -2,14 +2,23 @@
 //! upstream address and, on demand, behaves like a server that stopped after
 //! receiving a given number of bytes.
 //!
-//! After a cut the listener is shut down and closed (new connections are
-//! refused) and every open connection is shut down, so clients see EOF/reset
-//! mid-request or mid-response. `restore` binds the same port again.
+//! After a cut the listener is shut down (new connections are refused) and
+//! every open connection is shut down, so clients see EOF/reset mid-request or
+//! mid-response. `restore` listens on the same socket again.
 //!
 //! Closing the listener's descriptor alone is not enough: a process spawned by
 //! another thread of the test holds a copy of every descriptor between its
 //! fork and its exec, and while it does the socket keeps listening and accepts
 //! connections that should be refused. `shutdown` acts on the socket itself.
+//!
+//! Nor may a cut release the port: another socket bound meanwhile (any
+//! `bind("127.0.0.1:0")` of another test thread or process may be given it)
+//! would accept the connections a cut proxy must refuse, and `restore` could
+//! not bind it again. Linux unbinds a listening socket that is shut down, so
+//! the port is held by a second socket, bound (never listening, so it accepts
+//! nothing) for the proxy's whole life: the listeners and it share the port
+//! through `SO_REUSEPORT`, which sockets of other tests do not set, so their
+//! `bind` fails or picks another port. `restore` binds a new listener there.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -44,6 +53,8 @@ struct Shared {
 struct State {
     /// `None` while cut (or after drop): connections are refused.
     listener: Option<TcpListener>,
+    /// Bound to the port, never listening: keeps the port ours during cuts.
+    _port: TcpListener,
     /// Both sockets of every open connection, to shut them down on a cut.
     conns: HashMap<u64, [TcpStream; 2]>,
     next_id: u64,
@@ -55,11 +66,9 @@ struct State {
 impl FaultProxy {
     /// Listen on `127.0.0.1:0` and forward every connection to `upstream`.
     pub fn start(upstream: SocketAddr) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fault proxy");
-        listener
-            .set_nonblocking(true)
-            .expect("make the proxy listener non-blocking");
-        let addr = listener.local_addr().expect("proxy listener address");
+        let port = reuse_port_socket(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let addr = port.local_addr().expect("proxy port address");
+        let listener = listen_on(addr);
         let shared = Arc::new(Shared {
             upstream,
             addr,
@@ -67,6 +76,7 @@ impl FaultProxy {
             limit: AtomicU64::new(NO_LIMIT),
             state: Mutex::new(State {
                 listener: Some(listener),
+                _port: port,
                 conns: HashMap::new(),
                 next_id: 0,
                 cuts: 0,
@@ -112,18 +122,10 @@ impl FaultProxy {
 
     /// Serve again on the same port, with no cut armed.
     pub fn restore(&self) {
-        if self.shared.lock().listener.is_some() {
-            self.shared.limit.store(NO_LIMIT, SeqCst);
-            return;
-        }
-        let listener = bind_again(self.shared.addr);
-        listener
-            .set_nonblocking(true)
-            .expect("make the proxy listener non-blocking");
-        self.shared.limit.store(NO_LIMIT, SeqCst);
         let mut state = self.shared.lock();
-        if !state.stopped {
-            state.listener = Some(listener);
+        self.shared.limit.store(NO_LIMIT, SeqCst);
+        if state.listener.is_none() && !state.stopped {
+            state.listener = Some(listen_on(self.shared.addr));
         }
     }
 
@@ -296,15 +298,61 @@ fn stop_listening(listener: &TcpListener) {
     }
 }
 
-/// Bind `addr` again after a cut (retrying briefly if the port is busy).
-fn bind_again(addr: SocketAddr) -> TcpListener {
-    let mut last = None;
-    for _ in 0..100 {
-        match TcpListener::bind(addr) {
-            Ok(l) => return l,
-            Err(e) => last = Some(e),
-        }
-        thread::sleep(Duration::from_millis(10));
+/// A non-blocking listener on `addr`, which the proxy's port socket holds.
+fn listen_on(addr: SocketAddr) -> TcpListener {
+    let listener = reuse_port_socket(addr);
+    // SAFETY: listen(2) on a descriptor `listener` owns; it touches no memory.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), 128) };
+    assert_eq!(
+        rc,
+        0,
+        "listen on {addr}: {}",
+        std::io::Error::last_os_error()
+    );
+    listener
+        .set_nonblocking(true)
+        .expect("make the proxy listener non-blocking");
+    listener
+}
+
+/// An IPv4 TCP socket with `SO_REUSEPORT`, bound to `addr` (port 0: any free
+/// port) and not listening.
+fn reuse_port_socket(addr: SocketAddr) -> TcpListener {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(v4) = addr else {
+        panic!("the fault proxy listens on IPv4 loopback, not {addr}");
+    };
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: v4.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*v4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let on: libc::c_int = 1;
+    // SAFETY: socket(2) returns a new descriptor we own (checked below);
+    // setsockopt(2) reads `on` and bind(2) reads `sin`, both live values whose
+    // sizes are passed.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        // Owned from here: dropped (closed) on any failure below.
+        let socket = TcpListener::from_raw_fd(fd);
+        let rc = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "SO_REUSEPORT: {}", std::io::Error::last_os_error());
+        let rc = libc::bind(
+            fd,
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "bind {addr}: {}", std::io::Error::last_os_error());
+        socket
     }
-    panic!("re-bind the fault proxy on {addr}: {last:?}");
 }

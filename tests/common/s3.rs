@@ -2,8 +2,12 @@
 //! server (`python -m moto.server`) from a Python venv, with IAM auth enforced
 //! and one access key allowed everything.
 //!
-//! `S3Server::start()` returns `None` (after printing a `skipping:` line) when
-//! no Python with moto is found; run `scripts/setup-s3.sh` to create one.
+//! Without `PM_S3_PYTHON`, the first test that needs Python runs
+//! `scripts/setup-s3.sh` (once, under a lock file, so concurrent test threads and
+//! binaries neither race nor repeat it) when `.venv-s3` cannot import moto, boto3
+//! and pyarrow; PyPI must be reachable. `S3Server::start()` returns `None` (after
+//! printing a `skipping:` line) only when that fails, or with `PM_S3_NO_SETUP=1`
+//! and no venv.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -246,16 +250,22 @@ fn repo() -> &'static Path {
 }
 
 /// `PM_S3_PYTHON` if set, else the first of `.venv-s3` and `.venv` whose
-/// python can import moto and boto3.
+/// python can import moto and boto3, after creating `.venv-s3` when it is
+/// missing or incomplete (see [`ensure_venv`]).
 fn find_python() -> Result<PathBuf, String> {
+    let mut reasons = Vec::new();
     let candidates = match std::env::var_os("PM_S3_PYTHON") {
         Some(p) => vec![PathBuf::from(p)],
-        None => vec![
-            repo().join(".venv-s3/bin/python"),
-            repo().join(".venv/bin/python"),
-        ],
+        None => {
+            if let Err(reason) = ensure_venv() {
+                reasons.push(reason);
+            }
+            vec![
+                repo().join(".venv-s3/bin/python"),
+                repo().join(".venv/bin/python"),
+            ]
+        }
     };
-    let mut reasons = Vec::new();
     for python in candidates {
         let out = Command::new(&python)
             .args(["-c", "import moto, boto3"])
@@ -272,6 +282,65 @@ fn find_python() -> Result<PathBuf, String> {
         }
     }
     Err(reasons.join("; "))
+}
+
+/// Create `.venv-s3` with `scripts/setup-s3.sh` unless it can already import
+/// moto, boto3 and pyarrow (or `PM_S3_NO_SETUP=1`). Runs at most once per test
+/// process (the outcome is kept), and holds an exclusive `flock` on
+/// `.venv-s3.lock` meanwhile, so test binaries running at the same time wait
+/// for one setup instead of each building the venv.
+fn ensure_venv() -> Result<(), String> {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let python = repo().join(".venv-s3/bin/python");
+        let complete = || {
+            Command::new(&python)
+                .args(["-c", "import moto, boto3, pyarrow"])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if complete() {
+            return Ok(());
+        }
+        if std::env::var("PM_S3_NO_SETUP").is_ok_and(|v| v == "1") {
+            return Err("PM_S3_NO_SETUP=1 and .venv-s3 is missing or incomplete".into());
+        }
+        let lock_path = repo().join(".venv-s3.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+        // Blocks while another test process runs the setup; released on close.
+        use std::os::fd::AsRawFd;
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(format!("flock {}: {e}", lock_path.display()));
+        }
+        if complete() {
+            return Ok(()); // another process set it up while we waited
+        }
+        eprintln!("setting up .venv-s3 (moto, boto3, pyarrow from PyPI): scripts/setup-s3.sh");
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/setup-s3.sh"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("run scripts/setup-s3.sh: {e}"))?;
+        if out.status.success() && complete() {
+            Ok(())
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr.lines().last().unwrap_or("").trim().to_string();
+            Err(format!(
+                "scripts/setup-s3.sh failed ({}): {last}",
+                out.status
+            ))
+        }
+    })
+    .clone()
 }
 
 /// Whether an HTTP request to moto's own API (not counted against the
