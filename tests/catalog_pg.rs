@@ -75,6 +75,21 @@ fn add(c: &mut PgCatalog, id: &str) {
     .unwrap();
 }
 
+/// The stalled worker's commit of its merge of add-1 and add-2.
+fn commit_stalled(c: &mut PgCatalog) -> prefix_merge::Result<()> {
+    c.commit_job(
+        &record(
+            "merge-stalled",
+            "merge",
+            &["add-1", "add-2"],
+            &["merge-stalled_00000"],
+        ),
+        &[split("merge-stalled_00000", None)],
+        SplitState::Replaced,
+        1000,
+    )
+}
+
 fn live_ids(c: &mut PgCatalog) -> Vec<String> {
     c.splits(&[SplitState::Live])
         .unwrap()
@@ -263,17 +278,7 @@ fn a_worker_past_its_lease_cannot_commit() {
     // Its heartbeat wakes up too late: an expired lease is not revived.
     assert!(!stalled.renew("merge-stalled", 2000).unwrap());
     // Still in the catalog (nobody reaped it), but expired: fenced.
-    let refused = stalled.commit_job(
-        &record(
-            "merge-stalled",
-            "merge",
-            &["add-1", "add-2"],
-            &["merge-stalled_00000"],
-        ),
-        &[split("merge-stalled_00000", None)],
-        SplitState::Replaced,
-        1000,
-    );
+    let refused = commit_stalled(&mut stalled);
     assert!(
         matches!(&refused, Err(Error::LeaseLost { job, .. }) if job == "merge-stalled"),
         "{refused:?}"
@@ -287,17 +292,7 @@ fn a_worker_past_its_lease_cannot_commit() {
     assert!(other
         .begin_job(&lease("merge-new", 600), &inputs, 1000)
         .unwrap());
-    let refused = stalled.commit_job(
-        &record(
-            "merge-stalled",
-            "merge",
-            &["add-1", "add-2"],
-            &["merge-stalled_00000"],
-        ),
-        &[split("merge-stalled_00000", None)],
-        SplitState::Replaced,
-        1000,
-    );
+    let refused = commit_stalled(&mut stalled);
     assert!(
         matches!(refused, Err(Error::LeaseLost { .. })),
         "{refused:?}"
