@@ -1,7 +1,7 @@
 //! State of the column chunk being transcoded: its dictionary, the remaps of the
 //! input dictionaries into it, the data page being filled and the finished pages.
 
-use super::source::{value_at, Source};
+use super::source::{value_at, Keys, Source};
 use super::truncate::{lower_bound, upper_bound};
 use arrow_array::{Array, ArrayRef};
 use bytes::Bytes;
@@ -14,6 +14,7 @@ use parquet::file::properties::EnabledStatistics;
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::schema::types::ColumnDescPtr;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Remap entry of an input dictionary value not seen yet in this chunk.
@@ -260,6 +261,64 @@ impl Chunk {
             let bit_width = index_bit_width(self.dictionary.len());
             parquet::encodings::rle::RleEncoder::max_buffer_size(bit_width, page.indices.len())
         }
+    }
+
+    /// Add dictionary rows `rows` of `source`, which must be
+    /// [`dense`](Source::dense); `Err(row)` names a row whose key is out of range.
+    pub(super) fn push_dense(
+        &mut self,
+        source: &Source<'_>,
+        rows: Range<usize>,
+        nullable: bool,
+    ) -> Result<(), usize> {
+        let Source::Dict {
+            keys, values, slot, ..
+        } = source
+        else {
+            return Err(rows.start);
+        };
+        let mut remap = std::mem::take(&mut self.remaps[*slot].1);
+        let (first, values) = (rows.start, values.as_ref());
+        let result = match keys {
+            Keys::I8(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+            Keys::I16(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+            Keys::I32(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+            Keys::I64(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+            Keys::U8(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+            Keys::U16(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+            Keys::U32(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+            Keys::U64(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
+        };
+        self.remaps[*slot].1 = remap;
+        result
+    }
+
+    /// One remap loop over a slice of keys (rows `first..`) without nulls.
+    #[inline]
+    fn push_keys<K: Copy + TryInto<usize>>(
+        &mut self,
+        keys: Option<&[K]>,
+        first: usize,
+        remap: &mut [u32],
+        values: &dyn Array,
+        nullable: bool,
+    ) -> Result<(), usize> {
+        let keys = keys.ok_or(first)?;
+        self.page.indices.reserve(keys.len());
+        for (i, &key) in keys.iter().enumerate() {
+            let k: usize = key.try_into().map_err(|_| first + i)?;
+            let code = match remap.get(k) {
+                Some(&UNSEEN) => {
+                    let code = self.intern(value_at(values, k).ok_or(first + i)?);
+                    remap[k] = code;
+                    code
+                }
+                Some(&code) => code,
+                None => return Err(first + i),
+            };
+            self.push_code(code, nullable);
+        }
+        Ok(())
     }
 
     /// Add a non-null dictionary-encoded row.

@@ -23,6 +23,7 @@ use chunk::{
     histogram, index_bit_width, Chunk, PageState, PendingPage, Settings, BAD_KEY, NULL_VALUE,
 };
 use parquet::basic::{BoundaryOrder, ConvertedType, Encoding, EncodingMask, LogicalType, PageType};
+use parquet::bloom_filter::Sbbf;
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::compression::{create_codec, Codec, CodecOptionsBuilder};
@@ -30,14 +31,36 @@ use parquet::data_type::{ByteArray, ByteArrayType};
 use parquet::encodings::encoding::get_encoder;
 use parquet::encodings::levels::LevelEncoder;
 use parquet::encodings::rle::RleEncoder;
-use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder, PageEncodingStats};
+use parquet::file::metadata::{
+    ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats,
+};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 use source::{is_bytes, Keys, Source};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use truncate::{lower_bound, upper_bound};
+
+/// Rows appended between two checks of the page limits.
+const SEGMENT_ROWS: usize = 1024;
+
+/// Maximal runs of consecutive rows from one source in gather `indices`.
+fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let &(s, first) = indices.get(i)?;
+        let mut end = first + 1;
+        i += 1;
+        while indices.get(i) == Some(&(s, end)) {
+            end += 1;
+            i += 1;
+        }
+        Some((s, first..end))
+    })
+}
 
 /// Whether a column of `data_type` at leaf `descr` can be written by
 /// [`DictChunkWriter`] under `props`: flat byte values (plain or in an Arrow
@@ -147,7 +170,7 @@ impl DictChunkWriter {
     /// Append the rows of `array` (byte values, plain or in a dictionary).
     pub fn write(&mut self, array: &ArrayRef) -> Result<()> {
         let source = [self.source(array)?];
-        let result = self.write_from(&source, (0..array.len()).map(|r| (0, r)));
+        let result = self.write_runs(&source, std::iter::once((0, 0..array.len())));
         self.chunk.trim_remaps();
         result
     }
@@ -163,53 +186,86 @@ impl DictChunkWriter {
             .iter()
             .map(|c| self.source(c))
             .collect::<Result<Vec<_>>>()?;
-        let result = self.write_from(&sources, indices.iter().copied());
+        let result = self.write_runs(&sources, runs(indices));
         self.chunk.trim_remaps();
         result
     }
 
-    fn write_from(
+    /// Append runs of rows, each (position in `sources`, consecutive rows).
+    fn write_runs(
         &mut self,
         sources: &[Source<'_>],
-        rows: impl Iterator<Item = (usize, usize)>,
+        runs: impl Iterator<Item = (usize, Range<usize>)>,
     ) -> Result<()> {
-        let nullable = self.descr.max_def_level() > 0;
-        for (s, row) in rows {
+        for (s, rows) in runs {
             let Some(source) = sources.get(s) else {
                 return Err(self.err(format!("row from source {s} of {}", sources.len())));
             };
-            let chunk = &mut self.chunk;
-            let null = if chunk.fallback {
-                match source.value(row) {
-                    Some(v) => {
-                        chunk.push_plain(v, nullable);
-                        false
-                    }
-                    None => true,
+            self.write_run(source, rows)?;
+        }
+        Ok(())
+    }
+
+    /// Append consecutive rows of one source in segments of at most
+    /// [`SEGMENT_ROWS`] rows, the page limits checked after each segment (as
+    /// parquet-rs checks them after each mini-batch). A segment of dictionary
+    /// keys without nulls is remapped in one loop over the key slice; others go
+    /// row by row.
+    fn write_run(&mut self, source: &Source<'_>, rows: Range<usize>) -> Result<()> {
+        let mut start = rows.start;
+        while start < rows.end {
+            let room = self.settings.page_rows.saturating_sub(self.chunk.page.rows);
+            let end = rows.end.min(start + room.clamp(1, SEGMENT_ROWS));
+            if self.chunk.fallback || !source.dense(start..end) {
+                for r in start..end {
+                    self.push_row(source, r)?;
                 }
-            } else {
-                let code = chunk.code(source, row);
-                if code == BAD_KEY {
-                    return Err(self.err(format!("row {row}: dictionary key out of range")));
-                }
-                if code != NULL_VALUE {
-                    chunk.push_code(code, nullable);
-                }
-                code == NULL_VALUE
-            };
-            if null {
-                if !nullable {
-                    return Err(self.err("null value in a required column"));
-                }
-                chunk.page.levels.push(0);
-                chunk.page.nulls += 1;
+            } else if let Err(r) = self.chunk.push_dense(source, start..end, self.nullable()) {
+                return Err(self.err(format!("row {r}: dictionary key out of range")));
             }
-            chunk.page.rows += 1;
-            if chunk.page.rows >= self.settings.page_rows
-                || chunk.page_bytes() >= self.settings.page_bytes
+            self.chunk.page.rows += end - start;
+            if self.chunk.page.rows >= self.settings.page_rows
+                || self.chunk.page_bytes() >= self.settings.page_bytes
             {
                 self.flush_page()?;
             }
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn nullable(&self) -> bool {
+        self.descr.max_def_level() > 0
+    }
+
+    /// Append row `r` of `source` (the page's row count is the caller's).
+    fn push_row(&mut self, source: &Source<'_>, r: usize) -> Result<()> {
+        let nullable = self.nullable();
+        let chunk = &mut self.chunk;
+        let null = if chunk.fallback {
+            match source.value(r) {
+                Some(v) => {
+                    chunk.push_plain(v, nullable);
+                    false
+                }
+                None => true,
+            }
+        } else {
+            let code = chunk.code(source, r);
+            if code == BAD_KEY {
+                return Err(self.err(format!("row {r}: dictionary key out of range")));
+            }
+            if code != NULL_VALUE {
+                chunk.push_code(code, nullable);
+            }
+            code == NULL_VALUE
+        };
+        if null {
+            if !nullable {
+                return Err(self.err("null value in a required column"));
+            }
+            self.chunk.page.levels.push(0);
+            self.chunk.page.nulls += 1;
         }
         Ok(())
     }
@@ -372,74 +428,111 @@ impl DictChunkWriter {
     /// Finish the chunk in progress: its serialized pages (dictionary page first,
     /// offsets relative to the start of the returned bytes) and its close result,
     /// for `SerializedRowGroupWriter::append_column`. The writer is ready for the
-    /// next chunk afterwards.
+    /// next chunk afterwards. Stages: flush the last data page, add the
+    /// dictionary to the bloom filter, write the dictionary page, write the data
+    /// pages, build the chunk metadata and indexes.
     pub fn close_chunk(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
         self.flush_page()?;
-        // The dictionary's values go into the bloom filter (PLAIN values are in already).
-        let settings = &self.settings;
-        let chunk = &mut self.chunk;
-        if settings.bloom.is_some() && !chunk.dictionary.is_empty() {
-            let dictionary = std::mem::take(&mut chunk.dictionary);
-            if let Some(bloom) = chunk
-                .bloom(settings, Some(dictionary.len()))
-                .map_err(|e| Error::parquet(&self.file, e))?
-            {
-                for v in &dictionary {
-                    bloom.insert(v.as_ref());
-                }
-            }
-            chunk.dictionary = dictionary;
-        }
+        self.bloom_dictionary()?;
         let fresh = Chunk::new(&self.descr, &self.settings);
         let mut chunk = std::mem::replace(&mut self.chunk, fresh);
         let mut sink = TrackedWrite::new(Vec::new());
         let mut page_writer = SerializedPageWriter::new(&mut sink);
-        let (mut uncompressed_total, mut compressed_total) = (0i64, 0i64);
-        let mut encoding_stats = Vec::new();
-        let mut dictionary_offset = None;
+        let mut totals = PageTotals::default();
         if !chunk.pages.is_empty() {
-            let values: Vec<ByteArray> = chunk
-                .dictionary
-                .iter()
-                .cloned()
-                .map(ByteArray::from)
-                .collect();
-            let mut encoder = get_encoder::<ByteArrayType>(Encoding::PLAIN, &self.descr)
-                .map_err(|e| self.parquet_err(e))?;
-            encoder.put(&values).map_err(|e| self.parquet_err(e))?;
-            let plain = encoder.flush_buffer().map_err(|e| self.parquet_err(e))?;
-            let uncompressed = plain.len();
-            let buf = self.compress(plain.to_vec())?;
-            let page = Page::DictionaryPage {
-                buf,
-                num_values: u32::try_from(values.len())
-                    .map_err(|_| self.err("dictionary too large"))?,
-                encoding: Encoding::PLAIN,
-                is_sorted: false,
-            };
-            let spec = page_writer
-                .write_page(CompressedPage::new(page, uncompressed))
-                .map_err(|e| self.parquet_err(e))?;
-            dictionary_offset = Some(spec.offset as i64);
-            uncompressed_total += spec.uncompressed_size as i64;
-            compressed_total += spec.compressed_size as i64;
-            encoding_stats.push(PageEncodingStats {
-                page_type: PageType::DICTIONARY_PAGE,
-                encoding: Encoding::PLAIN,
-                count: 1,
-            });
+            self.write_dictionary_page(&chunk, &mut page_writer, &mut totals)?;
         }
+        let offsets = self.write_data_pages(&mut chunk, &mut page_writer, &mut totals)?;
+        page_writer.close().map_err(|e| self.parquet_err(e))?;
+        let bytes = Bytes::from(sink.into_inner().map_err(|e| self.parquet_err(e))?);
+        let metadata = self.chunk_metadata(&chunk, totals)?;
+        let close = ColumnCloseResult {
+            bytes_written: bytes.len() as u64,
+            rows_written: chunk.rows,
+            metadata,
+            bloom_filter: self.finished_bloom(&mut chunk),
+            column_index: self.finished_column_index(&mut chunk)?,
+            offset_index: self.settings.offset_index.then(|| offsets.build()),
+        };
+        Ok((bytes, close))
+    }
+
+    /// Add the dictionary's values to the bloom filter (PLAIN values are in already).
+    fn bloom_dictionary(&mut self) -> Result<()> {
+        let settings = &self.settings;
+        let chunk = &mut self.chunk;
+        if settings.bloom.is_none() || chunk.dictionary.is_empty() {
+            return Ok(());
+        }
+        let dictionary = std::mem::take(&mut chunk.dictionary);
+        if let Some(bloom) = chunk
+            .bloom(settings, Some(dictionary.len()))
+            .map_err(|e| Error::parquet(&self.file, e))?
+        {
+            for v in &dictionary {
+                bloom.insert(v.as_ref());
+            }
+        }
+        chunk.dictionary = dictionary;
+        Ok(())
+    }
+
+    /// Write the chunk's dictionary as a PLAIN dictionary page.
+    fn write_dictionary_page(
+        &mut self,
+        chunk: &Chunk,
+        page_writer: &mut SerializedPageWriter<'_, Vec<u8>>,
+        totals: &mut PageTotals,
+    ) -> Result<()> {
+        let values: Vec<ByteArray> = chunk
+            .dictionary
+            .iter()
+            .cloned()
+            .map(ByteArray::from)
+            .collect();
+        let mut encoder = get_encoder::<ByteArrayType>(Encoding::PLAIN, &self.descr)
+            .map_err(|e| self.parquet_err(e))?;
+        encoder.put(&values).map_err(|e| self.parquet_err(e))?;
+        let plain = encoder.flush_buffer().map_err(|e| self.parquet_err(e))?;
+        let uncompressed = plain.len();
+        let buf = self.compress(plain.to_vec())?;
+        let page = Page::DictionaryPage {
+            buf,
+            num_values: u32::try_from(values.len())
+                .map_err(|_| self.err("dictionary too large"))?,
+            encoding: Encoding::PLAIN,
+            is_sorted: false,
+        };
+        let spec = page_writer
+            .write_page(CompressedPage::new(page, uncompressed))
+            .map_err(|e| self.parquet_err(e))?;
+        totals.dictionary_offset = Some(spec.offset as i64);
+        totals.uncompressed += spec.uncompressed_size as i64;
+        totals.compressed += spec.compressed_size as i64;
+        totals.encoding_stats.push(PageEncodingStats {
+            page_type: PageType::DICTIONARY_PAGE,
+            encoding: Encoding::PLAIN,
+            count: 1,
+        });
+        Ok(())
+    }
+
+    /// Write the chunk's data pages; their offset index.
+    fn write_data_pages(
+        &self,
+        chunk: &mut Chunk,
+        page_writer: &mut SerializedPageWriter<'_, Vec<u8>>,
+        totals: &mut PageTotals,
+    ) -> Result<OffsetIndexBuilder> {
         let mut offsets = OffsetIndexBuilder::new();
-        let mut data_offset = None;
-        let mut value_bytes = 0i64;
         for pending in chunk.pages.drain(..) {
             let spec = page_writer
                 .write_page(pending.page)
                 .map_err(|e| self.parquet_err(e))?;
-            data_offset.get_or_insert(spec.offset as i64);
-            uncompressed_total += spec.uncompressed_size as i64;
-            compressed_total += spec.compressed_size as i64;
-            value_bytes += pending.value_bytes;
+            totals.data_offset.get_or_insert(spec.offset as i64);
+            totals.uncompressed += spec.uncompressed_size as i64;
+            totals.compressed += spec.compressed_size as i64;
+            totals.value_bytes += pending.value_bytes;
             offsets.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
             offsets.append_row_count(pending.rows as i64);
             offsets.append_unencoded_byte_array_data_bytes(Some(pending.value_bytes));
@@ -449,26 +542,28 @@ impl DictChunkWriter {
             (chunk.plain_pages, Encoding::PLAIN),
         ] {
             if count > 0 {
-                encoding_stats.push(PageEncodingStats {
+                totals.encoding_stats.push(PageEncodingStats {
                     page_type: PageType::DATA_PAGE,
                     encoding,
                     count,
                 });
             }
         }
-        page_writer.close().map_err(|e| self.parquet_err(e))?;
-        let bytes = Bytes::from(sink.into_inner().map_err(|e| self.parquet_err(e))?);
+        Ok(offsets)
+    }
 
+    /// The column chunk metadata: sizes, offsets, encodings and statistics.
+    fn chunk_metadata(&self, chunk: &Chunk, totals: PageTotals) -> Result<ColumnChunkMetaData> {
         let encodings = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY];
         let mut builder = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(self.settings.codec)
             .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
-            .set_page_encoding_stats(encoding_stats)
-            .set_total_compressed_size(compressed_total)
-            .set_total_uncompressed_size(uncompressed_total)
+            .set_page_encoding_stats(totals.encoding_stats)
+            .set_total_compressed_size(totals.compressed)
+            .set_total_uncompressed_size(totals.uncompressed)
             .set_num_values(chunk.rows as i64)
-            .set_data_page_offset(data_offset.unwrap_or(0))
-            .set_dictionary_page_offset(dictionary_offset);
+            .set_data_page_offset(totals.data_offset.unwrap_or(0))
+            .set_dictionary_page_offset(totals.dictionary_offset);
         if self.settings.statistics != EnabledStatistics::None {
             let bounds = chunk.min.as_ref().zip(chunk.max.as_ref());
             let statistics = match self.settings.statistics(bounds, chunk.nulls) {
@@ -479,48 +574,73 @@ impl DictChunkWriter {
             };
             builder = builder
                 .set_statistics(statistics)
-                .set_unencoded_byte_array_data_bytes(Some(value_bytes))
+                .set_unencoded_byte_array_data_bytes(Some(totals.value_bytes))
                 .set_definition_level_histogram(histogram(
                     self.descr.max_def_level(),
                     chunk.nulls,
                     chunk.rows,
                 ));
         }
-        let metadata = builder.build().map_err(|e| self.parquet_err(e))?;
+        builder.build().map_err(|e| self.parquet_err(e))
+    }
 
-        let bloom_filter = match (chunk.bloom.take(), self.settings.bloom) {
-            (Some(mut filter), Some((_, fpp))) => {
-                // Shrunk to the target false-positive rate, as parquet-rs does.
-                filter.fold_to_target_fpp(fpp);
-                Some(filter)
-            }
-            _ => None,
-        };
-        chunk
-            .column_index
-            .set_boundary_order(match (chunk.ascending, chunk.descending) {
-                (true, _) => BoundaryOrder::ASCENDING,
-                (false, true) => BoundaryOrder::DESCENDING,
-                (false, false) => BoundaryOrder::UNORDERED,
-            });
-        let column_index = if chunk.column_index.valid() {
-            Some(
-                chunk
-                    .column_index
-                    .build()
-                    .map_err(|e| self.parquet_err(e))?,
-            )
-        } else {
-            None
-        };
-        let close = ColumnCloseResult {
-            bytes_written: bytes.len() as u64,
-            rows_written: chunk.rows,
-            metadata,
-            bloom_filter,
-            column_index,
-            offset_index: self.settings.offset_index.then(|| offsets.build()),
-        };
-        Ok((bytes, close))
+    /// The chunk's bloom filter, shrunk to the target false-positive rate as
+    /// parquet-rs does.
+    fn finished_bloom(&self, chunk: &mut Chunk) -> Option<Sbbf> {
+        let (mut filter, (_, fpp)) = chunk.bloom.take().zip(self.settings.bloom)?;
+        filter.fold_to_target_fpp(fpp);
+        Some(filter)
+    }
+
+    /// The chunk's column index with its boundary order (`None` when disabled).
+    fn finished_column_index(&self, chunk: &mut Chunk) -> Result<Option<ColumnIndexMetaData>> {
+        let index = &mut chunk.column_index;
+        index.set_boundary_order(match (chunk.ascending, chunk.descending) {
+            (true, _) => BoundaryOrder::ASCENDING,
+            (false, true) => BoundaryOrder::DESCENDING,
+            (false, false) => BoundaryOrder::UNORDERED,
+        });
+        if !index.valid() {
+            return Ok(None);
+        }
+        let index = std::mem::replace(index, ColumnIndexBuilder::new(self.descr.physical_type()));
+        index.build().map(Some).map_err(|e| self.parquet_err(e))
+    }
+}
+
+/// Sizes, offsets and page counts of a chunk's written pages.
+#[derive(Default)]
+struct PageTotals {
+    uncompressed: i64,
+    compressed: i64,
+    /// Sum of the data pages' unencoded byte-array bytes.
+    value_bytes: i64,
+    dictionary_offset: Option<i64>,
+    data_offset: Option<i64>,
+    encoding_stats: Vec<PageEncodingStats>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_are_maximal_stretches_of_consecutive_rows_of_one_source() {
+        let indices = [
+            (0, 4),
+            (0, 5),
+            (0, 6),
+            (1, 0),
+            (1, 1),
+            (0, 7),
+            (0, 9),
+            (2, 3),
+        ];
+        let got: Vec<_> = runs(&indices).collect();
+        assert_eq!(
+            got,
+            vec![(0, 4..7), (1, 0..2), (0, 7..8), (0, 9..10), (2, 3..4)]
+        );
+        assert_eq!(runs(&[]).count(), 0);
     }
 }
