@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod policy;
 pub mod postgres;
 pub mod service;
+mod sql_row;
 pub mod sqlite;
 pub mod table;
 pub mod worker;

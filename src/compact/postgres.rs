@@ -15,6 +15,10 @@
 //! that job id. A renewal never revives an expired lease.
 
 use super::catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings, Tombstone};
+use super::sql_row::{
+    json_text, split_from, to_i64, to_u64, tombstone_from, RowError, SqlRow, SPLIT_COLUMNS,
+    TOMBSTONE_COLUMNS,
+};
 use super::worker::now_secs;
 use crate::{Error, Result};
 use postgres::types::ToSql;
@@ -107,10 +111,6 @@ CREATE INDEX pm_tombstones_pending ON pm_tombstones (tbl, seq) WHERE retired_at 
 
 /// The database clock in Unix seconds, as SQL.
 const DB_NOW: &str = "floor(EXTRACT(EPOCH FROM now()))::bigint";
-
-const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, \
-     created_at, state, retired_at, skipped, seq_min, seq_max, first_prefix, last_prefix, \
-     time_min, time_max, source, applied_seq";
 
 /// Round trips (statements, BEGIN and COMMIT; a connection's setup counts as
 /// one) and time spent waiting for them, over every PostgreSQL catalog in this
@@ -311,6 +311,16 @@ impl PgCatalog {
         }
     }
 
+    /// A row that could not be read.
+    fn row_err(&self, e: RowError<postgres::Error>) -> Error {
+        match e {
+            RowError::Driver(e) => self.err(e),
+            RowError::Invalid { column, value } => self.refused(format!(
+                "column {column} holds {value}, which this version cannot read"
+            )),
+        }
+    }
+
     fn refused(&self, detail: impl Into<String>) -> Error {
         Error::Catalog {
             path: self.name(),
@@ -434,9 +444,9 @@ impl PgCatalog {
         );
         let rows = query(self.client.get(), &sql, p).map_err(|e| self.err(e))?;
         rows.iter()
-            .map(split_from_row)
-            .collect::<PgResult<Vec<_>>>()
-            .map_err(|e| self.err(e))
+            .map(split_from)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.row_err(e))
     }
 
     /// Run `f` in a transaction, committed when it returns `Ok(Ok(_))`.
@@ -473,48 +483,20 @@ fn pg_detail(e: &postgres::Error) -> String {
     }
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
-    v.as_ref().map(|v| v.to_string())
-}
-
-fn json_value(text: Option<String>) -> Option<serde_json::Value> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-}
-
-fn split_from_row(r: &Row) -> PgResult<Split> {
-    let state: String = r.try_get(9)?;
-    Ok(Split {
-        id: r.try_get(0)?,
-        rows: to_u64(r.try_get(1)?),
-        bytes: to_u64(r.try_get(2)?),
-        window_start: r.try_get(3)?,
-        window_secs: r.try_get::<_, Option<i64>>(4)?.map(to_u64),
-        level: to_u64(r.try_get(5)?),
-        min_key: r.try_get(6)?,
-        max_key: r.try_get(7)?,
-        created_at: r.try_get(8)?,
-        // Unknown states are never written; read one as retired (not live).
-        state: SplitState::parse(&state).unwrap_or(SplitState::Replaced),
-        retired_at: r.try_get(10)?,
-        skipped: r.try_get(11)?,
-        seq_min: to_u64(r.try_get(12)?),
-        seq_max: to_u64(r.try_get(13)?),
-        first_prefix: json_value(r.try_get(14)?),
-        last_prefix: json_value(r.try_get(15)?),
-        time_min: json_value(r.try_get(16)?),
-        time_max: json_value(r.try_get(17)?),
-        source: r.try_get(18)?,
-        applied_seq: to_u64(r.try_get(19)?),
-        lease_until: r.try_get(20)?,
-    })
+impl SqlRow for Row {
+    type Error = postgres::Error;
+    fn int(&self, i: usize) -> PgResult<i64> {
+        self.try_get(i)
+    }
+    fn opt_int(&self, i: usize) -> PgResult<Option<i64>> {
+        self.try_get(i)
+    }
+    fn text(&self, i: usize) -> PgResult<String> {
+        self.try_get(i)
+    }
+    fn opt_text(&self, i: usize) -> PgResult<Option<String>> {
+        self.try_get(i)
+    }
 }
 
 /// Why a commit changed nothing.
@@ -1001,24 +983,17 @@ impl Catalog for PgCatalog {
     fn tombstones(&mut self) -> Result<Vec<Tombstone>> {
         let rows = query(
             self.client.get(),
-            "SELECT id, seq, predicate, time_from, time_to, created_at FROM pm_tombstones
-             WHERE tbl = $1 AND retired_at IS NULL ORDER BY seq",
+            &format!(
+                "SELECT {TOMBSTONE_COLUMNS} FROM pm_tombstones
+                 WHERE tbl = $1 AND retired_at IS NULL ORDER BY seq"
+            ),
             &[&self.table],
         )
         .map_err(|e| self.err(e))?;
         rows.iter()
-            .map(|r| {
-                Ok(Tombstone {
-                    id: to_u64(r.try_get(0)?),
-                    seq: to_u64(r.try_get(1)?),
-                    predicate: r.try_get(2)?,
-                    from: r.try_get(3)?,
-                    to: r.try_get(4)?,
-                    created_at: r.try_get(5)?,
-                })
-            })
-            .collect::<PgResult<_>>()
-            .map_err(|e| self.err(e))
+            .map(tombstone_from)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.row_err(e))
     }
 
     fn retire_tombstone(&mut self, id: u64, _now: i64) -> Result<()> {

@@ -2,6 +2,10 @@
 //! transaction per operation, a busy timeout so concurrent processes queue.
 
 use super::catalog::{Catalog, JobRecord, Lease, Split, SplitState, TableSettings, Tombstone};
+use super::sql_row::{
+    json_text, split_from, to_i64, to_u64, tombstone_from, RowError, SqlRow, SPLIT_COLUMNS,
+    TOMBSTONE_COLUMNS,
+};
 use crate::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -193,14 +197,6 @@ fn set_setting(
     Ok(())
 }
 
-fn json_text(v: &Option<serde_json::Value>) -> Option<String> {
-    v.as_ref().map(|v| v.to_string())
-}
-
-fn json_value(text: Option<String>) -> Option<serde_json::Value> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-}
-
 /// Why a commit changed nothing.
 enum Refusal {
     /// The job no longer holds what it needs (lease gone, input taken).
@@ -338,51 +334,39 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+impl SqlRow for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(i)
+    }
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
 }
 
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+impl From<RowError<rusqlite::Error>> for rusqlite::Error {
+    fn from(e: RowError<rusqlite::Error>) -> Self {
+        match e {
+            RowError::Driver(e) => e,
+            RowError::Invalid { column, value } => {
+                rusqlite::Error::InvalidColumnType(column, value, rusqlite::types::Type::Text)
+            }
+        }
+    }
 }
 
-fn split_from_row(row: &rusqlite::Row) -> std::result::Result<Split, rusqlite::Error> {
-    let state: String = row.get(9)?;
-    Ok(Split {
-        id: row.get(0)?,
-        rows: to_u64(row.get(1)?),
-        bytes: to_u64(row.get(2)?),
-        window_start: row.get(3)?,
-        window_secs: row.get::<_, Option<i64>>(4)?.map(to_u64),
-        level: to_u64(row.get(5)?),
-        min_key: row.get(6)?,
-        max_key: row.get(7)?,
-        created_at: row.get(8)?,
-        state: SplitState::parse(&state).ok_or_else(|| {
-            rusqlite::Error::InvalidColumnType(
-                9,
-                format!("state '{state}'"),
-                rusqlite::types::Type::Text,
-            )
-        })?,
-        retired_at: row.get(10)?,
-        skipped: row.get(11)?,
-        seq_min: to_u64(row.get(12)?),
-        seq_max: to_u64(row.get(13)?),
-        first_prefix: json_value(row.get(14)?),
-        last_prefix: json_value(row.get(15)?),
-        time_min: json_value(row.get(16)?),
-        time_max: json_value(row.get(17)?),
-        source: row.get(18)?,
-        applied_seq: to_u64(row.get(19)?),
-        lease_until: row.get(20)?,
-    })
+fn split_from_row(row: &rusqlite::Row) -> rusqlite::Result<Split> {
+    Ok(split_from(row)?)
 }
 
 /// A split's state, skip reason, lease holder and the holder's lease expiry.
 type ClaimRow = (String, Option<String>, Option<String>, Option<i64>);
-
-const SPLIT_COLUMNS: &str = "id, rows, bytes, window_start, window_secs, level, min_key, max_key, created_at, state, retired_at, skipped, seq_min, seq_max, first_prefix, last_prefix, time_min, time_max, source, applied_seq";
 
 impl Catalog for SqliteCatalog {
     fn connect(&self) -> Result<Box<dyn Catalog>> {
@@ -725,23 +709,14 @@ impl Catalog for SqliteCatalog {
     fn tombstones(&mut self) -> Result<Vec<Tombstone>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT id, seq, predicate, time_from, time_to, created_at FROM tombstones
-                 WHERE retired_at IS NULL ORDER BY seq",
-            )
+            .prepare(&format!(
+                "SELECT {TOMBSTONE_COLUMNS} FROM tombstones
+                     WHERE retired_at IS NULL ORDER BY seq"
+            ))
             .map_err(|e| db_error(&self.path, e))?;
-        stmt.query_map([], |r| {
-            Ok(Tombstone {
-                id: to_u64(r.get(0)?),
-                seq: to_u64(r.get(1)?),
-                predicate: r.get(2)?,
-                from: r.get(3)?,
-                to: r.get(4)?,
-                created_at: r.get(5)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| db_error(&self.path, e))
+        stmt.query_map([], |r| Ok(tombstone_from(r)?))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| db_error(&self.path, e))
     }
 
     fn retire_tombstone(&mut self, id: u64, now: i64) -> Result<()> {
@@ -845,5 +820,31 @@ mod tests {
             vec![(11, 0), (12, 0)]
         );
         assert!(c.tombstones().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_column_this_version_cannot_read_is_an_error_not_a_missing_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let mut c = SqliteCatalog::open(&path).unwrap();
+        add(&mut c, "a");
+        assert_eq!(c.splits(&[SplitState::Live]).unwrap().len(), 1);
+        for (id, column, value) in [
+            ("b", "first_prefix", "{not json"),
+            ("c", "state", "sideways"),
+        ] {
+            add(&mut c, id);
+            c.conn
+                .execute(
+                    &format!("UPDATE splits SET {column} = ?1 WHERE id = ?2"),
+                    [value, id],
+                )
+                .unwrap();
+            let err = c.splits(&[SplitState::Live]).unwrap_err().to_string();
+            assert!(err.contains(value), "{column}: {err}");
+            c.conn
+                .execute("DELETE FROM splits WHERE id = ?1", [id])
+                .unwrap();
+        }
     }
 }
