@@ -110,6 +110,36 @@ impl Split {
     }
 }
 
+#[cfg(test)]
+impl Split {
+    /// A live split with one row and nothing else set (unit tests).
+    pub(crate) fn for_test(id: &str) -> Split {
+        Split {
+            id: id.into(),
+            rows: 1,
+            bytes: 1,
+            window_start: None,
+            window_secs: None,
+            level: 0,
+            seq_min: 0,
+            seq_max: 0,
+            applied_seq: 0,
+            min_key: String::new(),
+            max_key: String::new(),
+            first_prefix: None,
+            last_prefix: None,
+            time_min: None,
+            time_max: None,
+            source: None,
+            created_at: 0,
+            state: SplitState::Live,
+            retired_at: None,
+            skipped: None,
+            lease_until: None,
+        }
+    }
+}
+
 /// A delete recorded in the catalog: rows matching `predicate` (and the time
 /// range) in splits added before it (lower sequence numbers) are deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -301,32 +301,21 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compact::SplitState;
     use serde_json::json;
 
     fn split(id: &str, seq: u64, metrics: (&str, &str), window_start: i64) -> Split {
         Split {
-            id: id.into(),
             rows: 10,
             bytes: 100,
             window_start: Some(window_start),
             window_secs: Some(900),
-            level: 0,
             seq_min: seq,
             seq_max: seq,
-            applied_seq: 0,
-            min_key: String::new(),
-            max_key: String::new(),
             first_prefix: Some(json!([metrics.0])),
             last_prefix: Some(json!([metrics.1])),
             time_min: Some(json!(window_start)),
             time_max: Some(json!(window_start + 899)),
-            source: None,
-            created_at: 0,
-            state: SplitState::Live,
-            retired_at: None,
-            skipped: None,
-            lease_until: None,
+            ..Split::for_test(id)
         }
     }
 

@@ -735,29 +735,7 @@ mod tests {
     use super::*;
 
     fn split(id: &str) -> Split {
-        Split {
-            id: id.into(),
-            rows: 1,
-            bytes: 1,
-            window_start: None,
-            window_secs: None,
-            level: 0,
-            seq_min: 0,
-            seq_max: 0,
-            applied_seq: 0,
-            min_key: String::new(),
-            max_key: String::new(),
-            first_prefix: None,
-            last_prefix: None,
-            time_min: None,
-            time_max: None,
-            source: None,
-            created_at: 0,
-            state: SplitState::Live,
-            retired_at: None,
-            skipped: None,
-            lease_until: None,
-        }
+        Split::for_test(id)
     }
 
     fn add(c: &mut SqliteCatalog, id: &str) {
