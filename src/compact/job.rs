@@ -148,7 +148,10 @@ pub enum Outcome {
         bytes_out: u64,
     },
     /// Another worker holds an input; nothing was done.
-    Busy { job: String },
+    Busy {
+        /// The job's id.
+        job: String,
+    },
     /// Inputs that failed were put on the skip list; nothing was committed.
     Skipped {
         /// The job's id.
@@ -157,11 +160,21 @@ pub enum Outcome {
         splits: Vec<(String, String)>,
     },
     /// The job failed for a reason no single input explains.
-    Failed { job: String, error: String },
+    Failed {
+        /// The job's id.
+        job: String,
+        /// What failed.
+        error: String,
+    },
     /// The commit was refused because the job's lease was lost (its worker
     /// stalled past it, and it may have been taken over): nothing committed,
     /// its outputs removed (or left as orphans for gc).
-    Fenced { job: String, error: String },
+    Fenced {
+        /// The job's id.
+        job: String,
+        /// Why the commit was refused.
+        error: String,
+    },
 }
 
 /// Run a prepared job to its end: lease, merge, commit. A commit refused

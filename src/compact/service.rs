@@ -68,6 +68,7 @@ impl Service {
         self
     }
 
+    /// The service's metrics (shared with its HTTP endpoint).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
     }

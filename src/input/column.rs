@@ -12,10 +12,15 @@ pub const SCAN_BATCH_ROWS: usize = 8192;
 /// What a reader of an input reads: which row groups (through which bytes),
 /// which top-level fields (`None`: all) and, optionally, which of their rows.
 pub struct ReadSpec<'a> {
+    /// The bytes read from.
     pub source: ChunkSource,
+    /// Row groups read, in order.
     pub row_groups: Vec<usize>,
+    /// Top-level fields read (`None`: all).
     pub roots: Option<&'a [usize]>,
+    /// Rows per decoded batch.
     pub batch_rows: usize,
+    /// Rows of the row groups read (`None`: all).
     pub selection: Option<RowSelection>,
 }
 

@@ -47,6 +47,7 @@ pub struct Guarded<I> {
 }
 
 impl<I> Guarded<I> {
+    /// A guard around `inner`, not poisoned.
     pub fn new(inner: I) -> Self {
         Guarded {
             inner,

@@ -143,13 +143,17 @@ impl ChunkReader for RegionBytes {
 /// Where a reader of some row groups gets its bytes: the local file (page by
 /// page, positional reads), or memory.
 pub enum ChunkSource {
+    /// The local file, read page by page.
     File(SharedFile),
+    /// Row groups fetched into memory (object storage).
     Memory(RegionBytes),
 }
 
 /// A `Read` over either kind of [`ChunkSource`].
 pub enum ChunkRead {
+    /// A positional reader of the local file.
     File(<SharedFile as ChunkReader>::T),
+    /// A cursor over fetched bytes.
     Memory(std::io::Cursor<Bytes>),
 }
 

@@ -39,8 +39,12 @@ pub fn roll_back(lock: &mut RunLock, publications: &[Publication]) -> Result<()>
 /// in the manifest's directory when that differs from the output directory, and
 /// the object when it goes to object storage.
 pub struct ManifestTarget {
+    /// The manifest's final path (or URL).
     pub path: PathBuf,
+    /// The run's lock in the manifest's directory, when that is not the output
+    /// directory.
     pub lock: Option<RunLock>,
+    /// The object, when the manifest goes to object storage.
     pub remote: Option<RemoteObject>,
 }
 

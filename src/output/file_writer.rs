@@ -79,6 +79,7 @@ impl Work<'_> {
 
 /// Where an output's bytes go: a local (temporary) file, or a multipart upload.
 pub enum OutputIo {
+    /// The output's temporary file.
     File(File),
     /// `None` once the upload has been finished.
     Upload(Option<Upload>, ErrorSlot),

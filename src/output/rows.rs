@@ -8,12 +8,14 @@ use arrow_select::interleave::interleave;
 
 /// Picked rows of several source batches (all of the output schema).
 pub struct Gathered {
+    /// The batches rows are picked from.
     pub sources: Vec<RecordBatch>,
     /// (index into `sources`, row) per output row, in output order.
     pub indices: Vec<(usize, usize)>,
 }
 
 impl Gathered {
+    /// Rows picked.
     pub fn num_rows(&self) -> usize {
         self.indices.len()
     }
@@ -57,11 +59,14 @@ impl Gathered {
 
 /// Rows for the current output.
 pub enum Rows {
+    /// A whole batch, in order.
     Batch(RecordBatch),
+    /// Rows picked from several batches.
     Gathered(Gathered),
 }
 
 impl Rows {
+    /// Rows held.
     pub fn num_rows(&self) -> usize {
         match self {
             Rows::Batch(b) => b.num_rows(),

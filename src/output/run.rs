@@ -84,7 +84,12 @@ pub enum JournalRecord {
     RolledBack,
     /// A multipart upload to `url` was started (outputs in object storage): until
     /// the run commits, `cleanup` aborts it.
-    Upload { url: String, upload_id: String },
+    Upload {
+        /// The object's URL.
+        url: String,
+        /// The store's id of the upload.
+        upload_id: String,
+    },
     /// Written before the first upload is completed: the objects about to become
     /// visible (rolled back by deleting them unless the run committed).
     PublishRemote(Vec<String>),
