@@ -3,6 +3,8 @@
 //! comments; `use` lines, grouped `use crate::{..}` and inline paths alike) is
 //! checked against it. A module may use only its own module and modules in lower
 //! layers. The binary (`src/main.rs`, `src/cli/`) is the top and is not checked.
+//! Also: library code outside tests has no `unwrap()` / `expect(` without a
+//! `// cannot fail: ...` reason (input and storage failures are typed errors).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -231,5 +233,49 @@ fn the_scanner_sees_every_form_of_a_crate_path() {
     assert_eq!(
         crate_targets(joined.lines().next().unwrap()),
         ["input", "Error"]
+    );
+}
+
+/// Library code (outside `#[cfg(test)]` modules and doc comments) may call
+/// `unwrap()` / `expect(` only with a `// cannot fail: ...` reason on the line or
+/// the line above.
+#[test]
+fn library_code_has_no_unexplained_unwrap() {
+    let src = Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read source");
+        let lines: Vec<&str> = text.lines().collect();
+        // Depth of the `#[cfg(test)]` item being skipped (None: not in one).
+        let mut skipping: Option<i32> = None;
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if line.trim_start().starts_with("#[cfg(test)]") {
+                skipping = Some(0);
+                continue;
+            }
+            if let Some(depth) = skipping.as_mut() {
+                let opened = code.contains('{');
+                *depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
+                if *depth <= 0 && (opened || code.contains('}') || code.trim_end().ends_with(';')) {
+                    skipping = None;
+                }
+                continue;
+            }
+            if !(code.contains(".unwrap()") || code.contains(".expect(")) {
+                continue;
+            }
+            let reason = |l: &str| l.contains("// cannot fail: ");
+            if !reason(line) && !(i > 0 && reason(lines[i - 1])) {
+                found.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "unwrap/expect without a reason:\n{}",
+        found.join("\n")
     );
 }

@@ -376,7 +376,7 @@ impl Table {
                 path: file.to_path_buf(),
                 found: input.prefix_len().to_string(),
                 other_path: self.dir.clone(),
-                expected: format!("{p} (add it with promote to rewrite it at P={p})"),
+                expected: format!("{p} (promote it to rewrite it at P={p})"),
             });
         }
         validate_inputs(std::slice::from_ref(&input), promote_to, false)?;
