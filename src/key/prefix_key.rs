@@ -15,7 +15,7 @@ impl PrefixKey {
 }
 
 impl fmt::Display for PrefixKey {
-    /// Hex dump; use [`decode_key`] for a readable form.
+    /// Hex dump; use [`decode_key`](super::decode_key) for a readable form.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&to_hex(&self.0))
     }
