@@ -1,6 +1,7 @@
 //! Binding a sort schema to one file's Arrow schema.
 
-use super::{is_orderable, Direction, SortSchema};
+use super::kind::is_orderable;
+use super::sort_schema::{Direction, SortSchema};
 use crate::{Error, Result};
 use arrow_schema::{DataType, Schema};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! The sort schema's types: [`SortSchema`], its columns and their directions.
 
-use super::parse;
+use super::parse::parse;
 use serde::Serialize;
 
 /// Sort direction of one column.
