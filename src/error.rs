@@ -162,6 +162,14 @@ pub enum Error {
     /// Object storage failed or refused an operation on `url` (after retries).
     #[error("{url}: {detail}")]
     Storage { url: String, detail: String },
+    /// A document could not be written as JSON or read back from it (`what`
+    /// names it: the manifest, a journal record, table settings, a report).
+    #[error("{what}: JSON: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// The merge was cancelled (its future dropped, or a cancel flag set).
     #[error("merge cancelled")]
     Cancelled,
@@ -171,6 +179,10 @@ pub enum Error {
     /// A caller-supplied argument is out of range or inconsistent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A broken internal state, not bad input: a worker thread panicked, a lock
+    /// was poisoned, an object was used after it finished. A bug to report.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -188,17 +200,11 @@ impl Error {
             source,
         }
     }
-    /// SS-1: rows of `path` out of sort order at `location` ("row group G, row R").
-    pub fn unsorted(
-        path: impl Into<PathBuf>,
-        location: impl Into<String>,
-        disorder: &crate::key::Disorder,
-        sort: &crate::schema::SortSchema,
-    ) -> Self {
-        Error::Unsorted {
-            path: path.into(),
-            location: location.into(),
-            detail: disorder.message(sort),
+    /// Wrap a JSON error with what was being written or read.
+    pub fn json(what: impl Into<String>, source: serde_json::Error) -> Self {
+        Error::Json {
+            what: what.into(),
+            source,
         }
     }
     /// Wrap an arrow error with the path it concerns.
@@ -237,9 +243,204 @@ impl Error {
             | Error::SortSchemaSyntax { .. }
             | Error::Predicate { .. }
             | Error::Invariant { .. }
+            | Error::Json { .. }
             | Error::Cancelled
             | Error::InvalidData(_)
-            | Error::InvalidArgument(_) => None,
+            | Error::InvalidArgument(_)
+            | Error::Internal(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The position of `e`'s variant; the match is exhaustive, so a new variant
+    /// does not compile until it gets a number here, and then fails
+    /// `every_variant_displays_without_debug` until [`examples`] builds it.
+    fn variant_index(e: &Error) -> usize {
+        match e {
+            Error::Io { .. } => 0,
+            Error::Parquet { .. } => 1,
+            Error::NotParquet { .. } => 2,
+            Error::Truncated { .. } => 3,
+            Error::CorruptFooter { .. } => 4,
+            Error::Arrow { .. } => 5,
+            Error::SortSchemaSyntax { .. } => 6,
+            Error::SortSchemaMissing { .. } => 7,
+            Error::UnorderableColumn { .. } => 8,
+            Error::BadMetadata { .. } => 9,
+            Error::Unsorted { .. } => 10,
+            Error::Alignment { .. } => 11,
+            Error::InputMismatch { .. } => 12,
+            Error::TypeConflict { .. } => 13,
+            Error::DuplicateInput { .. } => 14,
+            Error::Predicate { .. } => 15,
+            Error::UnknownSortColumn { .. } => 16,
+            Error::NotADirectory { .. } => 17,
+            Error::UnknownColumn { .. } => 18,
+            Error::OutputExists { .. } => 19,
+            Error::Invariant { .. } => 20,
+            Error::Catalog { .. } => 21,
+            Error::LeaseLost { .. } => 22,
+            Error::DuplicateContent { .. } => 23,
+            Error::Storage { .. } => 24,
+            Error::Json { .. } => 25,
+            Error::Cancelled => 26,
+            Error::InvalidData(_) => 27,
+            Error::InvalidArgument(_) => 28,
+            Error::Internal(_) => 29,
+        }
+    }
+    const VARIANTS: usize = 30;
+
+    /// One error of every variant, with a path that has a space in it (Debug
+    /// would quote it) and sources as the code builds them.
+    fn examples() -> Vec<Error> {
+        let p = || PathBuf::from("/data/in put/a.parquet");
+        let q = || PathBuf::from("/data/in put/b.parquet");
+        let os = std::io::Error::from_raw_os_error(2);
+        let json = serde_json::from_str::<u32>("[").unwrap_err();
+        let parquet = parquet::errors::ParquetError::General("bad page".into());
+        let arrow = arrow_schema::ArrowError::ComputeError("overflow".into());
+        let s = |t: &str| t.to_string();
+        vec![
+            Error::io(p(), os),
+            Error::parquet(p(), parquet),
+            Error::NotParquet { path: p() },
+            Error::Truncated { path: p(), len: 7 },
+            Error::CorruptFooter {
+                path: p(),
+                row_group: 1,
+                column: s("k"),
+                reason: s("offset past end"),
+            },
+            Error::arrow(p(), arrow),
+            Error::SortSchemaSyntax {
+                input: s("a|+"),
+                column: 2,
+                column_name: s("+"),
+                position: 2,
+                reason: s("empty name"),
+            },
+            Error::SortSchemaMissing { path: p() },
+            Error::UnorderableColumn {
+                path: p(),
+                column: s("l"),
+                data_type: s("List(Int32)"),
+            },
+            Error::BadMetadata {
+                path: p(),
+                key: s("qh.rg_partition_prefix_len"),
+                value: s("x"),
+                reason: s("not a number"),
+            },
+            Error::Unsorted {
+                path: p(),
+                location: s("row group 0, row 3"),
+                detail: s("(k=\"b\") comes after (k=\"a\")"),
+            },
+            Error::Alignment {
+                path: p(),
+                rule: "PA-1",
+                detail: s("two prefixes in row group 0"),
+            },
+            Error::InputMismatch {
+                path: p(),
+                other_path: q(),
+                what: "window",
+                found: s("0+3600"),
+                expected: s("3600+3600"),
+            },
+            Error::TypeConflict {
+                column: s("v"),
+                path: p(),
+                found: s("Int64"),
+                other_path: q(),
+                expected: s("Utf8"),
+            },
+            Error::DuplicateInput {
+                path: p(),
+                other_path: q(),
+            },
+            Error::Predicate {
+                input: s("k ="),
+                position: 3,
+                reason: s("value expected"),
+            },
+            Error::UnknownSortColumn {
+                column: s("hots"),
+                available: s("host, ts"),
+            },
+            Error::NotADirectory { path: p() },
+            Error::UnknownColumn {
+                option: "bloom filter",
+                column: s("x"),
+                available: s("k, ts"),
+            },
+            Error::OutputExists { path: p() },
+            Error::Invariant {
+                rule: "MC-1",
+                detail: s("3 rows out, 4 in"),
+            },
+            Error::Catalog {
+                path: p(),
+                detail: s("database is locked"),
+            },
+            Error::LeaseLost {
+                path: p(),
+                job: s("j1"),
+                detail: s("lease expired"),
+            },
+            Error::DuplicateContent {
+                path: p(),
+                existing: s("split 7"),
+            },
+            Error::Storage {
+                url: s("s3://b/k.parquet"),
+                detail: s("not found (NoSuchKey)"),
+            },
+            Error::json("manifest", json),
+            Error::Cancelled,
+            Error::InvalidData(s("batch columns differ")),
+            Error::InvalidArgument(s("prefix length 3 exceeds the 2 sort columns")),
+            Error::Internal(s("the writer thread panicked")),
+        ]
+    }
+
+    #[test]
+    fn every_variant_displays_without_debug() {
+        let examples = examples();
+        let mut seen: Vec<usize> = examples.iter().map(variant_index).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(
+            seen,
+            (0..VARIANTS).collect::<Vec<_>>(),
+            "examples miss a variant"
+        );
+        for e in &examples {
+            let text = e.to_string();
+            for artefact in [
+                "Some(", "None", "Os {", "kind:", "code:", "\"/data", "PathBuf", "General(",
+            ] {
+                assert!(!text.contains(artefact), "{artefact} in {text}");
+            }
+            assert!(!text.contains('\n'), "not one line: {text}");
+            if let Some(path) = e.path() {
+                assert!(text.contains(&path.display().to_string()), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn internal_states_and_json_have_their_own_kinds() {
+        let e = Error::Internal("the writer thread panicked".into());
+        assert_eq!(e.to_string(), "internal error: the writer thread panicked");
+        let json = serde_json::from_str::<u32>("[").unwrap_err();
+        let e = Error::json("manifest", json);
+        assert!(e.to_string().starts_with("manifest: JSON: "), "{e}");
+        assert!(!e.to_string().contains("invalid input data"), "{e}");
     }
 }

@@ -4,10 +4,9 @@
 //! with the sort schema.
 
 use crate::input::{read_row_group_columns, InputFile};
-use crate::key::SortedCheck;
+use crate::key::{sort_converter, SortedCheck};
 use crate::plan::Violation;
 use crate::schema::{describe_sorting_columns, to_sorting_columns, SortSchema};
-use crate::write::sort_converter;
 use crate::{Error, Result};
 use arrow_array::ArrayRef;
 use arrow_row::{OwnedRow, Rows};
@@ -108,8 +107,8 @@ fn check_data(input: &InputFile, out: &mut Vec<Violation>) -> Result<()> {
     let schema = input.metadata.schema();
     let sort = input.sort_schema();
     let p = input.prefix_len();
-    let (sort_rows, sort_fields) = sort_converter(sort, schema, usize::MAX)?;
-    let (prefix_rows, prefix_fields) = sort_converter(sort, schema, p)?;
+    let (sort_rows, sort_fields) = sort_converter(sort, schema, usize::MAX, Some(&input.path))?;
+    let (prefix_rows, prefix_fields) = sort_converter(sort, schema, p, Some(&input.path))?;
     if sort_fields.is_empty() {
         return Ok(());
     }

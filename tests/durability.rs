@@ -8,49 +8,46 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
+use common::strace;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+/// The CLI binary under test.
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_prefix-merge"))
+}
 
 #[test]
 #[cfg(target_os = "linux")]
 fn fsync_before_each_publication_and_directory_fsync_after() {
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("skipping: strace is not installed");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let inputs = common::gen_splits(dir.path(), 3, 6_000, 6);
     let out = dir.path().join("out");
     let manifest = dir.path().join("manifest.json");
     let log = dir.path().join("strace.log");
-    let status = Command::new("strace")
-        .args(["-f", "-y", "-qq", "-o"])
-        .arg(&log)
-        .args([
-            "-e",
-            "trace=fsync,fdatasync,link,linkat,rename,renameat,renameat2",
-        ])
-        .arg(env!("CARGO_BIN_EXE_prefix-merge"))
-        .arg("merge")
-        .args(["--num-outputs", "3", "--output-prefix", "part"])
-        .arg("--manifest")
-        .arg(&manifest)
-        .arg("--output-dir")
-        .arg(&out)
-        .args(&inputs)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let mut args: Vec<&OsStr> = [
+        "merge",
+        "--num-outputs",
+        "3",
+        "--output-prefix",
+        "part",
+        "--manifest",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    args.push(manifest.as_os_str());
+    args.push(OsStr::new("--output-dir"));
+    args.push(out.as_os_str());
+    args.extend(inputs.iter().map(|p| p.as_os_str()));
+    let Some(calls) = strace::trace(&bin(), &args, strace::PUBLICATION_CALLS, &log) else {
+        return;
+    };
+    let text = calls.join("\n");
     let out = std::fs::canonicalize(&out).unwrap();
-    let text = std::fs::read_to_string(&log).unwrap();
-    let calls: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.contains("resumed>") && !l.contains("+++"))
-        .collect();
     let position = |pred: &dyn Fn(&str) -> bool| calls.iter().position(|l| pred(l));
     let dir_text = out.display().to_string();
-    let is_dir_fsync = |l: &str, d: &str| l.contains("fsync(") && l.contains(&format!("<{d}>"));
+    let is_dir_fsync = |l: &str, d: &str| strace::is_dir_fsync(l, Path::new(d));
     let mut last_link = 0;
     for i in 0..3 {
         let temp = format!(".{i:05}.parquet.tmp>");
@@ -91,4 +88,57 @@ fn fsync_before_each_publication_and_directory_fsync_after() {
         "no fsync of the manifest's directory:\n{text}"
     );
     assert!(Path::new(&manifest).exists());
+}
+
+/// The indexing-side writer (`gen` writes its files with it) publishes like merge
+/// outputs: each file is fsynced under its temporary name, then linked to its
+/// final name (never a replacing rename), then the directory is fsynced.
+#[test]
+#[cfg(target_os = "linux")]
+fn split_writer_fsyncs_links_without_replacing_and_fsyncs_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("splits");
+    let log = dir.path().join("strace.log");
+    let args: Vec<&OsStr> = vec![
+        OsStr::new("gen"),
+        OsStr::new("--output-dir"),
+        out.as_os_str(),
+        OsStr::new("--files"),
+        OsStr::new("2"),
+        OsStr::new("--rows"),
+        OsStr::new("500"),
+        OsStr::new("--metrics"),
+        OsStr::new("3"),
+    ];
+    let Some(calls) = strace::trace(&bin(), &args, strace::PUBLICATION_CALLS, &log) else {
+        return;
+    };
+    let text = calls.join("\n");
+    let out = std::fs::canonicalize(&out).unwrap();
+    let position = |from: usize, pred: &dyn Fn(&str) -> bool| {
+        calls[from..].iter().position(|l| pred(l)).map(|p| p + from)
+    };
+    for f in 0..2 {
+        let name = format!("split_{f:03}.parquet");
+        let temp = format!(".{name}.");
+        let synced = position(0, &|l| {
+            l.contains("fsync(") && l.contains(&temp) && l.contains(".inprogress>")
+        })
+        .unwrap_or_else(|| panic!("{name}: no fsync of its temporary file:\n{text}"));
+        let linked = position(0, &|l| {
+            l.contains("link") && l.contains(&format!("{name}\""))
+        })
+        .unwrap_or_else(|| panic!("{name}: never linked to its final name:\n{text}"));
+        assert!(
+            synced < linked,
+            "{name}: published before its fsync:\n{text}"
+        );
+        position(linked, &|l| strace::is_dir_fsync(l, &out))
+            .unwrap_or_else(|| panic!("{name}: no directory fsync after its link:\n{text}"));
+    }
+    assert!(
+        !calls.iter().any(|l| l.contains("rename")),
+        "a split must not be published by a (replacing) rename:\n{text}"
+    );
+    assert!(out.join("split_001.parquet").exists());
 }

@@ -461,3 +461,44 @@ fn wrong_secret_is_one_clear_error_line() {
     );
     println!("{}", lines[0]);
 }
+
+/// A split added to a table from a bucket URL records its real size as the add
+/// job's `bytes_in` (the size comes from the storage layer, not the local file
+/// system, where the URL is no file).
+#[test]
+fn bucket_add_records_the_real_size() {
+    let Some(Fixture {
+        server,
+        dir,
+        journal,
+    }) = Fixture::start()
+    else {
+        return;
+    };
+    let env = server.env();
+    let inputs = gen_splits(dir.path(), 1, 500, 3);
+    let size = std::fs::metadata(&inputs[0]).expect("input size").len();
+    let urls = upload_inputs(&storage(&server), &inputs);
+    let table = dir.path().join("t");
+    let t = table.to_str().expect("utf8");
+    ok(&run(
+        &env,
+        &journal,
+        &[
+            "table",
+            "create",
+            t,
+            "--sort-schema",
+            &prefix_merge::gen::sort_schema().to_string(),
+        ],
+    ));
+    ok(&run(&env, &journal, &["table", "add", t, &urls[0]]));
+    let mut opened = prefix_merge::compact::Table::open(&table).expect("open table");
+    let history = prefix_merge::compact::Catalog::history(opened.catalog()).expect("history");
+    let adds: Vec<u64> = history
+        .iter()
+        .filter(|j| j.kind == "add")
+        .map(|j| j.bytes_in)
+        .collect();
+    assert_eq!(adds, vec![size], "bytes_in of the add job: {history:?}");
+}

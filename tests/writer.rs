@@ -158,6 +158,69 @@ fn streaming_writer_rejects_unsorted_batches_and_leaves_no_file() {
     );
 }
 
+/// The writer never replaces a file: an existing final name is refused when the
+/// writer is created, and a name taken while it writes is refused at `finish`
+/// (`OutputExists`); the existing file keeps its bytes and no temporary file stays.
+#[test]
+fn writer_never_replaces_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.parquet");
+    let config = || SplitConfig::new("k|-ts".parse().unwrap(), 1);
+    std::fs::write(&path, b"someone else's file").unwrap();
+    let err = SortedSplitWriter::try_new(&path, schema(), config())
+        .err()
+        .expect("an existing name is refused up front");
+    assert!(
+        matches!(&err, Error::OutputExists { path: p } if p == &path),
+        "{err}"
+    );
+    let err = write_split(
+        &path,
+        schema(),
+        &[batch(vec![Some("a")], vec![1])],
+        &config(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::OutputExists { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"someone else's file");
+
+    // Taken while the writer writes: the publication (a no-replace link) refuses.
+    let late = dir.path().join("late.parquet");
+    let mut w = SortedSplitWriter::try_new(&late, schema(), config()).unwrap();
+    w.write(&batch(vec![Some("a"), Some("b")], vec![2, 1]))
+        .unwrap();
+    std::fs::write(&late, b"raced").unwrap();
+    let err = w.finish().unwrap_err();
+    assert!(
+        matches!(&err, Error::OutputExists { path: p } if p == &late),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&late).unwrap(), b"raced");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["late.parquet", "s.parquet"],
+        "no temporary file left"
+    );
+
+    // A free name: published, readable, no temporary file left.
+    let fresh = dir.path().join("fresh.parquet");
+    let summary = write_split(
+        &fresh,
+        schema(),
+        &[batch(vec![Some("a")], vec![1])],
+        &config(),
+    )
+    .unwrap();
+    assert_eq!((summary.path, summary.rows), (fresh.clone(), 1));
+    assert_eq!(read_all(&fresh).num_rows(), 1);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+}
+
 #[test]
 fn p0_row_groups_cut_by_row_limit() {
     let dir = tempfile::tempdir().unwrap();

@@ -25,7 +25,7 @@ pub fn run(a: CleanupArgs) -> CliResult {
         .map_err(|e| Box::new((EXIT_USAGE, e)))?;
     if a.json {
         let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| prefix_merge::Error::InvalidData(format!("json: {e}")))
+            .map_err(|e| prefix_merge::Error::json("cleanup report", e))
             .map_err(|e| Box::new((EXIT_USAGE, e)))?;
         println!("{text}");
         return Ok(ExitCode::SUCCESS);

@@ -25,12 +25,8 @@ pub fn run(a: InspectArgs) -> CliResult {
         .map_err(|e| Box::new((EXIT_USAGE, e)))?;
     let report = InspectReport::new(&input);
     if a.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| {
-            (
-                EXIT_USAGE,
-                prefix_merge::Error::InvalidData(format!("json: {e}")),
-            )
-        })?;
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| (EXIT_USAGE, prefix_merge::Error::json("inspect report", e)))?;
         println!("{text}");
     } else {
         print!("{}", report.render_text());

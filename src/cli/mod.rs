@@ -214,12 +214,8 @@ pub fn flag_error(text: impl Into<String>) -> Box<(u8, prefix_merge::Error)> {
 
 /// Print `value` as pretty JSON.
 pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| {
-        Box::new((
-            EXIT_USAGE,
-            prefix_merge::Error::InvalidData(format!("json: {e}")),
-        ))
-    })?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Box::new((EXIT_USAGE, prefix_merge::Error::json("report", e))))?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
 }

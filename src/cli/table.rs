@@ -406,7 +406,7 @@ fn add(
         if let Some(code) = interrupts.stopped(&added, &line) {
             return Ok(code);
         }
-        match added.map_err(|e| Box::new((EXIT_VIOLATION, e)))? {
+        match added.map_err(|e| Box::new((EXIT_VIOLATION, promote_flag(e))))? {
             Added::New(split) => println!(
                 "added {} as {} ({} rows, seq {})",
                 f.display(),
@@ -439,4 +439,24 @@ fn parse_timestamp(s: &str) -> Result<i64, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| format!("'{s}': before 1970"))?;
     i64::try_from(d.as_secs()).map_err(|_| format!("'{s}': out of range"))
+}
+
+/// The library's "promote it" hint of a P mismatch, as this command's flag.
+fn promote_flag(e: prefix_merge::Error) -> prefix_merge::Error {
+    match e {
+        prefix_merge::Error::InputMismatch {
+            what: what @ "prefix length",
+            path,
+            found,
+            other_path,
+            expected,
+        } => prefix_merge::Error::InputMismatch {
+            what,
+            path,
+            found,
+            other_path,
+            expected: expected.replace("(promote it to", "(add with --promote to"),
+        },
+        other => other,
+    }
 }

@@ -35,12 +35,8 @@ pub fn run(a: VerifyArgs) -> CliResult {
         }
     }
     if a.json {
-        let text = serde_json::to_string_pretty(&reports).map_err(|e| {
-            Box::new((
-                EXIT_USAGE,
-                prefix_merge::Error::InvalidData(format!("json: {e}")),
-            ))
-        })?;
+        let text = serde_json::to_string_pretty(&reports)
+            .map_err(|e| Box::new((EXIT_USAGE, prefix_merge::Error::json("verify report", e))))?;
         println!("{text}");
     } else {
         for r in &reports {

@@ -354,7 +354,7 @@ fn run_batch(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::InvalidData("a compaction job panicked".into())))
+                    .unwrap_or_else(|_| Err(Error::Internal("a compaction job panicked".into())))
             })
             .collect()
     });

@@ -379,8 +379,7 @@ impl PgCatalog {
     /// Register a new table with `settings`, its split files at `location` (an
     /// object-store URL prefix, or a local directory); fails if it exists.
     pub fn create(&mut self, settings: &TableSettings, location: &str) -> Result<()> {
-        let json = serde_json::to_string(settings)
-            .map_err(|e| Error::InvalidArgument(format!("table settings: {e}")))?;
+        let json = serde_json::to_string(settings).map_err(|e| Error::json("table settings", e))?;
         let sql = format!(
             "INSERT INTO pm_tables (name, settings, location, created_at) VALUES ($1, $2, $3, {DB_NOW})
              ON CONFLICT (name) DO NOTHING"
@@ -661,8 +660,7 @@ impl Catalog for PgCatalog {
                 "the sort schema and P of a table are fixed when it is created".into(),
             ));
         }
-        let json = serde_json::to_string(settings)
-            .map_err(|e| Error::InvalidArgument(format!("table settings: {e}")))?;
+        let json = serde_json::to_string(settings).map_err(|e| Error::json("table settings", e))?;
         execute(
             self.client.get(),
             "UPDATE pm_tables SET settings = $2 WHERE name = $1",

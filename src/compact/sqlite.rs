@@ -391,8 +391,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn init(&mut self, settings: &TableSettings) -> Result<()> {
-        let json = serde_json::to_string(settings)
-            .map_err(|e| Error::InvalidArgument(format!("table settings: {e}")))?;
+        let json = serde_json::to_string(settings).map_err(|e| Error::json("table settings", e))?;
         let created = self.write(|tx| {
             let n = tx.execute(
                 "INSERT OR IGNORE INTO settings (key, value) VALUES ('table', ?1)",
@@ -437,8 +436,7 @@ impl Catalog for SqliteCatalog {
                 "the sort schema and P of a table are fixed when it is created".into(),
             ));
         }
-        let json = serde_json::to_string(settings)
-            .map_err(|e| Error::InvalidArgument(format!("table settings: {e}")))?;
+        let json = serde_json::to_string(settings).map_err(|e| Error::json("table settings", e))?;
         self.write(|tx| {
             set_setting(tx, "table", &json)?;
             Ok((true, ()))

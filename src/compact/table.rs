@@ -178,7 +178,7 @@ impl Table {
         let Some(location) = catalog.location()? else {
             return Err(Error::Catalog {
                 path: catalog.name(),
-                detail: "no such table; create it with `prefix-merge table create NAME --catalog URL --splits-url URL`".into(),
+                detail: "no such table; create it first (Table::create_in_catalog, or `table create` with a catalog URL)".into(),
             });
         };
         let remote = storage.resolve(Path::new(&location))?.remote().is_some();
@@ -376,7 +376,7 @@ impl Table {
                 path: file.to_path_buf(),
                 found: input.prefix_len().to_string(),
                 other_path: self.dir.clone(),
-                expected: format!("{p} (add with --promote to rewrite it at P={p})"),
+                expected: format!("{p} (promote it to rewrite it at P={p})"),
             });
         }
         validate_inputs(std::slice::from_ref(&input), promote_to, false)?;

@@ -1,6 +1,6 @@
 //! The metrics table: schema, series identities and one file's rows.
 
-use super::{GenConfig, Overlap};
+use super::files::{GenConfig, Overlap};
 use crate::schema::{SortColumn, SortSchema};
 use crate::{Error, Result};
 use arrow_array::builder::StringDictionaryBuilder;
@@ -222,5 +222,5 @@ pub fn metrics_batch_at(
     columns.push(Arc::new(UInt8Array::from(types)));
     columns.push(Arc::new(StringArray::from(units)));
     RecordBatch::try_new(metrics_schema(), columns)
-        .map_err(|e| Error::InvalidData(format!("generated batch: {e}")))
+        .map_err(|e| Error::Internal(format!("generated batch: {e}")))
 }

@@ -1,7 +1,9 @@
 //! Streaming reads of row groups of an input through the engine's page source
 //! (`crate::page`): the levels of each projection computed once per input.
 
-use super::{ChunkSource, Guarded, InputFile};
+use super::file::InputFile;
+use super::guard::Guarded;
+use super::region_bytes::ChunkSource;
 use crate::page::{batch_reader, PageSource};
 use crate::{Error, Result};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection};

@@ -81,90 +81,17 @@ impl FileContract {
         metadata: &ParquetMetaData,
         explicit: Option<&SortSchema>,
     ) -> Result<Self> {
-        let kv = metadata.file_metadata().key_value_metadata();
-        let get = |key: &str| -> Option<&str> {
-            kv.and_then(|kv| kv.iter().find(|e| e.key == key))
-                .and_then(|e| e.value.as_deref())
+        let keys = Keys {
+            path,
+            kv: metadata.file_metadata().key_value_metadata(),
         };
-        let bad = |key: &str, value: &str, reason: String| Error::BadMetadata {
-            path: path.to_path_buf(),
-            key: key.to_string(),
-            value: value.to_string(),
-            reason,
-        };
-
-        let (sort_schema, schema_source) = if let Some(s) = explicit {
-            (s.clone(), SchemaSource::Explicit)
-        } else if let Some(text) = get(KEY_SORT_FIELDS) {
-            let schema = parse(text).map_err(|e| bad(KEY_SORT_FIELDS, text, e.to_string()))?;
-            (schema, SchemaSource::SortFields)
-        } else {
-            let sorting = metadata
-                .row_groups()
-                .first()
-                .and_then(|rg| rg.sorting_columns())
-                .ok_or_else(|| Error::SortSchemaMissing {
-                    path: path.to_path_buf(),
-                })?;
-            let schema =
-                from_sorting_columns(sorting, metadata.file_metadata().schema_descr(), path)?;
-            (schema, SchemaSource::SortingColumns)
-        };
-
-        let parse_num = |key: &str| -> Result<Option<u64>> {
-            get(key)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .map_err(|e| bad(key, v, format!("not a non-negative integer: {e}")))
-                })
-                .transpose()
-        };
-        let prefix_len = parse_num(KEY_PREFIX_LEN)?.unwrap_or(0);
-        let prefix_len = usize::try_from(prefix_len)
-            .ok()
-            .filter(|&p| p <= sort_schema.columns.len())
-            .ok_or_else(|| {
-                bad(
-                    KEY_PREFIX_LEN,
-                    &prefix_len.to_string(),
-                    format!("exceeds the {} sort columns", sort_schema.columns.len()),
-                )
-            })?;
-        let window = match (get(KEY_WINDOW_START), parse_num(KEY_WINDOW_DURATION)?) {
-            (Some(start), Some(duration_secs)) => {
-                let start = start
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|e| bad(KEY_WINDOW_START, start, format!("not an integer: {e}")))?;
-                Some(Window {
-                    start,
-                    duration_secs,
-                })
-            }
-            (None, None) => None,
-            (Some(v), None) => {
-                return Err(bad(
-                    KEY_WINDOW_START,
-                    v,
-                    format!("{KEY_WINDOW_DURATION} missing"),
-                ))
-            }
-            (None, Some(d)) => {
-                return Err(bad(
-                    KEY_WINDOW_DURATION,
-                    &d.to_string(),
-                    format!("{KEY_WINDOW_START} missing"),
-                ))
-            }
-        };
-        let num_merge_ops = parse_num(KEY_NUM_MERGE_OPS)?.unwrap_or(0);
+        let (sort_schema, schema_source) = keys.sort_schema(metadata, explicit)?;
         Ok(FileContract {
+            prefix_len: keys.prefix_len(&sort_schema)?,
+            window: keys.window()?,
+            num_merge_ops: keys.number(KEY_NUM_MERGE_OPS)?.unwrap_or(0),
             sort_schema,
             schema_source,
-            prefix_len,
-            window,
-            num_merge_ops,
         })
     }
 
@@ -184,5 +111,112 @@ impl FileContract {
             ));
         }
         out
+    }
+}
+
+/// A file's key-value metadata, read key by key; errors name the file and key.
+struct Keys<'a> {
+    path: &'a Path,
+    kv: Option<&'a Vec<parquet::file::metadata::KeyValue>>,
+}
+
+impl Keys<'_> {
+    /// The value of `key`, if the file has it.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.kv
+            .and_then(|kv| kv.iter().find(|e| e.key == key))
+            .and_then(|e| e.value.as_deref())
+    }
+
+    /// [`Error::BadMetadata`] for `key` = `value`.
+    fn bad(&self, key: &str, value: &str, reason: String) -> Error {
+        Error::BadMetadata {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            value: value.to_string(),
+            reason,
+        }
+    }
+
+    /// `key` as a non-negative integer, if present.
+    fn number(&self, key: &str) -> Result<Option<u64>> {
+        self.get(key)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|e| self.bad(key, v, format!("not a non-negative integer: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The sort schema: the caller's, else `qh.sort_fields`, else Parquet's
+    /// `sorting_columns` of the first row group.
+    fn sort_schema(
+        &self,
+        metadata: &ParquetMetaData,
+        explicit: Option<&SortSchema>,
+    ) -> Result<(SortSchema, SchemaSource)> {
+        if let Some(s) = explicit {
+            return Ok((s.clone(), SchemaSource::Explicit));
+        }
+        if let Some(text) = self.get(KEY_SORT_FIELDS) {
+            let schema = parse(text).map_err(|e| self.bad(KEY_SORT_FIELDS, text, e.to_string()))?;
+            return Ok((schema, SchemaSource::SortFields));
+        }
+        let sorting = metadata
+            .row_groups()
+            .first()
+            .and_then(|rg| rg.sorting_columns())
+            .ok_or_else(|| Error::SortSchemaMissing {
+                path: self.path.to_path_buf(),
+            })?;
+        let schema =
+            from_sorting_columns(sorting, metadata.file_metadata().schema_descr(), self.path)?;
+        Ok((schema, SchemaSource::SortingColumns))
+    }
+
+    /// P (`qh.rg_partition_prefix_len`, 0 when absent), at most the sort columns.
+    fn prefix_len(&self, sort: &SortSchema) -> Result<usize> {
+        let prefix_len = self.number(KEY_PREFIX_LEN)?.unwrap_or(0);
+        usize::try_from(prefix_len)
+            .ok()
+            .filter(|&p| p <= sort.columns.len())
+            .ok_or_else(|| {
+                self.bad(
+                    KEY_PREFIX_LEN,
+                    &prefix_len.to_string(),
+                    format!("exceeds the {} sort columns", sort.columns.len()),
+                )
+            })
+    }
+
+    /// The time window: both `qh.window_start` and `qh.window_duration_secs`, or
+    /// neither.
+    fn window(&self) -> Result<Option<Window>> {
+        match (
+            self.get(KEY_WINDOW_START),
+            self.number(KEY_WINDOW_DURATION)?,
+        ) {
+            (Some(start), Some(duration_secs)) => {
+                let start = start.trim().parse::<i64>().map_err(|e| {
+                    self.bad(KEY_WINDOW_START, start, format!("not an integer: {e}"))
+                })?;
+                Ok(Some(Window {
+                    start,
+                    duration_secs,
+                }))
+            }
+            (None, None) => Ok(None),
+            (Some(v), None) => Err(self.bad(
+                KEY_WINDOW_START,
+                v,
+                format!("{KEY_WINDOW_DURATION} missing"),
+            )),
+            (None, Some(d)) => Err(self.bad(
+                KEY_WINDOW_DURATION,
+                &d.to_string(),
+                format!("{KEY_WINDOW_START} missing"),
+            )),
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Prefix keys of row groups: from statistics when they are exact, otherwise by
 //! reading the prefix columns (truncated or missing statistics, float columns).
 
-use super::{column::read_row_group_columns, InputFile, RowGroupInfo};
+use super::column::read_row_group_columns;
+use super::file::{InputFile, RowGroupInfo};
 use crate::key::{encode_column, value_at, KeyValue, PrefixKey, ValueKind};
 use crate::{Error, Result};
 use arrow_array::{Array, ArrayRef};

@@ -3,7 +3,7 @@
 //! served to parquet-rs' readers from memory, instead of a `dup` + seek +
 //! buffered read per page.
 
-use super::InputFile;
+use super::file::InputFile;
 use crate::page::SharedFile;
 use crate::{Error, Result};
 use bytes::Bytes;

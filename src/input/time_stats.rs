@@ -1,7 +1,7 @@
 //! Per row group bounds of a column (the time column), from the
 //! footer's statistics.
 
-use super::InputFile;
+use super::file::InputFile;
 use crate::key::{value_at, KeyValue};
 use arrow_array::{Array, ArrayRef};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;

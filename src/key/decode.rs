@@ -1,7 +1,7 @@
 //! Decoding prefix keys back into values, for display (`inspect`, summaries).
 
-use super::value::{KeyValue, ValueKind};
-use crate::schema::Direction;
+use super::value::KeyValue;
+use crate::schema::{Direction, ValueKind};
 
 /// Decode a key built from columns of the given kinds and directions.
 /// Returns `None` if the bytes are not a well-formed key for those columns.

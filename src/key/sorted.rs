@@ -2,10 +2,13 @@
 //! streams, verbatim copies and `verify`, and its message, which shows both rows'
 //! sort-column values and a hint on the directions the sort schema declares.
 
-use super::{describe, row_values, KeyValue};
+use super::describe::{describe, row_values};
+use super::value::KeyValue;
 use crate::schema::{Direction, SortColumn, SortSchema};
+use crate::Error;
 use arrow_array::RecordBatch;
 use arrow_row::{OwnedRow, Rows};
+use std::path::Path;
 
 /// The first row of `rows` that sorts before the row preceding it, where the row
 /// before `rows[0]` is `previous` (the last row of the previous batch).
@@ -32,6 +35,16 @@ pub struct Disorder {
 }
 
 impl Disorder {
+    /// The SS-1 error ([`Error::Unsorted`]): rows of `path` out of sort order at
+    /// `location` ("row group G, row R"), with [`Disorder::message`] as its detail.
+    pub fn to_error(&self, path: &Path, location: String, sort: &SortSchema) -> Error {
+        Error::Unsorted {
+            path: path.to_path_buf(),
+            location,
+            detail: self.message(sort),
+        }
+    }
+
     /// One line for errors and reports: both rows, the sort schema, and a hint on
     /// the direction of the column that decided the order, e.g.
     /// `(k="a", ts=2) comes after (k="a", ts=1) but sorts before it under sort
@@ -128,6 +141,23 @@ impl SortedCheck {
         self.last = Some(rows.row(n - 1).owned());
         self.last_values = row_values(batch, &names, n - 1);
         None
+    }
+
+    /// SS-1 as a result: [`check`](Self::check), and on a disorder the
+    /// [`Error::Unsorted`] of `path`, located by `locate` from the offending row's
+    /// index in `batch`.
+    pub fn require(
+        &mut self,
+        rows: &Rows,
+        batch: &RecordBatch,
+        sort: &SortSchema,
+        path: &Path,
+        locate: impl FnOnce(usize) -> String,
+    ) -> crate::Result<()> {
+        match self.check(rows, batch, sort) {
+            Some(d) => Err(d.to_error(path, locate(d.row), sort)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -45,7 +45,7 @@ impl fmt::Display for KeyValue {
             KeyValue::Float64(v) => write!(f, "{v}"),
             KeyValue::Utf8(s) => write!(f, "\"{s}\""),
             KeyValue::Binary(b) => {
-                write!(f, "0x{}", super::to_hex(b))
+                write!(f, "0x{}", super::prefix_key::to_hex(b))
             }
         }
     }
@@ -72,54 +72,9 @@ impl Serialize for KeyValue {
             KeyValue::Float32(v) => float(f64::from(*v), s),
             KeyValue::Float64(v) => float(*v, s),
             KeyValue::Utf8(v) => s.serialize_str(v),
-            KeyValue::Binary(b) => s.serialize_str(&super::to_hex(b)),
+            KeyValue::Binary(b) => s.serialize_str(&super::prefix_key::to_hex(b)),
         }
     }
-}
-
-/// The encoding class of a column type; decides how key bytes decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    /// Booleans.
-    Bool,
-    /// Signed integers, dates, timestamps.
-    Int,
-    /// Unsigned integers.
-    UInt,
-    /// 32-bit floats.
-    Float32,
-    /// 64-bit floats.
-    Float64,
-    /// Strings.
-    Utf8,
-    /// Binary.
-    Binary,
-    /// Arrow `Null` type: every value is null.
-    Null,
-}
-
-impl ValueKind {
-    /// The kind of an orderable type, `None` for anything else.
-    pub fn of(dt: &DataType) -> Option<ValueKind> {
-        use DataType::*;
-        Some(match dt {
-            Boolean => ValueKind::Bool,
-            Int8 | Int16 | Int32 | Int64 | Date32 | Date64 | Timestamp(_, _) => ValueKind::Int,
-            UInt8 | UInt16 | UInt32 | UInt64 => ValueKind::UInt,
-            Float32 => ValueKind::Float32,
-            Float64 => ValueKind::Float64,
-            Utf8 | LargeUtf8 | Utf8View => ValueKind::Utf8,
-            Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => ValueKind::Binary,
-            Null => ValueKind::Null,
-            Dictionary(k, v) if k.is_dictionary_key_type() => return ValueKind::of(v),
-            _ => return None,
-        })
-    }
-}
-
-/// Whether a column of this type may be a sort column.
-pub fn is_orderable(dt: &DataType) -> bool {
-    ValueKind::of(dt).is_some()
 }
 
 /// The value at `row` of an orderable array. Errors on unorderable types or an
@@ -202,5 +157,21 @@ fn dictionary_key(array: &dyn Array, key_type: &DataType, row: usize) -> Option<
         DataType::UInt32 => key::<UInt32Type>(array, row),
         DataType::UInt64 => key::<UInt64Type>(array, row),
         _ => None,
+    }
+}
+
+/// A typed value from its JSON form (the catalog's prefix keys and time
+/// bounds): text, integers, floats, booleans; anything else is null.
+pub fn key_value_from_json(v: &serde_json::Value) -> KeyValue {
+    match v {
+        serde_json::Value::String(s) => KeyValue::Utf8(s.clone()),
+        serde_json::Value::Bool(b) => KeyValue::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => KeyValue::Int(i),
+            (None, Some(u), _) => KeyValue::UInt(u),
+            (None, None, Some(f)) => KeyValue::Float64(f),
+            _ => KeyValue::Null,
+        },
+        _ => KeyValue::Null,
     }
 }

@@ -16,7 +16,7 @@ pub(crate) fn assemble(streams: &[SortedStream], picks: &[Pick]) -> Result<Rows>
         sources.extend(s.batches.iter().map(|l| l.batch.clone()));
     }
     let Some(&(s0, b0, r0)) = picks.first() else {
-        return Err(Error::InvalidArgument("empty window".into()));
+        return Err(Error::Internal("empty merge window".into()));
     };
     // A window that is one contiguous slice of one batch needs no copy.
     let contiguous = picks

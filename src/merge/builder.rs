@@ -765,7 +765,7 @@ impl MergeBuilder {
         let mut guard = CancelOnDrop(Some(cancel));
         let result = tokio::task::spawn_blocking(move || self.run())
             .await
-            .map_err(|e| Error::InvalidArgument(format!("merge task failed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("merge task failed: {e}")))?;
         guard.0 = None; // finished: nothing to cancel
         result
     }

@@ -421,15 +421,9 @@ impl Engine<'_> {
                         series_starts += 1;
                     }
                 }
-                if let Some(d) = sorted.check(&keys, &batch, self.layout.sort()) {
-                    let location = format!("row group {rg}, row {}", rows + d.row as u64);
-                    return Err(Error::unsorted(
-                        &input.path,
-                        location,
-                        &d,
-                        self.layout.sort(),
-                    ));
-                }
+                sorted.require(&keys, &batch, self.layout.sort(), &input.path, |row| {
+                    format!("row group {rg}, row {}", rows + row as u64)
+                })?;
                 rows += n as u64;
                 outputs.observe(batch, series_starts)?;
             }

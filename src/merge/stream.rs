@@ -294,14 +294,7 @@ impl SortedStream {
 
     /// "row group G, row R" for the member's `offset`-th row.
     fn locate(&self, offset: u64) -> String {
-        let mut rest = offset + self.skip_rows;
-        for &(rg, rows) in &self.row_groups {
-            if rest < rows {
-                return format!("row group {rg}, row {rest}");
-            }
-            rest -= rows;
-        }
-        format!("row {offset} of the region")
+        locate(&self.row_groups, self.skip_rows, offset)
     }
 
     /// Make the head point at a row; `false` once the stream is exhausted.
@@ -378,10 +371,10 @@ impl SortedStream {
         let rows = layout
             .convert(&batch)
             .map_err(|e| Error::arrow(&self.path, e))?;
-        if let Some(d) = self.sorted.check(&rows, &batch, layout.sort()) {
-            let location = self.locate(first_row + d.row as u64);
-            return Err(Error::unsorted(&self.path, location, &d, layout.sort()));
-        }
+        let (row_groups, skip) = (&self.row_groups, self.skip_rows);
+        let at = |row: usize| locate(row_groups, skip, first_row + row as u64);
+        self.sorted
+            .require(&rows, &batch, layout.sort(), &self.path, at)?;
         if let Some(check) = &self.prefix_check {
             // PA-1 from the data (after deletes a row's location counts the
             // deleted rows before it as if they were kept).
@@ -415,4 +408,17 @@ impl SortedStream {
             }
         }
     }
+}
+
+/// "row group G, row R" for the `offset`-th row of a member that starts
+/// `skip_rows` into its `(row group, rows)` list.
+fn locate(row_groups: &[(usize, u64)], skip_rows: u64, offset: u64) -> String {
+    let mut rest = offset + skip_rows;
+    for &(rg, rows) in row_groups {
+        if rest < rows {
+            return format!("row group {rg}, row {rest}");
+        }
+        rest -= rows;
+    }
+    format!("row {offset} of the region")
 }

@@ -6,10 +6,11 @@
 //! `committed` record or removes exactly the final names the run created.
 
 use super::durable::{
-    link_no_replace, parent_dir, remove_if_exists, same_file, sync_dir, write_synced,
+    link_no_replace, parent_dir, publish_no_replace, remove_if_exists, same_file, sync_dir,
+    write_synced,
 };
 use super::run::{temp_name, JournalRecord, Publication, RunLock};
-use super::OutputSummary;
+use super::summary::OutputSummary;
 use crate::storage::{RemoteObject, UploadedParts};
 use crate::Result;
 use std::path::{Path, PathBuf};
@@ -127,7 +128,7 @@ impl Sealed {
             _ => None,
         };
         let Some(lock) = self.lock.as_mut() else {
-            return Err(crate::Error::InvalidArgument(
+            return Err(crate::Error::Internal(
                 "the run's lock was already released".into(),
             ));
         };
@@ -146,8 +147,7 @@ impl Sealed {
         }
         sync_dir(&self.dir)?;
         if let Some(m) = &manifest {
-            link_no_replace(&m.temp, &m.target)?;
-            sync_dir(parent_dir(&m.target))?;
+            publish_no_replace(&m.temp, &m.target)?;
         }
         if let (Some(m), Some(bytes)) = (&self.manifest, manifest_bytes) {
             if let Some(object) = &m.remote {

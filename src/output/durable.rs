@@ -49,6 +49,13 @@ pub fn link_no_replace(temp: &Path, target: &Path) -> Result<()> {
     remove_if_exists(temp)
 }
 
+/// Publish the complete, fsynced file `temp` as `target`: [`link_no_replace`], then
+/// fsync `target`'s directory so that the new name survives a crash.
+pub fn publish_no_replace(temp: &Path, target: &Path) -> Result<()> {
+    link_no_replace(temp, target)?;
+    sync_dir(parent_dir(target))
+}
+
 /// Remove `path`; a file that is already gone is not an error.
 pub fn remove_if_exists(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {

@@ -4,7 +4,7 @@
 //! durable, and the library returns it as the merge result. Its schema is
 //! documented in `docs/manifest.md`.
 
-use super::OutputSummary;
+use super::summary::OutputSummary;
 use crate::input::Window;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -70,8 +70,7 @@ pub struct Manifest {
 impl Manifest {
     /// The document as pretty-printed JSON.
     pub fn to_json(&self) -> crate::Result<String> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| crate::Error::InvalidData(format!("manifest JSON: {e}")))
+        serde_json::to_string_pretty(self).map_err(|e| crate::Error::json("manifest", e))
     }
 }
 

@@ -179,8 +179,7 @@ impl RunLock {
 
     /// Append `record` to the journal and make it durable.
     pub fn append(&mut self, record: &JournalRecord) -> Result<()> {
-        let mut line = serde_json::to_vec(record)
-            .map_err(|e| Error::InvalidData(format!("journal record: {e}")))?;
+        let mut line = serde_json::to_vec(record).map_err(|e| Error::json("journal record", e))?;
         line.push(b'\n');
         self.file
             .write_all(&line)

@@ -2,7 +2,9 @@
 //! decoding and merging (the machine has two cores). The channel is bounded, so at
 //! most a few merged batches are in flight.
 
-use super::{OutputSet, Rows, Sealed};
+use super::commit::Sealed;
+use super::rows::Rows;
+use super::set::OutputSet;
 use crate::input::ChunkSource;
 use crate::key::KeyValue;
 use crate::{Error, Result};
@@ -67,7 +69,7 @@ impl OutputSink {
         let thread = std::thread::Builder::new()
             .name("prefix-merge-writer".into())
             .spawn(move || serve(outputs, receiver))
-            .map_err(|e| Error::InvalidArgument(format!("cannot start writer thread: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(OutputSink {
             sender: Some(sender),
             thread: Some(thread),
@@ -94,7 +96,7 @@ impl OutputSink {
         match self.thread.take() {
             Some(t) => t
                 .join()
-                .map_err(|_| Error::InvalidArgument("writer thread panicked".into()))?,
+                .map_err(|_| Error::Internal("the writer thread panicked".into()))?,
             None => Err(Error::Cancelled),
         }
     }

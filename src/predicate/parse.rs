@@ -132,13 +132,13 @@ impl Predicate {
             .flatten();
         if !time.is_all() && time_column.is_none() {
             return Err(Error::InvalidArgument(format!(
-                "--from/--to: the sort schema '{sort}' has no time column"
+                "a time range (from/to): the sort schema '{sort}' has no time column"
             )));
         }
         if let (Some(f), Some(t)) = (time.from, time.to) {
             if f >= t {
                 return Err(Error::InvalidArgument(format!(
-                    "--from {f} must be before --to {t}"
+                    "time range: from {f} must be before to {t}"
                 )));
             }
         }

@@ -1,8 +1,8 @@
 //! A predicate against typed values: one value (a region's prefix), or the
 //! ranges split metadata gives (first and last prefix key, time bounds).
 
+use super::coverage::Coverage;
 use super::parse::{Literal, Predicate, Test};
-use super::Coverage;
 use crate::key::KeyValue;
 use std::cmp::Ordering;
 

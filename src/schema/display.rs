@@ -1,7 +1,7 @@
 //! `Display` for sort schemas: the canonical text form, which parses back to an
 //! equal schema.
 
-use super::{Direction, SortColumn, SortSchema};
+use super::sort_schema::{Direction, SortColumn, SortSchema};
 use std::fmt;
 
 impl fmt::Display for SortColumn {

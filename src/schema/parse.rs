@@ -2,7 +2,7 @@
 //! `[name=]col|col|...|col[/Vn]` where `col` is `name`, `-name`, `+name`,
 //! `name-`, `name+`, `name:type` or `name:type:dir` (dir: `+ - asc desc`).
 
-use super::{Direction, SortColumn, SortSchema};
+use super::sort_schema::{Direction, SortColumn, SortSchema};
 use crate::{Error, Result};
 
 /// Characters allowed in column, schema and type names.

@@ -1,7 +1,7 @@
 //! Binding a sort schema to one file's Arrow schema.
 
-use super::{Direction, SortSchema};
-use crate::key::is_orderable;
+use super::kind::is_orderable;
+use super::sort_schema::{Direction, SortSchema};
 use crate::{Error, Result};
 use arrow_schema::{DataType, Schema};
 use std::path::Path;
@@ -23,6 +23,28 @@ pub struct ResolvedColumn {
 /// Locate every sort column in `arrow`; absent columns are all-null (SS-3); a
 /// present column of an unorderable type is an error naming the file and column.
 pub fn resolve(sort: &SortSchema, arrow: &Schema, path: &Path) -> Result<Vec<ResolvedColumn>> {
+    resolve_columns(sort, arrow).map_err(|(column, data_type)| Error::UnorderableColumn {
+        path: path.to_path_buf(),
+        column,
+        data_type: data_type.to_string(),
+    })
+}
+
+/// [`resolve`] for record batches in memory (no file): an unorderable sort column is
+/// invalid input data.
+pub fn resolve_batch(sort: &SortSchema, arrow: &Schema) -> Result<Vec<ResolvedColumn>> {
+    resolve_columns(sort, arrow).map_err(|(column, data_type)| {
+        Error::InvalidData(format!(
+            "batch sort column '{column}' has type {data_type} which cannot be ordered"
+        ))
+    })
+}
+
+/// The resolved columns, or the name and type of the first unorderable one.
+fn resolve_columns(
+    sort: &SortSchema,
+    arrow: &Schema,
+) -> std::result::Result<Vec<ResolvedColumn>, (String, DataType)> {
     sort.columns
         .iter()
         .map(|c| {
@@ -30,11 +52,7 @@ pub fn resolve(sort: &SortSchema, arrow: &Schema, path: &Path) -> Result<Vec<Res
             let data_type = found.map(|i| arrow.field(i).data_type().clone());
             if let Some(dt) = &data_type {
                 if !is_orderable(dt) {
-                    return Err(Error::UnorderableColumn {
-                        path: path.to_path_buf(),
-                        column: c.name.clone(),
-                        data_type: dt.to_string(),
-                    });
+                    return Err((c.name.clone(), dt.clone()));
                 }
             }
             Ok(ResolvedColumn {

@@ -1,7 +1,7 @@
 //! Conversion between a [`SortSchema`] and Parquet's standard `sorting_columns`
 //! (what DataFusion, DuckDB and Spark write).
 
-use super::{Direction, SortColumn, SortSchema};
+use super::sort_schema::{Direction, SortColumn, SortSchema};
 use crate::{Error, Result};
 use parquet::file::metadata::SortingColumn;
 use parquet::schema::types::SchemaDescriptor;

@@ -23,7 +23,7 @@ pub fn storage_error(url: &str, e: object_store::Error) -> Error {
         (_, Some("NoSuchBucket")) => "the bucket does not exist (NoSuchBucket)".to_string(),
         (E::NotFound { .. }, _) => with_code("not found"),
         (E::PermissionDenied { .. }, _) | (E::Unauthenticated { .. }, _) => with_code(
-            "access denied: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or --storage-option)",
+            "access denied: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or the storage options)",
         ),
         (E::AlreadyExists { .. }, _) => with_code("already exists"),
         (_, Some(c)) if c.contains("AccessDenied") || c.contains("Signature") || c.contains("InvalidAccessKey") => {

@@ -302,7 +302,7 @@ impl Storage {
         let mut stores = self
             .stores
             .lock()
-            .map_err(|_| Error::InvalidArgument("storage client cache poisoned".into()))?;
+            .map_err(|_| Error::Internal("storage client cache lock poisoned".into()))?;
         if let Some(s) = stores.get(base) {
             return Ok(s.clone());
         }

@@ -83,7 +83,7 @@ impl RemoteReader {
 
     fn spawn(&self, index: usize) -> Result<Block> {
         let rt = runtime().ok_or_else(|| {
-            Error::InvalidArgument("could not start the object-store I/O threads".into())
+            Error::Internal("could not start the object-store I/O threads".into())
         })?;
         let range = self.blocks.get(index).cloned().unwrap_or(0..0);
         let store = self.object.object_store().clone();
@@ -124,7 +124,7 @@ impl RemoteReader {
         }
         match &block.data {
             Data::Ready(b) => Ok(b.clone()),
-            Data::Pending(_) => Err(Error::InvalidArgument("fetch not finished".into())),
+            Data::Pending(_) => Err(Error::Internal("fetch not finished".into())),
         }
     }
 
@@ -139,7 +139,7 @@ impl RemoteReader {
         let mut window = self
             .window
             .lock()
-            .map_err(|_| Error::InvalidArgument("prefetch window poisoned".into()))?;
+            .map_err(|_| Error::Internal("prefetch window lock poisoned".into()))?;
         // Blocks before this one are behind the reader: drop them. A window that
         // does not hold this block (a jump) starts again from it.
         while window.front().is_some_and(|b| b.index < index) {
@@ -152,7 +152,7 @@ impl RemoteReader {
         self.fill(&mut window, index)?;
         let block = window
             .front_mut()
-            .ok_or_else(|| Error::InvalidArgument("prefetch window empty".into()))?;
+            .ok_or_else(|| Error::Internal("prefetch window empty".into()))?;
         let bytes = self.wait(block)?;
         let at = self.blocks[index].start;
         Ok(bytes.slice((range.start - at) as usize..(range.end - at) as usize))

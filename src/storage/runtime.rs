@@ -29,11 +29,11 @@ where
     F::Output: Send,
 {
     let rt = runtime().ok_or_else(|| {
-        crate::Error::InvalidArgument("could not start the object-store I/O threads".into())
+        crate::Error::Internal("could not start the object-store I/O threads".into())
     })?;
     if tokio::runtime::Handle::try_current().is_err() {
         return Ok(rt.block_on(future));
     }
     std::thread::scope(|s| s.spawn(|| rt.block_on(future)).join())
-        .map_err(|_| crate::Error::InvalidArgument("the object-store I/O thread panicked".into()))
+        .map_err(|_| crate::Error::Internal("the object-store I/O thread panicked".into()))
 }

@@ -107,7 +107,7 @@ impl Upload {
         let key = self.object.key.clone();
         let id = self.id.clone();
         let rt = runtime().ok_or_else(|| {
-            Error::InvalidArgument("could not start the object-store I/O threads".into())
+            Error::Internal("could not start the object-store I/O threads".into())
         })?;
         let handle = rt.spawn(async move {
             let part = store.put_part(&key, &id, index, data.into()).await?;

@@ -1,36 +1,9 @@
 //! Stable in-memory sort of a batch by a sort schema (nulls last).
 
-use crate::schema::{resolve, SortSchema};
+use crate::key::sort_converter;
+use crate::schema::SortSchema;
 use crate::{Error, Result};
 use arrow_array::{RecordBatch, UInt32Array};
-use arrow_row::{RowConverter, SortField};
-use arrow_schema::SortOptions;
-use std::path::Path;
-
-/// Build a row converter over the sort columns present in `schema` (absent ones are
-/// all-null and never change the order); also returns their field indices.
-pub fn sort_converter(
-    sort: &SortSchema,
-    schema: &arrow_schema::Schema,
-    take: usize,
-) -> Result<(RowConverter, Vec<usize>)> {
-    let resolved = resolve(sort, schema, Path::new("<batch>"))?;
-    let mut fields = Vec::new();
-    let mut indices = Vec::new();
-    for c in resolved.iter().take(take) {
-        if let (Some(i), Some(dt)) = (c.field_index, &c.data_type) {
-            let options = SortOptions {
-                descending: c.direction.is_descending(),
-                nulls_first: false,
-            };
-            fields.push(SortField::new_with_options(dt.clone(), options));
-            indices.push(i);
-        }
-    }
-    let converter = RowConverter::new(fields)
-        .map_err(|e| Error::InvalidData(format!("sort columns not comparable: {e}")))?;
-    Ok((converter, indices))
-}
 
 /// Sort `batch` stably by `sort` (ties keep their input order).
 pub fn sort_batch(batch: &RecordBatch, sort: &SortSchema) -> Result<RecordBatch> {
@@ -40,7 +13,7 @@ pub fn sort_batch(batch: &RecordBatch, sort: &SortSchema) -> Result<RecordBatch>
             "{n} rows exceed one in-memory sort"
         )));
     }
-    let (converter, indices) = sort_converter(sort, &batch.schema(), usize::MAX)?;
+    let (converter, indices) = sort_converter(sort, &batch.schema(), usize::MAX, None)?;
     if indices.is_empty() {
         return Ok(batch.clone());
     }

@@ -1,9 +1,13 @@
 //! Streaming split writer: batches arrive already sorted; order (SS-1) is checked
-//! across batch boundaries, and a row group is closed at every prefix change.
+//! across batch boundaries, and a row group is closed at every prefix change. The
+//! file is written under a temporary name and published like merge outputs
+//! (`output::durable`): fsynced, linked to its final name without replacing a file,
+//! directory fsynced.
 
 use super::config::SplitConfig;
-use super::sort::sort_converter;
-use crate::key::SortedCheck;
+use crate::key::{sort_converter, SortedCheck};
+use crate::output::commit::check_free;
+use crate::output::durable::{create_new, publish_no_replace, remove_if_exists};
 use crate::schema::to_sorting_columns;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
@@ -26,8 +30,9 @@ pub struct SplitSummary {
 }
 
 /// Writes one split from sorted batches. The file appears at its final path only
-/// when [`finish`](Self::finish) succeeds; dropping the writer earlier removes the
-/// partial file.
+/// when [`finish`](Self::finish) succeeds, fsynced, and never replaces an existing
+/// file ([`Error::OutputExists`]); dropping the writer earlier removes the partial
+/// file.
 ///
 /// Batches must continue the sort order across calls (SS-1 is checked as they
 /// arrive); with P > 0 a row group is closed at every change of prefix value.
@@ -79,14 +84,18 @@ pub struct SortedSplitWriter {
     sorted: SortedCheck,
     last_prefix: Option<OwnedRow>,
     rows: u64,
+    /// Set once the file has its final name (the temporary name is then gone).
+    published: bool,
 }
 
+/// `.NAME.ULID.inprogress` next to `path`: unique, so two writers never share a
+/// temporary file.
 fn temp_path_for(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.inprogress"))
+    path.with_file_name(format!(".{name}.{}.inprogress", ulid::Ulid::new()))
 }
 
 impl SortedSplitWriter {
@@ -105,9 +114,10 @@ impl SortedSplitWriter {
                 "max_row_group_rows must be > 0".into(),
             ));
         }
-        let (sort, sort_fields) = sort_converter(&config.sort_schema, &schema, usize::MAX)?;
+        let (sort, sort_fields) =
+            sort_converter(&config.sort_schema, &schema, usize::MAX, Some(&path))?;
         let (prefix, prefix_fields) =
-            sort_converter(&config.sort_schema, &schema, config.prefix_len)?;
+            sort_converter(&config.sort_schema, &schema, config.prefix_len, Some(&path))?;
         let parquet_schema = ArrowSchemaConverter::new()
             .convert(&schema)
             .map_err(|e| Error::parquet(&path, e))?;
@@ -135,10 +145,16 @@ impl SortedSplitWriter {
             .set_max_row_group_row_count(row_limit)
             .set_max_row_group_bytes(None)
             .build();
+        check_free(&path)?;
         let temp_path = temp_path_for(&path);
-        let file = File::create(&temp_path).map_err(|e| Error::io(&temp_path, e))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| Error::parquet(&path, e))?;
+        let file = create_new(&temp_path)?;
+        let writer = match ArrowWriter::try_new(file, schema.clone(), Some(props)) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = remove_if_exists(&temp_path);
+                return Err(Error::parquet(&path, e));
+            }
+        };
         Ok(SortedSplitWriter {
             path,
             temp_path,
@@ -152,6 +168,7 @@ impl SortedSplitWriter {
             sorted: SortedCheck::new(),
             last_prefix: None,
             rows: 0,
+            published: false,
         })
     }
 
@@ -183,10 +200,10 @@ impl SortedSplitWriter {
         if !self.sort_fields.is_empty() {
             let rows = self.convert(&self.sort, &self.sort_fields, batch)?;
             let sort = &self.config.sort_schema;
-            if let Some(d) = self.sorted.check(&rows, batch, sort) {
-                let location = format!("row {}", self.rows + d.row as u64);
-                return Err(Error::unsorted(&self.path, location, &d, sort));
-            }
+            let done = self.rows;
+            let locate = |row: usize| format!("row {}", done + row as u64);
+            self.sorted
+                .require(&rows, batch, sort, &self.path, locate)?;
         }
         let mut boundaries = Vec::new();
         if !self.prefix_fields.is_empty() {
@@ -200,7 +217,7 @@ impl SortedSplitWriter {
         let writer = self
             .writer
             .as_mut()
-            .ok_or_else(|| Error::InvalidArgument("writer already finished".into()))?;
+            .ok_or_else(|| Error::Internal("split writer used after finish".into()))?;
         let mut start = 0;
         for b in boundaries.into_iter().chain(std::iter::once(n)) {
             if b > start {
@@ -217,14 +234,22 @@ impl SortedSplitWriter {
         Ok(())
     }
 
-    /// Close the file and move it to its final path.
+    /// Close the file, fsync it and publish it under its final path without
+    /// replacing a file ([`Error::OutputExists`] if the name was taken meanwhile;
+    /// the temporary file is then removed).
     pub fn finish(mut self) -> Result<SplitSummary> {
-        let writer = self
+        let mut writer = self
             .writer
             .take()
-            .ok_or_else(|| Error::InvalidArgument("writer already finished".into()))?;
-        let metadata = writer.close().map_err(|e| Error::parquet(&self.path, e))?;
-        std::fs::rename(&self.temp_path, &self.path).map_err(|e| Error::io(&self.path, e))?;
+            .ok_or_else(|| Error::Internal("split writer finished twice".into()))?;
+        let metadata = writer.finish().map_err(|e| Error::parquet(&self.path, e))?;
+        writer
+            .inner()
+            .sync_all()
+            .map_err(|e| Error::io(&self.temp_path, e))?;
+        drop(writer);
+        publish_no_replace(&self.temp_path, &self.path)?;
+        self.published = true;
         Ok(SplitSummary {
             path: self.path.clone(),
             rows: self.rows,
@@ -234,9 +259,11 @@ impl SortedSplitWriter {
 }
 
 impl Drop for SortedSplitWriter {
+    /// Unless published, remove the temporary file.
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp_path);
+        drop(self.writer.take());
+        if !self.published {
+            let _ = remove_if_exists(&self.temp_path);
         }
     }
 }

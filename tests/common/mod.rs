@@ -5,6 +5,7 @@
 pub mod postgres;
 pub mod proxy;
 pub mod s3;
+pub mod strace;
 pub mod table;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
