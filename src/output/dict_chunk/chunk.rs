@@ -2,7 +2,7 @@
 //! input dictionaries into it, the data page being filled and the finished pages.
 
 use super::source::{value_at, Keys, Source};
-use super::truncate::{lower_bound, upper_bound};
+use crate::output::truncate::{lower_bound, upper_bound};
 use arrow_array::{Array, ArrayRef};
 use bytes::Bytes;
 use parquet::basic::Compression;
