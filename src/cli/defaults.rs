@@ -7,7 +7,7 @@ use std::time::Duration;
 pub fn size(bytes: u64) -> &'static str {
     let text = [(30, "GiB"), (20, "MiB"), (10, "KiB")]
         .into_iter()
-        .find(|(shift, _)| bytes >= 1 << shift && bytes % (1 << shift) == 0)
+        .find(|(shift, _)| bytes >= 1 << shift && bytes.is_multiple_of(1 << shift))
         .map_or_else(
             || bytes.to_string(),
             |(shift, unit)| format!("{}{unit}", bytes >> shift),
