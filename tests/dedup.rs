@@ -100,10 +100,7 @@ fn later_input_wins_whatever_its_merge_ops_then_later_row() {
         // Windows of one row: every run of equal keys spans windows.
         for batch_rows in [1, 2, 8192] {
             let out = dir.path().join(format!("out_{prefix_len}_{batch_rows}"));
-            let options = MergeOptions {
-                batch_rows,
-                ..MergeOptions::default()
-            };
+            let options = MergeOptions::default().with_batch_rows(batch_rows);
             let m = MergeBuilder::new(&paths, &out)
                 .options(options)
                 .dedup(true)

@@ -393,10 +393,7 @@ fn a_split_the_delete_covers_whole_is_dropped_not_rewritten() {
     // with snappy chunks was copied.
     let partly = MergeBuilder::new([&generated], dir.join("snappy"))
         .writer_properties(snappy())
-        .options(prefix_merge::merge::MergeOptions {
-            verbatim_copy: false,
-            ..Default::default()
-        })
+        .options(prefix_merge::merge::MergeOptions::default().with_verbatim_copy(false))
         .run()
         .unwrap()
         .outputs[0]

@@ -52,10 +52,7 @@ fn dropping_the_future_cancels_and_cleans_up() {
     let release_rx = Mutex::new(release_rx);
     let first = AtomicBool::new(true);
     // Small windows so that the merge is mid-way when the first progress report comes.
-    let options = MergeOptions {
-        batch_rows: 256,
-        ..MergeOptions::default()
-    };
+    let options = MergeOptions::default().with_batch_rows(256);
     let builder = MergeBuilder::new(&inputs, &out)
         .num_outputs(2)
         .options(options)
@@ -108,5 +105,27 @@ fn dropping_the_future_cancels_and_cleans_up() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// The trap of issue 20: a flag taken from `cancel_flag()` before `options(..)`
+/// must still cancel the merge (old code replaced the flag with the options').
+#[test]
+fn cancel_flag_taken_before_options_still_cancels() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = inputs(dir.path());
+    let out = dir.path().join("out");
+    let builder = MergeBuilder::new(&inputs, &out).num_outputs(2);
+    let cancel = builder.cancel_flag();
+    let builder = builder.options(MergeOptions::default());
+    cancel.store(true, Ordering::SeqCst);
+    let err = builder.run().expect_err("a cancelled merge must fail");
+    assert!(
+        matches!(err, prefix_merge::Error::Cancelled),
+        "expected Error::Cancelled, got: {err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

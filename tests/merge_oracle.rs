@@ -304,11 +304,9 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
         expected.sort_by(|x, y| compare(x, y, case.desc)); // stable: ties keep input order
     }
     let out_dir = dir.path().join("out");
-    let options = MergeOptions {
-        batch_rows: case.batch_rows,
-        row_group_rows: case.row_group_rows,
-        ..MergeOptions::default()
-    };
+    let options = MergeOptions::default()
+        .with_batch_rows(case.batch_rows)
+        .with_row_group_rows(case.row_group_rows);
     let mut builder = MergeBuilder::new(&paths, &out_dir)
         .num_outputs(case.num_outputs)
         .options(options)

@@ -108,10 +108,8 @@ fn bloom_filters_of_inputs_are_kept() {
     // a new one because an input had it.
     for verbatim_copy in [true, false] {
         let out_dir = dir.path().join(format!("o-{verbatim_copy}"));
-        let options = prefix_merge::merge::MergeOptions {
-            verbatim_copy,
-            ..Default::default()
-        };
+        let options =
+            prefix_merge::merge::MergeOptions::default().with_verbatim_copy(verbatim_copy);
         let result = MergeBuilder::new([&path], out_dir)
             .options(options)
             .run()

@@ -55,10 +55,7 @@ fn single_contributor_regions_are_copied_byte_for_byte() {
 
     // Same rows with the copy disabled.
     let out2 = dir.path().join("out2");
-    let options = MergeOptions {
-        verbatim_copy: false,
-        ..MergeOptions::default()
-    };
+    let options = MergeOptions::default().with_verbatim_copy(false);
     MergeBuilder::new([&a, &b], &out2)
         .options(options)
         .run()

@@ -66,12 +66,12 @@ fn main() {
                 || {
                     MergeBuilder::new([path], &out)
                         .num_outputs(2)
-                        .options(prefix_merge::merge::MergeOptions {
-                            batch_rows: 64,
-                            row_group_rows: 100,
-                            verbatim_copy,
-                            ..Default::default()
-                        })
+                        .options(
+                            prefix_merge::merge::MergeOptions::default()
+                                .with_batch_rows(64)
+                                .with_row_group_rows(100)
+                                .with_verbatim_copy(verbatim_copy),
+                        )
                         .run()
                         .map(|r| {
                             // Outputs of a successful merge, deep-checked.

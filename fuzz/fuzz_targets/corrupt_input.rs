@@ -72,11 +72,11 @@ fn strict() -> bool {
 fn merge(inputs: &[&Path], out_dir: &Path, num_outputs: usize) -> prefix_merge::Result<MergeResult> {
     MergeBuilder::new(inputs, out_dir)
         .num_outputs(num_outputs)
-        .options(MergeOptions {
-            batch_rows: 64,
-            row_group_rows: 100,
-            ..MergeOptions::default()
-        })
+        .options(
+            MergeOptions::default()
+                .with_batch_rows(64)
+                .with_row_group_rows(100),
+        )
         .run()
 }
 

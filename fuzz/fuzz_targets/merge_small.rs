@@ -296,12 +296,10 @@ fn run(case: Case) {
     expected.sort_by(|x, y| compare(x, y, desc));
 
     let out_dir = dir.path().join("out");
-    let options = MergeOptions {
-        batch_rows,
-        row_group_rows,
-        verbatim_copy: !case.no_verbatim_copy,
-        ..MergeOptions::default()
-    };
+    let options = MergeOptions::default()
+        .with_batch_rows(batch_rows)
+        .with_row_group_rows(row_group_rows)
+        .with_verbatim_copy(!case.no_verbatim_copy);
     // Sort column `c` in no input is refused (a typo), never merged as all-null.
     let any_c = files.iter().any(|s| s.has_c);
     let result = match MergeBuilder::new(&paths, &out_dir)

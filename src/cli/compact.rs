@@ -1,12 +1,15 @@
 //! `prefix-merge plan TABLE` (the jobs the policy would run now, no side effects)
 //! and `prefix-merge compact TABLE` (run them).
 
+use super::defaults;
 use super::merge::parse_size;
 use super::signals::Interrupts;
 use super::{
     open_table, print_json, CatalogArgs, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION,
 };
-use prefix_merge::compact::compactor::idle_windows;
+use prefix_merge::compact::compactor::{
+    idle_windows, DEFAULT_JOBS, DEFAULT_LEASE, DEFAULT_MAX_MEMORY,
+};
 use prefix_merge::compact::{compact, plan, CompactOptions, CompactReport, Outcome, Policy, Table};
 use prefix_merge::Error;
 use std::path::PathBuf;
@@ -39,7 +42,7 @@ pub struct PolicyArgs {
     #[arg(long)]
     retention: Option<String>,
     /// Budget for the estimated peak memory of the jobs running at once.
-    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    #[arg(long, default_value = defaults::size(DEFAULT_MAX_MEMORY), value_parser = parse_size)]
     max_memory: u64,
     /// Policy clock, Unix seconds (default: now). For simulations and replays.
     #[arg(long)]
@@ -143,13 +146,13 @@ pub struct CompactArgs {
     #[arg(long)]
     until_stable: bool,
     /// Jobs run at once (within --max-memory).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_JOBS)]
     jobs: usize,
     /// Clear the skip list first and try skipped splits again.
     #[arg(long)]
     retry_skipped: bool,
     /// Lease length: a dead worker's splits are free again after this.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::duration(DEFAULT_LEASE), value_parser = humantime::parse_duration)]
     lease: Duration,
     #[arg(long)]
     json: bool,

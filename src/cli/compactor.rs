@@ -1,11 +1,15 @@
 //! `prefix-merge compactor run`: the long-running compactor service on a shared
 //! catalog, with Prometheus metrics and health checks on a small HTTP server.
 
+use super::defaults;
 use super::merge::parse_size;
 use super::signals::Interrupts;
 use super::{flag_error, CatalogArgs, CliResult, StorageArgs, EXIT_USAGE};
+use prefix_merge::compact::compactor::{DEFAULT_JOBS, DEFAULT_MAX_MEMORY};
 use prefix_merge::compact::postgres::{catalog_stats, valid_table_name};
-use prefix_merge::compact::service::Service;
+use prefix_merge::compact::service::{
+    Service, DEFAULT_DRAIN_TIMEOUT, DEFAULT_POLL_INTERVAL, DEFAULT_SERVICE_LEASE,
+};
 use prefix_merge::compact::{CompactOptions, PgCatalog};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -38,20 +42,20 @@ struct RunArgs {
     #[arg(long = "table", value_name = "NAME")]
     tables: Vec<String>,
     /// Jobs run at once (within --max-memory).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_JOBS)]
     jobs: usize,
     /// Budget for the estimated peak memory of the jobs running at once.
-    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    #[arg(long, default_value = defaults::size(DEFAULT_MAX_MEMORY), value_parser = parse_size)]
     max_memory: u64,
     /// Wait this long after a pass over the tables that found nothing to do.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::duration(DEFAULT_POLL_INTERVAL), value_parser = humantime::parse_duration)]
     poll_interval: Duration,
     /// On SIGTERM/SIGINT, running jobs get this long to finish before they are cancelled.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::duration(DEFAULT_DRAIN_TIMEOUT), value_parser = humantime::parse_duration)]
     drain_timeout: Duration,
     /// Lease length: renewed every third of it while a job runs; a stalled
     /// worker loses its jobs after it (its commits are then refused).
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = defaults::duration(DEFAULT_SERVICE_LEASE), value_parser = humantime::parse_duration)]
     lease: Duration,
     /// Serve /metrics (Prometheus text), /healthz and /readyz here (e.g. 127.0.0.1:9187).
     #[arg(long, value_name = "ADDR")]

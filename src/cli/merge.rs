@@ -8,7 +8,7 @@ use super::{flag_error, print_io_stats, CliResult, StorageArgs, EXIT_USAGE, EXIT
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prefix_merge::key::describe;
 use prefix_merge::output::run::default_journal_dir;
-use prefix_merge::output::SortKey;
+use prefix_merge::output::{OutputSummary, SortKey};
 use prefix_merge::storage::{Location, Storage};
 use prefix_merge::{MergeBuilder, MergeResult, SortSchema, WriterOptions};
 use std::path::PathBuf;
@@ -202,19 +202,7 @@ fn leftovers_dir(a: &MergeArgs, storage: &Storage) -> PathBuf {
 
 /// The human-readable merge summary.
 pub fn render_summary(r: &MergeResult) -> String {
-    use std::fmt::Write as _;
     let names: Vec<&str> = r.sort_columns.iter().map(|c| c.name.as_str()).collect();
-    let prefix_names = &names[..r.prefix_len.min(names.len())];
-    let key = |k: &Option<SortKey>| {
-        k.as_ref()
-            .map(|k| describe(&names, &k.values))
-            .unwrap_or_default()
-    };
-    let file_name = |p: &std::path::Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
     let width = r
         .outputs
         .iter()
@@ -223,7 +211,25 @@ pub fn render_summary(r: &MergeResult) -> String {
         .unwrap_or(0)
         .max(6);
     let mut s = String::new();
-    let _ = writeln!(s, "run {}", r.run_id);
+    summary_header(&mut s, &r.run_id, width);
+    for o in &r.outputs {
+        summary_output(&mut s, o, &names, r.prefix_len, width);
+    }
+    summary_totals(&mut s, r);
+    s
+}
+
+/// The last component of `path`, for the summary table.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The summary's run line and column headings.
+fn summary_header(s: &mut String, run_id: &str, width: usize) {
+    use std::fmt::Write as _;
+    let _ = writeln!(s, "run {run_id}");
     let _ = writeln!(
         s,
         "{:<w$} {:>10} {:>4} {:>12} {:>21}  first key .. last key",
@@ -234,40 +240,59 @@ pub fn render_summary(r: &MergeResult) -> String {
         "time range",
         w = width
     );
-    for o in &r.outputs {
-        let name = file_name(&o.path);
-        let time = match (&o.time_min, &o.time_max) {
-            (Some(a), Some(b)) => format!("{a}..{b}"),
-            _ => "-".into(),
+}
+
+/// One output's line, and its first prefixes when it has any.
+fn summary_output(
+    s: &mut String,
+    o: &OutputSummary,
+    names: &[&str],
+    prefix_len: usize,
+    width: usize,
+) {
+    use std::fmt::Write as _;
+    let key = |k: &Option<SortKey>| {
+        k.as_ref()
+            .map(|k| describe(names, &k.values))
+            .unwrap_or_default()
+    };
+    let time = match (&o.time_min, &o.time_max) {
+        (Some(a), Some(b)) => format!("{a}..{b}"),
+        _ => "-".into(),
+    };
+    let _ = writeln!(
+        s,
+        "{:<w$} {:>10} {:>4} {:>12} {:>21}  [{}] .. [{}]",
+        file_name(&o.path),
+        o.rows,
+        o.row_groups,
+        o.bytes,
+        time,
+        key(&o.first_key),
+        key(&o.last_key),
+        w = width
+    );
+    if !o.prefixes.is_empty() {
+        let prefix_names = &names[..prefix_len.min(names.len())];
+        let shown: Vec<String> = o
+            .prefixes
+            .iter()
+            .take(4)
+            .map(|p| describe(prefix_names, p))
+            .collect();
+        let more = o.prefixes.len().saturating_sub(shown.len());
+        let tail = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
         };
-        let _ = writeln!(
-            s,
-            "{:<w$} {:>10} {:>4} {:>12} {:>21}  [{}] .. [{}]",
-            name,
-            o.rows,
-            o.row_groups,
-            o.bytes,
-            time,
-            key(&o.first_key),
-            key(&o.last_key),
-            w = width
-        );
-        if !o.prefixes.is_empty() {
-            let shown: Vec<String> = o
-                .prefixes
-                .iter()
-                .take(4)
-                .map(|p| describe(prefix_names, p))
-                .collect();
-            let more = o.prefixes.len().saturating_sub(shown.len());
-            let tail = if more > 0 {
-                format!(" (+{more} more)")
-            } else {
-                String::new()
-            };
-            let _ = writeln!(s, "{:<width$} prefixes: {}{}", "", shown.join("; "), tail);
-        }
+        let _ = writeln!(s, "{:<width$} prefixes: {}{}", "", shown.join("; "), tail);
     }
+}
+
+/// The totals line, and the dedup line when rows were dropped.
+fn summary_totals(s: &mut String, r: &MergeResult) {
+    use std::fmt::Write as _;
     let secs = r.elapsed_secs;
     let _ = writeln!(
         s,
@@ -287,5 +312,4 @@ pub fn render_summary(r: &MergeResult) -> String {
             r.duplicates_dropped
         );
     }
-    s
 }

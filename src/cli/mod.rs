@@ -3,6 +3,7 @@
 mod cleanup;
 mod compact;
 mod compactor;
+mod defaults;
 mod demo;
 mod gen;
 mod inspect;

@@ -1,9 +1,12 @@
 //! `prefix-merge table create|add|ls|delete|tombstones|settings|skipped|gc`: a table of splits and its catalog.
 
+use super::defaults;
 use super::signals::Interrupts;
 use super::{
     open_table, print_json, CatalogArgs, CliResult, StorageArgs, EXIT_USAGE, EXIT_VIOLATION,
 };
+use prefix_merge::compact::compactor::DEFAULT_LEASE;
+use prefix_merge::compact::gc::DEFAULT_GRACE;
 use prefix_merge::compact::{gc, Added, Split, Table, TableSettings, Worker};
 use prefix_merge::SortSchema;
 use std::path::{Path, PathBuf};
@@ -123,7 +126,7 @@ enum TableCommand {
     Gc {
         table: PathBuf,
         /// Replaced splits stay this long for readers that still hold them.
-        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = defaults::duration(DEFAULT_GRACE), value_parser = humantime::parse_duration)]
         grace: Duration,
         #[arg(long)]
         json: bool,
@@ -138,6 +141,7 @@ fn usage<T>(r: prefix_merge::Result<T>) -> Result<T, Box<(u8, prefix_merge::Erro
 }
 
 pub fn run(a: TableArgs) -> CliResult {
+    let (storage, catalog) = (&a.storage, &a.catalog);
     match a.command {
         TableCommand::Create {
             table,
@@ -151,26 +155,7 @@ pub fn run(a: TableArgs) -> CliResult {
             let (sort_schema, prefix_len) = usage(create_schema(sort_schema, like, prefix_len))?;
             let mut settings = TableSettings::new(sort_schema.to_string(), prefix_len, dedup);
             usage(apply_sets(&mut settings, &set))?;
-            match (a.catalog.url(), &splits_url) {
-                (Some(catalog), Some(url)) => {
-                    let storage = usage(a.storage.storage())?;
-                    let name = usage(super::table_name(&table))?;
-                    let work = a.catalog.work_dir(name);
-                    usage(Table::create_in_catalog(
-                        &catalog, name, settings, url, &work, storage,
-                    ))?
-                }
-                (Some(_), None) => {
-                    return Err(super::flag_error(
-                        "a table in a shared catalog needs --splits-url (a bucket URL or an absolute directory)",
-                    ))
-                }
-                (None, Some(url)) => {
-                    let storage = usage(a.storage.storage())?;
-                    usage(Table::create_in_bucket(&table, settings, url, storage))?
-                }
-                (None, None) => usage(Table::create(&table, settings))?,
-            };
+            create(&table, settings, splits_url.as_deref(), storage, catalog)?;
             println!(
                 "created table {} (sort schema {sort_schema}, P={prefix_len}, dedup {})",
                 table.display(),
@@ -185,47 +170,15 @@ pub fn run(a: TableArgs) -> CliResult {
             files,
         } => add(
             &table,
-            &a.storage,
-            &a.catalog,
+            storage,
+            catalog,
             promote,
             sort_schema.as_ref(),
             &files,
         ),
-        TableCommand::Ls { table, json, at } => {
-            let mut t = open_table(&table, &a.storage, &a.catalog)?;
-            if json {
-                return print_json(&usage(t.live_set(at))?);
-            }
-            let splits = match at {
-                Some(at) => usage(t.catalog().live_at(at))?,
-                None => usage(t.live())?,
-            };
-            print_splits(&splits)?;
-            let pending = usage(t.catalog().tombstones())?.len();
-            if pending > 0 {
-                println!("{pending} pending tombstones (see `table tombstones`; readers must apply them)");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        TableCommand::Ls { table, json, at } => ls(open_table(&table, storage, catalog)?, json, at),
         TableCommand::Settings { table, set, json } => {
-            let mut t = open_table(&table, &a.storage, &a.catalog)?;
-            if !set.is_empty() {
-                let mut settings = t.settings().clone();
-                usage(apply_sets(&mut settings, &set))?;
-                usage(t.set_settings(settings))?;
-            }
-            let entries = t.settings().entries();
-            if json {
-                let map: serde_json::Map<String, serde_json::Value> = entries
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
-                    .collect();
-                return print_json(&map);
-            }
-            for (k, v) in entries {
-                println!("{k} = {v}");
-            }
-            Ok(ExitCode::SUCCESS)
+            settings(open_table(&table, storage, catalog)?, &set, json)
         }
         TableCommand::Delete {
             table,
@@ -233,7 +186,7 @@ pub fn run(a: TableArgs) -> CliResult {
             from,
             to,
         } => {
-            let mut t = open_table(&table, &a.storage, &a.catalog)?;
+            let mut t = open_table(&table, storage, catalog)?;
             let tombstone = usage(t.delete(&predicate, from, to))?;
             println!(
                 "tombstone {} recorded at seq {}: {}",
@@ -242,31 +195,10 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Tombstones { table, json } => {
-            let reports = usage(open_table(&table, &a.storage, &a.catalog)?.tombstone_reports())?;
-            if json {
-                return print_json(&reports);
-            }
-            println!("id	seq	splits	rows	predicate");
-            for r in &reports {
-                let t = &r.tombstone;
-                let range = match (t.from, t.to) {
-                    (None, None) => String::new(),
-                    (f, e) => format!(
-                        " [{}, {})",
-                        f.map_or("-inf".into(), |v| v.to_string()),
-                        e.map_or("+inf".into(), |v| v.to_string())
-                    ),
-                };
-                println!(
-                    "{}	{}	{}	{}	{}{range}",
-                    t.id, t.seq, r.splits, r.rows_covered, t.predicate
-                );
-            }
-            println!("{} pending tombstones", reports.len());
-            Ok(ExitCode::SUCCESS)
+            tombstones(open_table(&table, storage, catalog)?, json)
         }
         TableCommand::Skipped { table, json } => {
-            let skipped = usage(open_table(&table, &a.storage, &a.catalog)?.skipped())?;
+            let skipped = usage(open_table(&table, storage, catalog)?.skipped())?;
             if json {
                 return print_json(&skipped);
             }
@@ -277,32 +209,140 @@ pub fn run(a: TableArgs) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Gc { table, grace, json } => {
-            let mut t = open_table(&table, &a.storage, &a.catalog)?;
-            let now = prefix_merge::compact::worker::now_secs();
-            let report = gc(&mut t, grace, now).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
-            if json {
-                return print_json(&report);
-            }
-            println!(
-                "gc: {} replaced splits deleted, {} orphans, {} temporaries, {} dead jobs, {} bytes freed",
-                report.deleted_splits.len(),
-                report.orphans.len(),
-                report.temporaries.len(),
-                report.expired_jobs.len(),
-                report.bytes_freed
-            );
-            if let Some(w) = &report.waiting {
-                println!(
-                    "gc: {} replaced splits wait for their grace period ({}); the first is collectable at {} (in {})",
-                    w.splits,
-                    humantime::format_duration(grace),
-                    w.first_collectable_at,
-                    approx_duration(w.first_collectable_in_secs)
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+            gc_table(open_table(&table, storage, catalog)?, grace, json)
         }
     }
+}
+
+/// `table create`: in a shared catalog (with a splits URL), with its splits
+/// in a bucket, or all local.
+fn create(
+    table: &Path,
+    settings: TableSettings,
+    splits_url: Option<&str>,
+    storage: &StorageArgs,
+    catalog: &CatalogArgs,
+) -> Result<(), Box<(u8, prefix_merge::Error)>> {
+    match (catalog.url(), splits_url) {
+        (Some(catalog_url), Some(url)) => {
+            let storage = usage(storage.storage())?;
+            let name = usage(super::table_name(table))?;
+            let work = catalog.work_dir(name);
+            usage(Table::create_in_catalog(
+                &catalog_url,
+                name,
+                settings,
+                url,
+                &work,
+                storage,
+            ))?;
+        }
+        (Some(_), None) => {
+            return Err(super::flag_error(
+                "a table in a shared catalog needs --splits-url (a bucket URL or an absolute directory)",
+            ))
+        }
+        (None, Some(url)) => {
+            let storage = usage(storage.storage())?;
+            usage(Table::create_in_bucket(table, settings, url, storage))?;
+        }
+        (None, None) => {
+            usage(Table::create(table, settings))?;
+        }
+    }
+    Ok(())
+}
+
+/// `table ls`: the live splits (at a moment, with `at`), or the reader's
+/// view as JSON.
+fn ls(mut t: Table, json: bool, at: Option<i64>) -> CliResult {
+    if json {
+        return print_json(&usage(t.live_set(at))?);
+    }
+    let splits = match at {
+        Some(at) => usage(t.catalog().live_at(at))?,
+        None => usage(t.live())?,
+    };
+    print_splits(&splits)?;
+    let pending = usage(t.catalog().tombstones())?.len();
+    if pending > 0 {
+        println!("{pending} pending tombstones (see `table tombstones`; readers must apply them)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `table settings`: apply `--set` pairs, then show the settings.
+fn settings(mut t: Table, set: &[String], json: bool) -> CliResult {
+    if !set.is_empty() {
+        let mut settings = t.settings().clone();
+        usage(apply_sets(&mut settings, set))?;
+        usage(t.set_settings(settings))?;
+    }
+    let entries = t.settings().entries();
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+            .collect();
+        return print_json(&map);
+    }
+    for (k, v) in entries {
+        println!("{k} = {v}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `table tombstones`: pending tombstones with what they may still delete.
+fn tombstones(mut t: Table, json: bool) -> CliResult {
+    let reports = usage(t.tombstone_reports())?;
+    if json {
+        return print_json(&reports);
+    }
+    println!("id\tseq\tsplits\trows\tpredicate");
+    for r in &reports {
+        let t = &r.tombstone;
+        let range = match (t.from, t.to) {
+            (None, None) => String::new(),
+            (f, e) => format!(
+                " [{}, {})",
+                f.map_or("-inf".into(), |v| v.to_string()),
+                e.map_or("+inf".into(), |v| v.to_string())
+            ),
+        };
+        println!(
+            "{}\t{}\t{}\t{}\t{}{range}",
+            t.id, t.seq, r.splits, r.rows_covered, t.predicate
+        );
+    }
+    println!("{} pending tombstones", reports.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `table gc`: collect what is past its grace period, and say when the rest is.
+fn gc_table(mut t: Table, grace: Duration, json: bool) -> CliResult {
+    let now = prefix_merge::compact::worker::now_secs();
+    let report = gc(&mut t, grace, now).map_err(|e| Box::new((EXIT_VIOLATION, e)))?;
+    if json {
+        return print_json(&report);
+    }
+    println!(
+        "gc: {} replaced splits deleted, {} orphans, {} temporaries, {} dead jobs, {} bytes freed",
+        report.deleted_splits.len(),
+        report.orphans.len(),
+        report.temporaries.len(),
+        report.expired_jobs.len(),
+        report.bytes_freed
+    );
+    if let Some(w) = &report.waiting {
+        println!(
+            "gc: {} replaced splits wait for their grace period ({}); the first is collectable at {} (in {})",
+            w.splits,
+            humantime::format_duration(grace),
+            w.first_collectable_at,
+            approx_duration(w.first_collectable_in_secs)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `42s` below a minute, else whole minutes: `55m`, `1h 5m`.
@@ -391,7 +431,7 @@ fn add(
     let cancel = Arc::new(AtomicBool::new(false));
     let mut t = open_table(table, storage, catalog)?.with_cancel(cancel.clone());
     let interrupts = Interrupts::watch(cancel, &t.splits_dir())?;
-    let worker = Worker::new(Duration::from_secs(600));
+    let worker = Worker::new(DEFAULT_LEASE);
     let n = files.len();
     for (i, f) in files.iter().enumerate() {
         if interrupts.signal().is_some() {

@@ -17,7 +17,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How a compaction runs.
+/// Default [`CompactOptions::max_memory`]: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
+/// Default [`CompactOptions::jobs`]: one job at a time.
+pub const DEFAULT_JOBS: usize = 1;
+/// Default [`CompactOptions::lease`]: 10 minutes.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
+/// Default [`CompactOptions::max_rounds`].
+pub const DEFAULT_MAX_ROUNDS: usize = 10_000;
+
+/// How a compaction runs. [`Default`] gives the `DEFAULT_*` constants (and the
+/// table's stored policy, no clock override, flags unset); the CLI's defaults
+/// are these constants too.
 #[derive(Debug, Clone)]
 pub struct CompactOptions {
     /// The policy for this run; None (the default) uses the table's stored
@@ -65,13 +76,13 @@ impl Default for CompactOptions {
     fn default() -> Self {
         CompactOptions {
             policy: None,
-            max_memory: 1 << 30,
-            jobs: 1,
+            max_memory: DEFAULT_MAX_MEMORY,
+            jobs: DEFAULT_JOBS,
             until_stable: false,
             retry_skipped: false,
-            lease: Duration::from_secs(600),
+            lease: DEFAULT_LEASE,
             now: None,
-            max_rounds: 10_000,
+            max_rounds: DEFAULT_MAX_ROUNDS,
             cancel: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),
             observer: None,
@@ -133,6 +144,11 @@ impl CompactOptions {
 
     fn now(&self) -> i64 {
         self.now.unwrap_or_else(now_secs)
+    }
+
+    /// Whether the cancel or the stop flag is set (no new job starts).
+    fn stopped(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed)
     }
 
     /// The policy this run uses on `table`.
@@ -239,69 +255,15 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
         }
     }
     let policy = options.policy_for(table);
-    let cancelled =
-        || options.cancel.load(Ordering::Relaxed) || options.stop.load(Ordering::Relaxed);
-    while !cancelled() {
+    while !options.stopped() {
         report.rounds += 1;
         let now = options.now();
-        let wall = now_secs();
-        report
-            .cleanup
-            .expired_jobs
-            .extend(reap_dead_jobs(table.catalog(), wall)?);
-        remove_orphans(table, wall, &mut report.cleanup)?;
+        clean_up(table, &mut report)?;
         let (specs, deletes) = round_jobs(table, &policy, now)?;
         if specs.is_empty() {
             break;
         }
-        // Jobs are prepared just before they run, so that only the running
-        // batch's inputs are open.
-        let mut progress = false;
-        let mut batch: Vec<(String, ReadyJob)> = Vec::new();
-        let mut budget = 0u64;
-        for spec in specs {
-            if cancelled() {
-                break;
-            }
-            let id = worker.job_id(spec.kind.as_str());
-            let ready = match fit(spec.clone(), table, options, &id, &deletes) {
-                Ok(r) => r,
-                Err(e) => {
-                    // An input that cannot even be opened goes on the skip list.
-                    let blamed = e
-                        .path()
-                        .and_then(|p| spec.inputs.iter().find(|i| table.split_path(i) == p));
-                    let Some(split) = blamed else {
-                        return Err(e);
-                    };
-                    table.catalog().set_skipped(split, Some(&e.to_string()))?;
-                    report.jobs.push(Outcome::Skipped {
-                        job: id,
-                        splits: vec![(split.clone(), e.to_string())],
-                    });
-                    progress = true;
-                    continue;
-                }
-            };
-            let estimate = ready.estimated_peak();
-            if !batch.is_empty()
-                && (batch.len() >= options.jobs || budget + estimate > options.max_memory)
-            {
-                progress |= run_batch(
-                    table,
-                    std::mem::take(&mut batch),
-                    budget,
-                    (&worker, options),
-                    &mut report,
-                )?;
-                budget = 0;
-            }
-            budget += estimate;
-            batch.push((id, ready));
-        }
-        if !batch.is_empty() && !cancelled() {
-            progress |= run_batch(table, batch, budget, (&worker, options), &mut report)?;
-        }
+        let progress = run_round(table, specs, &deletes, (&worker, options), &mut report)?;
         // A job that failed for a reason no input explains (disk full...) would
         // fail again: stop and report it.
         let failed = report
@@ -313,10 +275,87 @@ pub fn compact(table: &mut Table, options: &CompactOptions) -> Result<CompactRep
         }
     }
     report.live_splits = table.live()?.len();
-    if !cancelled() {
+    if !options.stopped() {
         report.tombstones_retired = table.retire_tombstones()?;
     }
     Ok(report)
+}
+
+/// Before a round: reap dead jobs and remove their orphans (wall clock).
+fn clean_up(table: &mut Table, report: &mut CompactReport) -> Result<()> {
+    let wall = now_secs();
+    report
+        .cleanup
+        .expired_jobs
+        .extend(reap_dead_jobs(table.catalog(), wall)?);
+    remove_orphans(table, wall, &mut report.cleanup)
+}
+
+/// One round: prepare each job just before it runs (so that only the running
+/// batch's inputs are open) and run them in batches of at most `jobs` within
+/// the memory budget. Returns whether any job committed or skipped something.
+fn run_round(
+    table: &mut Table,
+    specs: Vec<JobSpec>,
+    deletes: &Arc<Deletes>,
+    (worker, options): (&Worker, &CompactOptions),
+    report: &mut CompactReport,
+) -> Result<bool> {
+    let mut progress = false;
+    let mut batch: Vec<(String, ReadyJob)> = Vec::new();
+    let mut budget = 0u64;
+    for spec in specs {
+        if options.stopped() {
+            break;
+        }
+        let id = worker.job_id(spec.kind.as_str());
+        let Some(ready) = prepare_or_skip(table, spec, options, &id, deletes, report)? else {
+            progress = true;
+            continue;
+        };
+        let estimate = ready.estimated_peak();
+        if !batch.is_empty()
+            && (batch.len() >= options.jobs || budget + estimate > options.max_memory)
+        {
+            let full = std::mem::take(&mut batch);
+            progress |= run_batch(table, full, budget, (worker, options), report)?;
+            budget = 0;
+        }
+        budget += estimate;
+        batch.push((id, ready));
+    }
+    if !batch.is_empty() && !options.stopped() {
+        progress |= run_batch(table, batch, budget, (worker, options), report)?;
+    }
+    Ok(progress)
+}
+
+/// Prepare job `id` (fitted to the budget); an input that cannot even be
+/// opened goes on the skip list instead (reported; `None`).
+fn prepare_or_skip(
+    table: &mut Table,
+    spec: JobSpec,
+    options: &CompactOptions,
+    id: &str,
+    deletes: &Arc<Deletes>,
+    report: &mut CompactReport,
+) -> Result<Option<ReadyJob>> {
+    let e = match fit(spec.clone(), table, options, id, deletes) {
+        Ok(ready) => return Ok(Some(ready)),
+        Err(e) => e,
+    };
+    let blamed = e
+        .path()
+        .and_then(|p| spec.inputs.iter().find(|i| table.split_path(i) == p));
+    let Some(split) = blamed else {
+        return Err(e);
+    };
+    table.catalog().set_skipped(split, Some(&e.to_string()))?;
+    report.jobs.push(Outcome::Skipped {
+        job: id.to_string(),
+        splits: vec![(split.clone(), e.to_string())],
+    });
+    Ok(None)
 }
 
 /// Run a batch of ready jobs at once, each on its own thread (`budget` is the

@@ -134,6 +134,10 @@ pub fn remove_orphans(table: &mut Table, now: i64, report: &mut GcReport) -> Res
     Ok(())
 }
 
+/// The grace period `prefix-merge table gc` gives replaced splits by default:
+/// 10 minutes for readers that still hold them.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(600);
+
 /// Full gc: reap dead jobs, remove orphans, delete the files of splits retired
 /// more than `grace` before `now`, then forget those splits.
 pub fn gc(table: &mut Table, grace: Duration, now: i64) -> Result<GcReport> {

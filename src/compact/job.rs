@@ -8,7 +8,7 @@ use super::failpoint;
 use super::policy::{JobKind, JobSpec};
 use super::table::{prefix_text, split_id, SplitPlace};
 use super::worker::{now_secs, Worker};
-use crate::merge::{MergeBuilder, MergeOptions, MergePlan, PreparedMerge};
+use crate::merge::{MergeBuilder, MergePlan, PreparedMerge};
 use crate::output::OutputSummary;
 use crate::output::WriterOptions;
 use crate::verify::verify_file;
@@ -76,12 +76,6 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> 
     // it alone for a delete needs no dedup, and without it the regions no
     // tombstone touches are copied verbatim.
     let dedup = how.dedup && !(spec.kind == JobKind::Delete && spec.level > 0);
-    let options = MergeOptions {
-        progress: Some(Arc::new(|_, _| failpoint::hit("merge.progress"))),
-        dedup,
-        cancel: how.cancel.clone(),
-        ..MergeOptions::default()
-    };
     let deletes: Vec<_> = spec
         .inputs
         .iter()
@@ -92,7 +86,9 @@ pub fn prepare(spec: JobSpec, place: &SplitPlace, job: &str, how: &JobMerge) -> 
         .journal_dir(&place.journal)
         .output_prefix(job)
         .num_outputs(spec.num_outputs)
-        .options(options);
+        .dedup(dedup)
+        .on_progress(|_, _| failpoint::hit("merge.progress"))
+        .cancel_on(how.cancel.clone());
     if let Some(writer) = &how.writer {
         builder = builder.writer_options(writer.clone());
     }

@@ -4,8 +4,8 @@
 //!   mixes windows (the table fixes the sort schema and P).
 //! - Open window (stable log, as Quickwit): splits are levelled by
 //!   `qh.num_merge_ops`; when a level holds >= `merge_factor` splits that are not
-//!   mature (smaller than `maturity_bytes`), up to `max_merge_factor` of them, oldest
-//!   first, are merged into outputs of about `target_split_bytes`.
+//!   mature (smaller than `maturity_size`), up to `max_merge_factor` of them, oldest
+//!   first, are merged into outputs of about `target_split_size`.
 //! - Closed window (its end is `maturity_age` in the past; TWCS, as GreptimeDB):
 //!   every split of the window, mature or not, is merged once into at most
 //!   `final_splits` outputs; a window already at or under that is left alone.
@@ -23,10 +23,10 @@ use std::time::Duration;
 pub const DEFAULT_MERGE_FACTOR: usize = 10;
 /// Default [`Policy::max_merge_factor`].
 pub const DEFAULT_MAX_MERGE_FACTOR: usize = 12;
-/// Default [`Policy::target_split_bytes`]: 256 MiB.
-pub const DEFAULT_TARGET_SPLIT_BYTES: u64 = 256 << 20;
-/// Default [`Policy::maturity_bytes`]: 1 GiB.
-pub const DEFAULT_MATURITY_BYTES: u64 = 1 << 30;
+/// Default [`Policy::target_split_size`]: 256 MiB.
+pub const DEFAULT_TARGET_SPLIT_SIZE: u64 = 256 << 20;
+/// Default [`Policy::maturity_size`]: 1 GiB.
+pub const DEFAULT_MATURITY_SIZE: u64 = 1 << 30;
 /// Default [`Policy::maturity_age`]: 2 hours.
 pub const DEFAULT_MATURITY_AGE: Duration = Duration::from_secs(2 * 3600);
 /// Default [`Policy::final_splits`].
@@ -41,10 +41,12 @@ pub struct Policy {
     pub merge_factor: usize,
     /// At most this many splits per level merge.
     pub max_merge_factor: usize,
-    /// Target size of merge outputs.
-    pub target_split_bytes: u64,
-    /// Splits of at least this size are mature: level merges leave them alone.
-    pub maturity_bytes: u64,
+    /// Target size of merge outputs, in bytes (setting and CLI flag
+    /// `target_split_size` / `--target-split-size`).
+    pub target_split_size: u64,
+    /// Splits of at least this size, in bytes, are mature: level merges leave
+    /// them alone (setting and CLI flag `maturity_size` / `--maturity-size`).
+    pub maturity_size: u64,
     /// A window is closed this long after its end: its splits get one final merge.
     pub maturity_age: Duration,
     /// The final merge of a closed window leaves at most this many splits.
@@ -58,8 +60,8 @@ impl Default for Policy {
         Policy {
             merge_factor: DEFAULT_MERGE_FACTOR,
             max_merge_factor: DEFAULT_MAX_MERGE_FACTOR,
-            target_split_bytes: DEFAULT_TARGET_SPLIT_BYTES,
-            maturity_bytes: DEFAULT_MATURITY_BYTES,
+            target_split_size: DEFAULT_TARGET_SPLIT_SIZE,
+            maturity_size: DEFAULT_MATURITY_SIZE,
             maturity_age: DEFAULT_MATURITY_AGE,
             final_splits: DEFAULT_FINAL_SPLITS,
             retention: None,
@@ -117,8 +119,8 @@ impl Policy {
         match key {
             "merge_factor" => self.merge_factor = count()?,
             "max_merge_factor" => self.max_merge_factor = count()?,
-            "target_split_size" => self.target_split_bytes = size()?,
-            "maturity_size" => self.maturity_bytes = size()?,
+            "target_split_size" => self.target_split_size = size()?,
+            "maturity_size" => self.maturity_size = size()?,
             "maturity_age" => self.maturity_age = duration()?,
             "final_splits" => self.final_splits = count()?,
             "retention" if value.trim() == "none" => self.retention = None,
@@ -140,8 +142,8 @@ impl Policy {
         let values = [
             self.merge_factor.to_string(),
             self.max_merge_factor.to_string(),
-            self.target_split_bytes.to_string(),
-            self.maturity_bytes.to_string(),
+            self.target_split_size.to_string(),
+            self.maturity_size.to_string(),
             dur(self.maturity_age),
             self.final_splits.to_string(),
             self.retention.map_or("none".to_string(), dur),
@@ -245,7 +247,7 @@ impl Policy {
                 self.max_merge_factor, self.merge_factor
             ));
         }
-        if self.final_splits == 0 || self.target_split_bytes == 0 {
+        if self.final_splits == 0 || self.target_split_size == 0 {
             return Err("final_splits and target_split_size must be > 0".into());
         }
         Ok(())
@@ -333,7 +335,7 @@ impl Policy {
         let mut runs: Vec<(u64, Vec<&Split>)> = Vec::new();
         let mut mature = 0;
         for s in splits {
-            let mergeable = usable(s) && s.bytes < self.maturity_bytes;
+            let mergeable = usable(s) && s.bytes < self.maturity_size;
             mature += usize::from(usable(s) && !mergeable);
             if !mergeable {
                 if dedup {
@@ -360,7 +362,7 @@ impl Policy {
                 largest = largest.max((chunk.len(), *level));
                 if chunk.len() >= self.merge_factor {
                     let bytes: u64 = chunk.iter().map(|s| s.bytes).sum();
-                    let outputs = usize::try_from(bytes.div_ceil(self.target_split_bytes))
+                    let outputs = usize::try_from(bytes.div_ceil(self.target_split_size))
                         .unwrap_or(usize::MAX)
                         .max(1);
                     jobs.push(self.job(JobKind::Merge, window, chunk, outputs));

@@ -19,6 +19,12 @@ use std::time::{Duration, Instant};
 
 /// Wait between passes that found nothing to do.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+/// The lease `prefix-merge compactor run` gives its jobs by default: short
+/// (renewed every third of it), so that a stalled worker loses its jobs soon.
+pub const DEFAULT_SERVICE_LEASE: Duration = Duration::from_secs(60);
+/// How long `prefix-merge compactor run` lets running jobs finish after
+/// SIGTERM/SIGINT before it cancels them, by default.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the service runs, and how.
 #[derive(Clone)]

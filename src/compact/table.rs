@@ -8,7 +8,7 @@ use super::sqlite::SqliteCatalog;
 use super::worker::{now_secs, Worker};
 use crate::input::{content_hash, row_group_min_max, InputFile, RowGroupInfo};
 use crate::key::{value_at, KeyValue};
-use crate::merge::{MergeBuilder, MergeOptions};
+use crate::merge::MergeBuilder;
 use crate::output::durable::{create_new, link_no_replace, remove_if_exists, sync_dir};
 use crate::plan::validate_inputs;
 use crate::schema::SortSchema;
@@ -500,10 +500,7 @@ impl Table {
             .promote_prefix_len(p)
             .output_prefix(job)
             .num_outputs(1)
-            .options(MergeOptions {
-                cancel: self.cancel.clone(),
-                ..MergeOptions::default()
-            })
+            .cancel_on(self.cancel.clone())
             .run()?;
         let out = manifest.outputs.first().ok_or_else(|| {
             Error::InvalidData(format!("job {job}: the promoted file produced no output"))

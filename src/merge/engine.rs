@@ -20,11 +20,12 @@
 //! match; around it, only its other tests remain.
 
 use super::assemble::assemble;
+use super::counts::RowCounts;
 use super::key_layout::KeyLayout;
-use super::order::{select_window, MergeState, WindowEnd};
+use super::options::{MergeOptions, RunControls};
+use super::order::{select_window, MergeState, Pick, WindowEnd};
 use super::prefix_check::PrefixCheck;
 use super::stream::SortedStream;
-use super::MergeOptions;
 use crate::input::read_row_group_columns;
 use crate::input::InputFile;
 use crate::key::SortedCheck;
@@ -35,7 +36,6 @@ use crate::schema::SchemaUnion;
 use crate::{Error, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Everything the driver needs, borrowed from the builder's run.
@@ -49,6 +49,8 @@ pub(crate) struct Engine<'a> {
     pub layout: &'a KeyLayout,
     pub targets: OutputTargets,
     pub options: &'a MergeOptions,
+    /// Dedup, deletes, progress and the cancel flag of the run.
+    pub controls: &'a RunControls,
     pub total_rows: u64,
     /// Columns summarized per output besides the sort columns (read along with the
     /// sort columns of verbatim-copied row groups).
@@ -76,162 +78,234 @@ enum TimeFit {
     Unknown,
 }
 
-/// Rows of each input written to the outputs, dropped as duplicates, and
-/// deleted by the row filter.
-pub(crate) struct RowCounts {
-    pub emitted: Vec<u64>,
-    pub dropped: Vec<u64>,
-    pub deleted: Vec<u64>,
+/// What the walk over the regions carries from one to the next.
+struct Walk {
+    /// Rows per input written, dropped and deleted so far.
+    counts: RowCounts,
+    /// Where outputs and row groups are cut.
+    cuts: CutState,
+    /// The current window's picks (allocated once).
+    picks: Vec<Pick>,
+    /// The output the current region's prefix was last noted in (P > 0).
+    noted_in: Option<usize>,
 }
 
 impl Engine<'_> {
-    /// Merge every region into `outputs`; returns rows emitted and dropped per input.
+    /// Merge every region into `outputs`, in key order; returns rows emitted,
+    /// dropped and deleted per input.
     pub fn run(&self, regions: &[Region], outputs: &mut OutputSink) -> Result<RowCounts> {
-        let prefix_len = self.prefix_len;
-        let mut emitted = vec![0u64; self.inputs.len()];
-        let mut dropped = vec![0u64; self.inputs.len()];
-        let mut deleted = vec![0u64; self.inputs.len()];
-        let mut cuts = CutState::default();
-        let mut picks = Vec::with_capacity(self.options.batch_rows);
+        let mut walk = Walk {
+            counts: RowCounts::new(self.inputs.len()),
+            cuts: CutState::default(),
+            picks: Vec::with_capacity(self.options.batch_rows()),
+            noted_in: None,
+        };
         for region in regions {
-            self.check_cancel()?;
-            let deletes: Vec<(Coverage, Vec<Arc<Predicate>>)> = region
-                .members
-                .iter()
-                .map(|m| self.member_deletes(region, m))
-                .collect();
-            let untouched = deletes.iter().all(|d| d.0 == Coverage::None);
-            let verbatim = if untouched {
-                self.verbatim_member(region, self.output_left(&cuts))
-            } else {
-                None
-            };
-            if let Some(member) = verbatim {
-                outputs.note_prefix(region.values.clone())?;
-                self.copy_region(region, member, outputs)?;
-                emitted[member.input] += member.rows;
-                cuts.written += member.rows;
-                cuts.row_group_done();
-                if let Some(progress) = &self.options.progress {
-                    progress(cuts.written, self.total_rows);
-                }
-                self.cut_output(outputs, &mut cuts)?;
-                continue;
-            }
-            let mut streams = Vec::with_capacity(region.members.len());
-            for (m, (coverage, preds)) in region.members.iter().zip(deletes) {
-                if coverage == Coverage::All {
-                    // Every row matches: deleted without being read.
-                    deleted[m.input] += m.rows;
-                    continue;
-                }
-                let stream = SortedStream::open(
-                    &self.inputs[m.input],
-                    m,
-                    self.union.adapters[m.input].clone(),
-                    self.options.batch_rows,
-                    self.prefix_check(&self.union.schema, region)?,
-                )?;
-                streams.push(stream.with_deletes(preds));
-            }
-            if streams.is_empty() {
-                continue;
-            }
-            if self.options.dedup {
-                // Ties go to the earlier stream, so the winner of a run of equal
-                // keys (the latest input in the list) comes last. The sort is
-                // stable: one input's members keep their order.
-                streams.sort_by_key(|s| s.input);
-            }
-            let mut noted_in = None;
-            let mut state = MergeState::default();
-            state.dedup = self.options.dedup;
-            loop {
-                self.check_cancel()?;
-                let output_left = self.output_left(&cuts);
-                let row_group_left = self.row_group_left(&cuts);
-                let cut_after = [output_left, row_group_left]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
-                let starts_before = state.series_starts;
-                let dropped_before = state.dropped;
-                let end = select_window(
-                    &mut streams,
-                    self.layout,
-                    self.options.batch_rows,
-                    cut_after,
-                    &mut state,
-                    &mut picks,
-                )?;
-                // Input rows this window consumed: picked, or dropped as duplicates.
-                let consumed = picks.len() as u64 + (state.dropped - dropped_before);
-                cuts.written += consumed;
-                cuts.row_group_rows += consumed;
-                if !picks.is_empty() {
-                    let rows = assemble(&streams, &picks)?;
-                    if prefix_len > 0 && noted_in != Some(cuts.output) {
-                        outputs.note_prefix(region.values.clone())?;
-                        noted_in = Some(cuts.output);
-                    }
-                    cuts.row_group_bytes += rows.memory_estimate();
-                    outputs.write(rows, state.series_starts.saturating_sub(starts_before))?;
-                }
-                if consumed > 0 {
-                    if let Some(progress) = &self.options.progress {
-                        progress(cuts.written, self.total_rows);
-                    }
-                }
-                streams.iter_mut().for_each(SortedStream::release);
-                match end {
-                    WindowEnd::Full => {}
-                    WindowEnd::Exhausted => break,
-                    WindowEnd::Cut => {
-                        if !self.cut_output(outputs, &mut cuts)? {
-                            if prefix_len > 0 {
-                                // The row-group cap inside a region: a second row
-                                // group of this prefix in the file would break
-                                // PA-3, so the region continues in the next output.
-                                outputs.finish_current()?;
-                                cuts.output += 1;
-                            } else {
-                                outputs.flush_row_group()?;
-                            }
-                            cuts.row_group_done();
-                        }
-                    }
-                }
-            }
-            for s in &streams {
-                if s.consumed.checked_add(s.deleted) != Some(s.expected) || s.dropped > s.consumed {
-                    return Err(Error::Invariant {
-                        rule: "MC-1",
-                        detail: format!(
-                            "{}: {} rows merged ({} dropped as duplicates) + {} deleted, {} expected",
-                            self.inputs[s.input].path.display(),
-                            s.consumed,
-                            s.dropped,
-                            s.deleted,
-                            s.expected
-                        ),
-                    });
-                }
-                emitted[s.input] += s.consumed - s.dropped;
-                dropped[s.input] += s.dropped;
-                deleted[s.input] += s.deleted;
-            }
-            if prefix_len > 0 {
-                outputs.flush_row_group()?;
-                cuts.row_group_done();
-            }
-            self.cut_output(outputs, &mut cuts)?;
+            self.controls.check_cancel()?;
+            self.merge_region(region, outputs, &mut walk)?;
         }
-        Ok(RowCounts {
-            emitted,
-            dropped,
-            deleted,
-        })
+        Ok(walk.counts)
+    }
+
+    /// One region: copied verbatim when it can be, else its members opened as
+    /// sorted streams, merged window by window, counted (MC-1), and closed
+    /// (row group for P > 0, output at its cut threshold).
+    fn merge_region(
+        &self,
+        region: &Region,
+        outputs: &mut OutputSink,
+        walk: &mut Walk,
+    ) -> Result<()> {
+        let deletes: Vec<(Coverage, Vec<Arc<Predicate>>)> = region
+            .members
+            .iter()
+            .map(|m| self.member_deletes(region, m))
+            .collect();
+        let untouched = deletes.iter().all(|d| d.0 == Coverage::None);
+        let verbatim = if untouched {
+            self.verbatim_member(region, self.output_left(&walk.cuts))
+        } else {
+            None
+        };
+        if let Some(member) = verbatim {
+            return self.copy_verbatim(region, member, outputs, walk);
+        }
+        let mut streams = self.open_streams(region, deletes, &mut walk.counts)?;
+        if streams.is_empty() {
+            return Ok(());
+        }
+        self.merge_windows(region, &mut streams, outputs, walk)?;
+        self.count_streams(&streams, &mut walk.counts)?;
+        if self.prefix_len > 0 {
+            outputs.flush_row_group()?;
+            walk.cuts.row_group_done();
+        }
+        self.cut_output(outputs, &mut walk.cuts)?;
+        Ok(())
+    }
+
+    /// A region copied verbatim: the copy, then its rows counted and the
+    /// output cut if its threshold is reached.
+    fn copy_verbatim(
+        &self,
+        region: &Region,
+        member: &RegionMember,
+        outputs: &mut OutputSink,
+        walk: &mut Walk,
+    ) -> Result<()> {
+        outputs.note_prefix(region.values.clone())?;
+        self.copy_region(region, member, outputs)?;
+        walk.counts.emitted[member.input] += member.rows;
+        walk.cuts.written += member.rows;
+        walk.cuts.row_group_done();
+        self.controls
+            .report_progress(walk.cuts.written, self.total_rows);
+        self.cut_output(outputs, &mut walk.cuts)?;
+        Ok(())
+    }
+
+    /// The region's members as sorted streams with their delete predicates
+    /// (members deleted whole are counted, not opened); with dedup, in input
+    /// order.
+    fn open_streams(
+        &self,
+        region: &Region,
+        deletes: Vec<(Coverage, Vec<Arc<Predicate>>)>,
+        counts: &mut RowCounts,
+    ) -> Result<Vec<SortedStream>> {
+        let mut streams = Vec::with_capacity(region.members.len());
+        for (m, (coverage, preds)) in region.members.iter().zip(deletes) {
+            if coverage == Coverage::All {
+                // Every row matches: deleted without being read.
+                counts.deleted[m.input] += m.rows;
+                continue;
+            }
+            let stream = SortedStream::open(
+                &self.inputs[m.input],
+                m,
+                self.union.adapters[m.input].clone(),
+                self.options.batch_rows(),
+                self.prefix_check(&self.union.schema, region)?,
+            )?;
+            streams.push(stream.with_deletes(preds));
+        }
+        if self.controls.dedup {
+            // Ties go to the earlier stream, so the winner of a run of equal
+            // keys (the latest input in the list) comes last. The sort is
+            // stable: one input's members keep their order.
+            streams.sort_by_key(|s| s.input);
+        }
+        Ok(streams)
+    }
+
+    /// Merge a region's streams window by window until they are exhausted,
+    /// cutting row groups and outputs where the thresholds fall.
+    fn merge_windows(
+        &self,
+        region: &Region,
+        streams: &mut [SortedStream],
+        outputs: &mut OutputSink,
+        walk: &mut Walk,
+    ) -> Result<()> {
+        walk.noted_in = None;
+        let mut state = MergeState::default();
+        state.dedup = self.controls.dedup;
+        loop {
+            self.controls.check_cancel()?;
+            let end = self.merge_window(region, streams, &mut state, outputs, walk)?;
+            match end {
+                WindowEnd::Full => {}
+                WindowEnd::Exhausted => return Ok(()),
+                WindowEnd::Cut => self.cut_in_region(outputs, &mut walk.cuts)?,
+            }
+        }
+    }
+    /// One window: pick up to a batch of rows in merge order (ending early at
+    /// a series transition once a cut is due), assemble and write them, count
+    /// the input rows consumed, report progress, and release spent batches.
+    fn merge_window(
+        &self,
+        region: &Region,
+        streams: &mut [SortedStream],
+        state: &mut MergeState,
+        outputs: &mut OutputSink,
+        walk: &mut Walk,
+    ) -> Result<WindowEnd> {
+        let cuts = &mut walk.cuts;
+        let cut_after = [self.output_left(cuts), self.row_group_left(cuts)]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+        let starts_before = state.series_starts;
+        let dropped_before = state.dropped;
+        let end = select_window(
+            streams,
+            self.layout,
+            self.options.batch_rows(),
+            cut_after,
+            state,
+            &mut walk.picks,
+        )?;
+        // Input rows this window consumed: picked, or dropped as duplicates.
+        let consumed = walk.picks.len() as u64 + (state.dropped - dropped_before);
+        cuts.written += consumed;
+        cuts.row_group_rows += consumed;
+        if !walk.picks.is_empty() {
+            let rows = assemble(streams, &walk.picks)?;
+            if self.prefix_len > 0 && walk.noted_in != Some(cuts.output) {
+                outputs.note_prefix(region.values.clone())?;
+                walk.noted_in = Some(cuts.output);
+            }
+            cuts.row_group_bytes += rows.memory_estimate();
+            outputs.write(rows, state.series_starts.saturating_sub(starts_before))?;
+        }
+        if consumed > 0 {
+            self.controls.report_progress(cuts.written, self.total_rows);
+        }
+        streams.iter_mut().for_each(SortedStream::release);
+        Ok(end)
+    }
+
+    /// A cut due inside a region that is not an output's threshold: the
+    /// row-group cap. For P > 0 a second row group of this prefix in the file
+    /// would break PA-3, so the region continues in the next output; for P = 0
+    /// the row group is flushed.
+    fn cut_in_region(&self, outputs: &mut OutputSink, cuts: &mut CutState) -> Result<()> {
+        if !self.cut_output(outputs, cuts)? {
+            if self.prefix_len > 0 {
+                outputs.finish_current()?;
+                cuts.output += 1;
+            } else {
+                outputs.flush_row_group()?;
+            }
+            cuts.row_group_done();
+        }
+        Ok(())
+    }
+
+    /// MC-1 per stream (rows merged + deleted == rows expected), then its rows
+    /// added to the per-input counts.
+    fn count_streams(&self, streams: &[SortedStream], counts: &mut RowCounts) -> Result<()> {
+        for s in streams {
+            if s.consumed.checked_add(s.deleted) != Some(s.expected) || s.dropped > s.consumed {
+                return Err(Error::Invariant {
+                    rule: "MC-1",
+                    detail: format!(
+                        "{}: {} rows merged ({} dropped as duplicates) + {} deleted, {} expected",
+                        self.inputs[s.input].path.display(),
+                        s.consumed,
+                        s.dropped,
+                        s.deleted,
+                        s.expected
+                    ),
+                });
+            }
+            counts.emitted[s.input] += s.consumed - s.dropped;
+            counts.dropped[s.input] += s.dropped;
+            counts.deleted[s.input] += s.deleted;
+        }
+        Ok(())
     }
 
     /// The delete predicates of `member`'s input that may match rows of
@@ -242,7 +316,7 @@ impl Engine<'_> {
         region: &Region,
         member: &RegionMember,
     ) -> (Coverage, Vec<Arc<Predicate>>) {
-        let Some(preds) = self.options.deletes.get(member.input) else {
+        let Some(preds) = self.controls.deletes.get(member.input) else {
             return (Coverage::None, Vec::new());
         };
         let mut some = Vec::new();
@@ -312,13 +386,6 @@ impl Engine<'_> {
         }
     }
 
-    fn check_cancel(&self) -> Result<()> {
-        if self.options.cancel.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
-        }
-        Ok(())
-    }
-
     /// Rows the row group in progress may still take before a cut: for P = 0 the
     /// row-group rows (capped by the writer options) and bytes; for P > 0 only
     /// the writer options' cap.
@@ -328,13 +395,13 @@ impl Engine<'_> {
                 .max_row_group_rows
                 .map(|cap| cap.saturating_sub(cuts.row_group_rows));
         }
-        if cuts.row_group_bytes >= self.options.row_group_bytes {
+        if cuts.row_group_bytes >= self.options.row_group_bytes() {
             return Some(0);
         }
         let cap = self
             .max_row_group_rows
-            .map_or(self.options.row_group_rows as u64, |c| {
-                c.min(self.options.row_group_rows as u64)
+            .map_or(self.options.row_group_rows() as u64, |c| {
+                c.min(self.options.row_group_rows() as u64)
             });
         Some(cap.saturating_sub(cuts.row_group_rows))
     }
@@ -365,7 +432,7 @@ impl Engine<'_> {
         let fits = output_left.is_none_or(|left| left >= member.rows)
             && self.max_row_group_rows.is_none_or(|cap| member.rows <= cap);
         (self.prefix_len > 0
-            && !self.options.dedup
+            && !self.controls.dedup
             && self.verbatim.get(member.input) == Some(&true)
             && whole_row_group
             && fits)

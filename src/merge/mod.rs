@@ -1,6 +1,9 @@
 //! The streaming merge engine (docs/architecture.md, "Merge").
 //!
-//! - [`builder`]: the public API (`MergeBuilder`, `MergeResult`);
+//! - [`builder`]: the public API (`MergeBuilder`, `MergeResult`), a thin front
+//!   over plan -> engine -> manifest;
+//! - [`options`]: the tuning knobs (`MergeOptions`) and their defaults;
+//! - `counts`: rows per input written, dropped and deleted, and MC-1 over them;
 //! - `stream`: one region member read as sorted batches, SS-1 checked;
 //! - `prefix_check`: PA-1 from the data (rows carry their region's prefix);
 //! - `key_layout`: merge keys as arrow `Rows`, series boundaries;
@@ -11,12 +14,19 @@
 
 mod assemble;
 pub mod builder;
+mod counts;
 mod engine;
 mod key_layout;
 mod memory;
+pub mod options;
 mod order;
 mod prefix_check;
 mod stream;
 
-pub use builder::{MergeBuilder, MergeOptions, MergePlan, MergeResult, PreparedMerge, ProgressFn};
+pub use crate::plan::MergePlan;
+pub use builder::{MergeBuilder, MergeResult, PreparedMerge};
 pub use memory::{merge_batches, merge_order};
+pub use options::{
+    MergeOptions, ProgressFn, DEFAULT_BATCH_ROWS, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS,
+    DEFAULT_VERBATIM_COPY,
+};

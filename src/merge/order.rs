@@ -144,8 +144,12 @@ pub(crate) fn select_window(
     if state.losers.is_empty() {
         state.build(streams, layout)?;
     }
-    // Rows of this window dropped as duplicates (always 0 without dedup).
-    let mut dropped = 0usize;
+    let mut window = Window {
+        out,
+        max_rows,
+        cut_after,
+        dropped: 0,
+    };
     let end = loop {
         let w = state.losers[0];
         if w == NONE || !state.active[w] {
@@ -158,70 +162,7 @@ pub(crate) fn select_window(
         } else {
             None
         };
-        let mut emitted = false;
-        let stop = loop {
-            let stream = &streams[w];
-            let (head_batch, head_row) = (stream.head_batch, stream.head_row);
-            let row = stream.head();
-            let previous = match out.last() {
-                Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
-                None => state.last_row.as_ref().map(|r| r.row()),
-            };
-            // Only picks of this window can be superseded: the previous window
-            // never ends with a key the next row repeats.
-            let duplicate = state.dedup && previous == Some(row);
-            if duplicate && out.is_empty() {
-                return Err(Error::Invariant {
-                    rule: "MC-1",
-                    detail: "dedup: the row a later row supersedes was already written".into(),
-                });
-            }
-            let taken = out.len() + dropped;
-            if taken >= max_rows {
-                if duplicate {
-                    // `row` supersedes the last pick and opens the next window.
-                    drop_last_pick(streams, layout, state, out);
-                }
-                break Some(WindowEnd::Full);
-            }
-            if duplicate {
-                // Last write wins: `row` replaces the pick it repeats (same key,
-                // hence same series; order and cuts are unaffected).
-                if let Some(last) = out.last_mut() {
-                    streams[last.0].dropped += 1;
-                    *last = (w, head_batch, head_row);
-                }
-                dropped += 1;
-                state.dropped += 1;
-            } else {
-                // MC-3: the merged stream never goes backwards. Within a run the
-                // stream's own order (SS-1, checked on load) guarantees it, so only
-                // the first row of each run needs the comparison.
-                if !emitted && previous.is_some_and(|p| row < p) {
-                    return Err(Error::Invariant {
-                        rule: "MC-3",
-                        detail: "merged output would not be sorted".into(),
-                    });
-                }
-                let new_series = previous
-                    .is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref()));
-                // Cuts happen only where a new series starts.
-                if new_series && cut_after.is_some_and(|c| taken >= c) {
-                    break Some(WindowEnd::Cut);
-                }
-                if new_series {
-                    state.series_starts += 1;
-                }
-                out.push((w, head_batch, head_row));
-            }
-            emitted = true;
-            streams[w].advance();
-            state.active[w] = streams[w].ensure_head(layout)?;
-            match bound {
-                Some(b) if state.active[w] && before(streams, &state.active, w, b) => {}
-                _ => break None,
-            }
-        };
+        let (emitted, stop) = take_run(streams, layout, state, &mut window, w, bound)?;
         if emitted {
             // The winner's head moved: restore the tree before anything else.
             state.replay(streams, w);
@@ -231,10 +172,116 @@ pub(crate) fn select_window(
             break end;
         }
     };
-    if let Some(&(s, pb, pr)) = out.last() {
+    if let Some(&(s, pb, pr)) = window.out.last() {
         state.last_row = Some(streams[s].batches[pb].rows.row(pr).owned());
     }
     Ok(end)
+}
+
+/// The window being filled: its picks, its limits, and the rows it dropped as
+/// duplicates (always 0 without dedup).
+struct Window<'o> {
+    out: &'o mut Vec<Pick>,
+    max_rows: usize,
+    cut_after: Option<usize>,
+    dropped: usize,
+}
+
+/// Take rows from winner `w` while it stays ahead of `bound` (one row when
+/// there is no bound). Returns whether any row was taken, and why the window
+/// ended if it did.
+fn take_run(
+    streams: &mut [SortedStream],
+    layout: &KeyLayout,
+    state: &mut MergeState,
+    window: &mut Window<'_>,
+    w: usize,
+    bound: Option<usize>,
+) -> Result<(bool, Option<WindowEnd>)> {
+    let mut emitted = false;
+    let stop = loop {
+        if let Some(end) = take_row(streams, layout, state, window, w, emitted)? {
+            break Some(end);
+        }
+        emitted = true;
+        streams[w].advance();
+        state.active[w] = streams[w].ensure_head(layout)?;
+        match bound {
+            Some(b) if state.active[w] && before(streams, &state.active, w, b) => {}
+            _ => break None,
+        }
+    };
+    Ok((emitted, stop))
+}
+
+/// Place stream `w`'s head row in the window: picked, or (dedup) replacing the
+/// pick it repeats. Returns the window's end instead when it is full or a cut
+/// falls before this row. `in_run`: a row of `w` was already taken in this run
+/// (MC-3 then holds by SS-1).
+fn take_row(
+    streams: &mut [SortedStream],
+    layout: &KeyLayout,
+    state: &mut MergeState,
+    window: &mut Window<'_>,
+    w: usize,
+    in_run: bool,
+) -> Result<Option<WindowEnd>> {
+    let out = &mut *window.out;
+    let stream = &streams[w];
+    let (head_batch, head_row) = (stream.head_batch, stream.head_row);
+    let row = stream.head();
+    let previous = match out.last() {
+        Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
+        None => state.last_row.as_ref().map(|r| r.row()),
+    };
+    // Only picks of this window can be superseded: the previous window
+    // never ends with a key the next row repeats.
+    let duplicate = state.dedup && previous == Some(row);
+    if duplicate && out.is_empty() {
+        return Err(Error::Invariant {
+            rule: "MC-1",
+            detail: "dedup: the row a later row supersedes was already written".into(),
+        });
+    }
+    let taken = out.len() + window.dropped;
+    if taken >= window.max_rows {
+        if duplicate {
+            // `row` supersedes the last pick and opens the next window.
+            drop_last_pick(streams, layout, state, out);
+        }
+        return Ok(Some(WindowEnd::Full));
+    }
+    if duplicate {
+        // Last write wins: `row` replaces the pick it repeats (same key,
+        // hence same series; order and cuts are unaffected).
+        if let Some(last) = out.last_mut() {
+            streams[last.0].dropped += 1;
+            *last = (w, head_batch, head_row);
+        }
+        window.dropped += 1;
+        state.dropped += 1;
+        return Ok(None);
+    }
+    // MC-3: the merged stream never goes backwards. Within a run the
+    // stream's own order (SS-1, checked on load) guarantees it, so only
+    // the first row of each run needs the comparison.
+    if !in_run && previous.is_some_and(|p| row < p) {
+        return Err(Error::Invariant {
+            rule: "MC-3",
+            detail: "merged output would not be sorted".into(),
+        });
+    }
+    let new_series =
+        previous.is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref()));
+    // Cuts happen only where a new series starts.
+    if new_series && window.cut_after.is_some_and(|c| taken >= c) {
+        return Ok(Some(WindowEnd::Cut));
+    }
+    if new_series {
+        state.series_starts += 1;
+    }
+    out.push((w, head_batch, head_row));
+    Ok(None)
 }
 
 /// Drop the window's last pick as a superseded duplicate, undoing its count as a

@@ -5,9 +5,10 @@
 //! documented in `docs/manifest.md`.
 
 use super::summary::OutputSummary;
-use crate::input::Window;
+use crate::input::{FileContract, InputFile, Window};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
 
 /// Version of the manifest document layout; bumped on incompatible changes.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -67,11 +68,104 @@ pub struct Manifest {
     pub outputs: Vec<OutputSummary>,
 }
 
+/// What one run read and wrote: the facts the manifest is built from.
+pub(crate) struct RunRecord<'a> {
+    pub run_id: &'a str,
+    /// When the run started (monotonic, for the elapsed time; and wall clock).
+    pub started: (Instant, SystemTime),
+    /// The outputs' contract (sort schema, P, window, merge ops).
+    pub contract: &'a FileContract,
+    /// The outputs' Arrow schema (the sort columns' types).
+    pub schema: &'a arrow_schema::Schema,
+    pub rows_in: u64,
+    pub bytes_in: u64,
+    /// Rows dropped by dedup and deleted by the row filter (MC-1 checked).
+    pub duplicates_dropped: u64,
+    pub rows_deleted: u64,
+    pub inputs: &'a [InputFile],
+    pub outputs: Vec<OutputSummary>,
+}
+
 impl Manifest {
+    /// The manifest of a finished run (its finish time is now).
+    pub(crate) fn from_run(run: RunRecord<'_>) -> Manifest {
+        let RunRecord {
+            run_id,
+            started,
+            contract,
+            schema,
+            rows_in,
+            bytes_in,
+            duplicates_dropped,
+            rows_deleted,
+            inputs,
+            outputs,
+        } = run;
+        let finished = SystemTime::now();
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            run_id: run_id.to_string(),
+            engine: env!("CARGO_PKG_NAME"),
+            engine_version: env!("CARGO_PKG_VERSION"),
+            started_at: rfc3339(started.1),
+            finished_at: rfc3339(finished),
+            elapsed_secs: started.0.elapsed().as_secs_f64(),
+            sort_schema: contract.sort_schema.to_string(),
+            sort_columns: sort_column_entries(contract, schema),
+            prefix_len: contract.prefix_len,
+            window: contract.window,
+            num_merge_ops: contract.num_merge_ops,
+            rows_in,
+            rows_out: outputs.iter().map(|s| s.rows).sum(),
+            duplicates_dropped,
+            rows_deleted,
+            bytes_in,
+            bytes_out: outputs.iter().map(|s| s.bytes).sum(),
+            inputs: inputs.iter().map(InputEntry::of).collect(),
+            outputs,
+        }
+    }
+
     /// The document as pretty-printed JSON.
     pub fn to_json(&self) -> crate::Result<String> {
         serde_json::to_string_pretty(self).map_err(|e| crate::Error::json("manifest", e))
     }
+}
+
+impl InputEntry {
+    /// The entry of an opened input.
+    fn of(input: &InputFile) -> InputEntry {
+        InputEntry {
+            path: input.path.clone(),
+            bytes: input.file_bytes,
+            rows: input.num_rows(),
+            footer_fingerprint: input.footer_fingerprint.clone(),
+        }
+    }
+}
+
+/// The contract's sort columns with their direction and type in `schema`.
+fn sort_column_entries(
+    contract: &FileContract,
+    schema: &arrow_schema::Schema,
+) -> Vec<SortColumnEntry> {
+    contract
+        .sort_schema
+        .columns
+        .iter()
+        .map(|c| SortColumnEntry {
+            name: c.name.clone(),
+            direction: if c.direction.is_descending() {
+                "desc"
+            } else {
+                "asc"
+            },
+            data_type: schema
+                .field_with_name(&c.name)
+                .ok()
+                .map(|f| f.data_type().to_string()),
+        })
+        .collect()
 }
 
 fn is_zero(n: &u64) -> bool {

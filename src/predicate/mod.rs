@@ -8,7 +8,7 @@
 //! - `rows`: the mask of the rows of a batch a predicate matches.
 //!
 //! The merge engine takes predicates per input as a row filter
-//! ([`crate::merge::MergeOptions::deletes`]); the compactor stores them as
+//! ([`crate::merge::MergeBuilder::delete_rows`]); the compactor stores them as
 //! tombstones.
 
 mod coverage;
