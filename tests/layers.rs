@@ -281,10 +281,9 @@ fn library_code_has_no_unexplained_unwrap() {
     );
 }
 
-/// `mod.rs` files that still hold code, each owned by another branch of issue 20
-/// (plan/: planning in one place; cli/: the command line). An entry that no
-/// longer holds code is simply no longer needed.
-const MOD_RS_WITH_CODE: &[&str] = &["plan/mod.rs", "cli/mod.rs"];
+/// `mod.rs` files that still hold code (cli/: the command line). An entry that
+/// no longer holds code is simply no longer needed.
+const MOD_RS_WITH_CODE: &[&str] = &["cli/mod.rs"];
 
 /// Every other `mod.rs` is a table of contents: its module doc, comments,
 /// attributes, `mod` and `pub use` lines, and nothing else.
