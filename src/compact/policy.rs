@@ -192,6 +192,7 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// The kind as job records, plans and metrics name it.
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Merge => "merge",
@@ -209,14 +210,19 @@ pub type WindowKey = Option<(i64, u64)>;
 /// One job the policy wants run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobSpec {
+    /// What the job does.
     pub kind: JobKind,
+    /// The window's start (Unix seconds; `None`: splits without a window).
     pub window_start: Option<i64>,
+    /// The window's length in seconds.
     pub window_secs: Option<u64>,
     /// The inputs' level (the highest, for a final merge).
     pub level: u64,
     /// Split ids, oldest first.
     pub inputs: Vec<String>,
+    /// Rows of the inputs.
     pub rows: u64,
+    /// Bytes of the inputs.
     pub bytes: u64,
     /// Upper bound on outputs.
     pub num_outputs: usize,
@@ -225,7 +231,9 @@ pub struct JobSpec {
 /// What the policy decided for one window: its jobs, or why it has none.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WindowPlan {
+    /// The window's start (Unix seconds; `None`: splits without a window).
     pub window_start: Option<i64>,
+    /// The window's length in seconds.
     pub window_secs: Option<u64>,
     /// Live splits in the window.
     pub splits: usize,

@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 pub struct RowGroupInfo {
     /// Index of the row group in the file.
     pub index: usize,
+    /// Rows of the row group.
     pub rows: u64,
     /// Compressed bytes of the row group's column chunks.
     pub bytes: u64,
@@ -50,6 +51,7 @@ pub const FOOTER_GUESS: u64 = 64 << 10;
 pub struct InputFile {
     /// The local path, or the URL of a remote input (what errors name).
     pub path: PathBuf,
+    /// Where its bytes are read from.
     pub source: InputSource,
     /// Parsed footer and Arrow schema, shared by every reader built on this file.
     /// Column-chunk statistics are dropped once the row groups' prefix keys are
@@ -61,6 +63,7 @@ pub struct InputFile {
     pub contract: FileContract,
     /// Sort columns located in this file's schema.
     pub sort_columns: Vec<ResolvedColumn>,
+    /// The row groups, in file order.
     pub row_groups: Vec<RowGroupInfo>,
     /// Size of the file in bytes when it was opened.
     pub file_bytes: u64,

@@ -16,6 +16,7 @@ pub const MANIFEST_VERSION: u32 = 1;
 /// One sort column as the manifest lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SortColumnEntry {
+    /// Column name.
     pub name: String,
     /// `asc` or `desc`.
     pub direction: &'static str,
@@ -26,8 +27,11 @@ pub struct SortColumnEntry {
 /// One input as the manifest lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InputEntry {
+    /// Path or URL, as given.
     pub path: PathBuf,
+    /// Size of the file.
     pub bytes: u64,
+    /// Rows of the file.
     pub rows: u64,
     /// `xxh3:<hex>` of the footer at the time the merge opened the file.
     pub footer_fingerprint: String,
@@ -36,18 +40,27 @@ pub struct InputEntry {
 /// What a merge read and wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
+    /// [`MANIFEST_VERSION`] of this document.
     pub manifest_version: u32,
+    /// The run's id (a ULID; output names and the journal carry it).
     pub run_id: String,
+    /// `prefix-merge`.
     pub engine: &'static str,
+    /// The crate version that wrote the outputs.
     pub engine_version: &'static str,
     /// RFC 3339 UTC timestamps.
     pub started_at: String,
+    /// See `started_at`.
     pub finished_at: String,
+    /// Wall time of the run.
     pub elapsed_secs: f64,
+    /// The outputs' sort schema (docs/contract.md grammar).
     pub sort_schema: String,
+    /// The sort columns, one entry each.
     pub sort_columns: Vec<SortColumnEntry>,
     /// Prefix length P of the outputs.
     pub prefix_len: usize,
+    /// The outputs' time window (`qh.window_start` / `qh.window_duration_secs`).
     pub window: Option<Window>,
     /// `qh.num_merge_ops` of the outputs.
     pub num_merge_ops: u64,
@@ -62,9 +75,13 @@ pub struct Manifest {
     /// absent when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub rows_deleted: u64,
+    /// Bytes read (the inputs' sizes).
     pub bytes_in: u64,
+    /// Bytes written (the outputs' sizes).
     pub bytes_out: u64,
+    /// The inputs, in the order given.
     pub inputs: Vec<InputEntry>,
+    /// The outputs, in key order.
     pub outputs: Vec<OutputSummary>,
 }
 

@@ -26,11 +26,15 @@ pub struct OutputConfig {
     pub dir: PathBuf,
     /// Outputs go to object storage under this key prefix (multipart uploads).
     pub remote: Option<RemoteObject>,
+    /// The run's id (in temporary names and the journal).
     pub run_id: String,
     /// Final names are `PREFIX_NNNNN.parquet`.
     pub prefix: String,
+    /// The outputs' Arrow schema.
     pub schema: SchemaRef,
+    /// Writer properties of every output.
     pub properties: WriterProperties,
+    /// What each output's summary records (prefix and summary columns).
     pub summary: SummarySpec,
     /// Upper bound on the number of outputs (their names are checked up front).
     pub max_outputs: usize,
