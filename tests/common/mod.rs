@@ -5,6 +5,7 @@
 pub mod postgres;
 pub mod proxy;
 pub mod s3;
+#[cfg(feature = "postgres")]
 pub mod table;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
@@ -60,11 +61,13 @@ pub fn write_kv_file(
 }
 
 /// Path of the CLI binary built for these tests.
+#[cfg(feature = "cli")]
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_prefix-merge"))
 }
 
 /// Run `prefix-merge inspect FILE`, returning (exit code, stdout).
+#[cfg(feature = "cli")]
 pub fn inspect(path: &Path) -> (i32, String) {
     let out = bin().arg("inspect").arg(path).output().unwrap();
     (
@@ -166,6 +169,7 @@ pub fn gen_splits(dir: &Path, files: usize, rows: usize, metrics: usize) -> Vec<
 }
 
 /// Run `prefix-merge merge --output-dir OUT EXTRA... INPUTS...`.
+#[cfg(feature = "cli")]
 pub fn merge_cli(out: &Path, extra: &[&str], inputs: &[PathBuf]) -> std::process::Output {
     bin()
         .arg("merge")
