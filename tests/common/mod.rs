@@ -2,6 +2,7 @@
 //! row groups are laid out exactly as a test needs.
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod proxy;
 pub mod s3;
@@ -14,6 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::path::{Path, PathBuf};
+#[cfg(feature = "cli")]
 use std::process::Command;
 use std::sync::Arc;
 
