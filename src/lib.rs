@@ -17,10 +17,26 @@
 //! - [`compact`]: tables of splits kept compacted (catalog, policy, jobs, gc), on
 //!   top of the engine.
 //!
+//! # Cargo features
+//!
+//! The default features are all of them (what `cargo run` and `cargo test`
+//! build); with `default-features = false` only the engine and writer remain
+//! (everything above except [`compact`], and local paths only in [`storage`]):
+//! - `object-store`: inputs and outputs behind `s3://`, `gs://`, `az://`,
+//!   `http(s)://` and `file://` URLs (object_store, url, futures, tokio's
+//!   multi-thread runtime); without it resolving a URL is an
+//!   [`Error::Storage`] that names the feature;
+//! - `sqlite`: the [`compact`] layer with its SQLite catalog (rusqlite);
+//! - `postgres`: the shared PostgreSQL catalog and the compactor service
+//!   (postgres; implies `sqlite`);
+//! - `cli`: the `prefix-merge` binary (clap, indicatif, signal-hook,
+//!   tracing-subscriber; implies `sqlite` and `postgres`).
+//!
 //! The design (pipeline, prefix keys, invariants, commit protocol, compactor,
 //! storage) is in `docs/architecture.md`; the file contract (`qh.*` keys, sort
 //! schema grammar, P, `sorting_columns`) in `docs/contract.md`.
 
+#[cfg(feature = "sqlite")]
 pub mod compact;
 pub mod error;
 pub mod gen;

@@ -1,5 +1,6 @@
 //! `inspect` verdicts on hand-built files that break (or keep) their alignment
 //! claim, and prefix keys that statistics alone cannot give.
+#![cfg(feature = "cli")]
 
 mod common;
 

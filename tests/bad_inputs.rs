@@ -1,5 +1,6 @@
 //! One test per bad-input class (docs/contract.md, README): a typed error naming the file, no
 //! panic, and an output directory without any file the run created.
+#![cfg(feature = "cli")]
 
 mod common;
 

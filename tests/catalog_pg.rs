@@ -2,6 +2,7 @@
 //! migration, several tables in one database, sequence numbers, idempotent
 //! adds, claims that skip locked rows, leases timed by the database's clock and
 //! fenced at commit.
+#![cfg(feature = "postgres")]
 
 mod common;
 

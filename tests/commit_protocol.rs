@@ -1,5 +1,6 @@
 //! The commit protocol (docs/architecture.md, issue 7): concurrent runs into one directory,
 //! no visible partial output after SIGKILL, cleanup of dead runs, no-replace names.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -8,6 +8,7 @@
 //! Plus a deterministic replay of one interleaving: the orphan sweep of one
 //! compactor running while another job commits (a catalog wrapper commits the
 //! job between the sweep's catalog reads).
+#![cfg(feature = "postgres")]
 
 mod common;
 

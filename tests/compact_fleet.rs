@@ -7,6 +7,7 @@
 //! and gc: live rows = ingested rows, no split is an input of two committed
 //! jobs, no window is mixed, every live split verifies, the bucket holds
 //! exactly the live splits and no multipart upload is open.
+#![cfg(all(feature = "cli", feature = "object-store"))]
 
 mod common;
 

@@ -14,6 +14,7 @@
 //! splits were merged.
 //!
 //! The seed is printed with every step; `COMPACT_SIM_SEED=N` replays another.
+#![cfg(feature = "postgres")]
 
 mod common;
 

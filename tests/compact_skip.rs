@@ -6,6 +6,7 @@
 //! Two kinds of damage: a data page that fails to decode while the footer still
 //! parses (found when the merge reads it), and a truncated file (its footer is
 //! gone: found when the job is prepared).
+#![cfg(feature = "postgres")]
 
 mod common;
 

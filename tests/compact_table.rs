@@ -3,6 +3,7 @@
 //! errors and registers nothing; `--retention` drops whole windows in the catalog
 //! first and their files only at gc, after the grace period; `plan` changes
 //! nothing.
+#![cfg(feature = "postgres")]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! /readyz answer; SIGTERM exits 0 with no lease held. SIGTERM mid-job with a
 //! job slower than the drain timeout: the job is cancelled (nothing of it
 //! committed or visible), its lease released, exit 0.
+#![cfg(feature = "cli")]
 
 mod common;
 

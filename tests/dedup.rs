@@ -2,6 +2,7 @@
 //! latest input in the list that has it (the list is the write order; merge
 //! depth, `qh.num_merge_ops`, plays no part), then the later row of that input. The property-based check is in
 //! `merge_oracle.rs`; these pin the tie rule on a hand-made case.
+#![cfg(feature = "cli")]
 
 mod common;
 

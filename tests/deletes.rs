@@ -1,6 +1,7 @@
 //! Deletes: the engine's row filter (MC-1 with deleted rows, untouched regions
 //! copied verbatim), and tombstones in tables (recorded, applied by
 //! compaction, retired).
+#![cfg(feature = "postgres")]
 
 mod common;
 

@@ -5,6 +5,7 @@
 //!
 //! The same check by hand:
 //! `strace -f -y -e trace=fsync,fdatasync,link,linkat,rename,renameat,renameat2 prefix-merge merge ...`
+#![cfg(feature = "cli")]
 
 mod common;
 

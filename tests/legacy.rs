@@ -1,6 +1,7 @@
 //! The legacy adapter: legacy (P = 0, many row groups) inputs merge as P = 0 and
 //! promoted to P = 1; a false alignment claim is rejected naming PA-1 unless the
 //! merge rescans; an input whose prefix is not sorted names the file and first row.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The run manifest (issue 7): its numbers match the files, it is refused up
 //! front when its path is taken, and its JSON layout is pinned by a snapshot on
 //! Quickwit-written fixture data.
+#![cfg(feature = "cli")]
 
 mod common;
 

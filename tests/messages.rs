@@ -2,6 +2,7 @@
 //! values rather than Rust Debug, flags rather than library fields, and a hint
 //! where a hint helps. Snapshots under tests/snapshots/messages__*.snap, with the
 //! temporary directory shown as `[TMP]`.
+#![cfg(feature = "cli")]
 
 mod common;
 

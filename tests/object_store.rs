@@ -3,6 +3,7 @@
 //! outputs must be byte-identical to the local-file run, the manifest must name
 //! the objects, nothing partial may be visible after a failure and no upload
 //! may stay open.
+#![cfg(all(feature = "cli", feature = "object-store"))]
 
 mod common;
 

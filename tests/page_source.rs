@@ -2,6 +2,7 @@
 //! plain reader decodes: generated files covering v1 and v2 data pages, every codec
 //! the crate enables, dictionary and plain encodings, nulls, nested levels, page
 //! index loaded or not, several row groups and row selections; and the fixtures.
+#![cfg(feature = "cli")]
 
 mod common;
 

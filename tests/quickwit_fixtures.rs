@@ -1,5 +1,6 @@
 //! Files written by Quickwit's own writer (tests/fixtures/quickwit) load with
 //! the right contract and pass `inspect`.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! SIGINT and SIGTERM during `merge`, `compact` and `table add --promote` (issue 16):
 //! the run stops, removes what it wrote, says so on one line and exits 128 + signal;
 //! a second signal exits at once and names `prefix-merge cleanup DIR`.
+#![cfg(feature = "cli")]
 #![cfg(unix)]
 
 mod common;

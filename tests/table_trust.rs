@@ -1,6 +1,7 @@
 //! Tables a pipeline can trust: last write wins by add order (sequence numbers),
 //! idempotent adds, a stored policy with per-run overrides, and the reader's
 //! live set (`table ls --json`, `--at`).
+#![cfg(feature = "postgres")]
 
 mod common;
 

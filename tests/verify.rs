@@ -1,4 +1,5 @@
 //! `verify` names the broken rule on hand-made violating files and passes good ones.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The aligned writer: sorting, one row group per prefix, SS-1 checking, and the
 //! contract it stamps on files. `gen` layouts pass `inspect`.
+#![cfg(feature = "cli")]
 
 mod common;
 

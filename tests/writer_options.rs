@@ -2,6 +2,7 @@
 //! row-group row cap and bloom filters, each read back from the outputs with
 //! parquet-rs; outputs stay sorted with every row; bad values are one usage
 //! error line before any work.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -3,7 +3,8 @@
 //!
 //! - `catalog`: the catalog trait and its records (splits, leases, job history);
 //! - `sqlite`: the catalog in an SQLite file;
-//! - `postgres`: the catalog in PostgreSQL, shared by workers on many machines;
+//! - `postgres`: the catalog in PostgreSQL, shared by workers on many machines
+//!   (the `postgres` feature, as are `service` and `metrics`);
 //! - `table`: a table directory: create, open, add, list;
 //! - `delete`: tombstones: which apply to a split, delete-only jobs, retirement;
 //! - `live_set`: the reader's view of a table (`table ls --json`);
@@ -23,9 +24,12 @@ pub mod failpoint;
 pub mod gc;
 pub mod job;
 pub mod live_set;
+#[cfg(feature = "postgres")]
 pub mod metrics;
 pub mod policy;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "postgres")]
 pub mod service;
 mod sql_row;
 pub mod sqlite;
@@ -39,6 +43,7 @@ pub use gc::{gc, GcReport};
 pub use job::Outcome;
 pub use live_set::{LiveSet, LiveSplit, LIVE_SET_VERSION};
 pub use policy::{JobKind, JobSpec, Policy, WindowPlan};
+#[cfg(feature = "postgres")]
 pub use postgres::PgCatalog;
 pub use sqlite::SqliteCatalog;
 pub use table::Table;

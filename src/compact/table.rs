@@ -3,6 +3,7 @@
 
 use super::catalog::{Added, Catalog, JobRecord, Split, SplitState, TableSettings};
 use super::failpoint;
+#[cfg(feature = "postgres")]
 use super::postgres::PgCatalog;
 use super::sqlite::SqliteCatalog;
 use super::worker::{now_secs, Worker};
@@ -126,6 +127,7 @@ impl Table {
         Ok(table)
     }
 
+    #[cfg(feature = "postgres")]
     /// Create table `name` in the PostgreSQL catalog at `catalog_url`, its
     /// split files at `location`: an object-store URL prefix (journals of its
     /// jobs then go to `work_dir`, a local directory), or an absolute local
@@ -166,6 +168,7 @@ impl Table {
         })
     }
 
+    #[cfg(feature = "postgres")]
     /// Open table `name` of the PostgreSQL catalog at `catalog_url` (see
     /// [`Table::create_in_catalog`] for `work_dir`).
     pub fn open_in_catalog(

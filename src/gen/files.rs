@@ -7,7 +7,8 @@ use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// How row groups are cut in generated files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Layout {
     /// P = 1: one row group per metric.
     Aligned,
@@ -18,7 +19,8 @@ pub enum Layout {
 }
 
 /// How files relate in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Overlap {
     /// Each file is a consecutive time slice.
     Disjoint,

@@ -1,9 +1,10 @@
-//! Where a file lives: a local path or an object behind a URL (`s3://`, `gs://`,
-//! `az://` and the other Azure forms, `http(s)://`; `file://` is a local path).
-//! [`Storage`] turns strings into [`Location`]s and keeps one client per bucket.
+//! Objects behind a URL (`s3://`, `gs://`, `az://` and the other Azure forms,
+//! `http(s)://`; `file://` is a local path) and their stores: [`Storage`] turns
+//! strings into [`Location`]s and keeps one client per bucket.
 
 use super::error::storage_error;
 use super::options::{parse_pair, Tuning, TUNING_KEYS};
+use super::path::{is_url, Location};
 use super::runtime::block_on;
 use super::stats;
 use crate::{Error, Result};
@@ -20,19 +21,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use url::Url;
-
-/// Whether `s` is a URL (`scheme://...`) rather than a local path.
-pub fn is_url(s: &str) -> bool {
-    match s.split_once("://") {
-        Some((scheme, _)) => {
-            !scheme.is_empty()
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
-        }
-        None => false,
-    }
-}
 
 /// One bucket (or container, or HTTP server) and its client.
 pub struct Store {
@@ -64,41 +52,6 @@ pub struct RemoteObject {
 impl fmt::Debug for RemoteObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.url())
-    }
-}
-
-/// Where a file (or an output directory) lives.
-#[derive(Clone, Debug)]
-pub enum Location {
-    /// A local path.
-    Local(PathBuf),
-    /// An object (or key prefix) in a store.
-    Remote(RemoteObject),
-}
-
-impl Location {
-    /// The name errors and reports use: the local path, or the URL.
-    pub fn name(&self) -> PathBuf {
-        match self {
-            Location::Local(p) => p.clone(),
-            Location::Remote(r) => PathBuf::from(r.url()),
-        }
-    }
-
-    /// The entry `name` inside this directory-like location.
-    pub fn join(&self, name: &str) -> Location {
-        match self {
-            Location::Local(p) => Location::Local(p.join(name)),
-            Location::Remote(r) => Location::Remote(r.child(name)),
-        }
-    }
-
-    /// The remote object, when the location is one.
-    pub fn remote(&self) -> Option<&RemoteObject> {
-        match self {
-            Location::Remote(r) => Some(r),
-            Location::Local(_) => None,
-        }
     }
 }
 
@@ -284,18 +237,6 @@ impl Storage {
         let base = store_base(&url, &key);
         let store = self.store(&base, &scheme, &url)?;
         Ok(Location::Remote(RemoteObject { store, key }))
-    }
-
-    /// Remove the file or object at `path`; a missing one is not an error.
-    pub fn remove(&self, path: &Path) -> Result<()> {
-        match self.resolve(path)? {
-            Location::Local(p) => match std::fs::remove_file(&p) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::io(&p, e)),
-            },
-            Location::Remote(o) => o.delete(),
-        }
     }
 
     fn store(&self, base: &str, scheme: &ObjectStoreScheme, url: &Url) -> Result<Arc<Store>> {

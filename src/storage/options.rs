@@ -5,7 +5,9 @@
 //! variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
 
 use crate::{Error, Result};
+#[cfg(feature = "object-store")]
 use object_store::{BackoffConfig, RetryConfig};
+#[cfg(feature = "object-store")]
 use std::time::Duration;
 
 /// Parse `256MiB`, `1GiB`, `500MB`, `4096` into bytes.
@@ -45,6 +47,7 @@ pub struct Tuning {
     pub prefetch: u64,
     /// `max_retries` and `retry_timeout`: object_store's retries with backoff of
     /// transient failures (default 10 retries within 3 minutes).
+    #[cfg(feature = "object-store")]
     pub retry: RetryConfig,
 }
 
@@ -55,6 +58,7 @@ impl Default for Tuning {
             upload_concurrency: 1,
             fetch_size: 1 << 20,
             prefetch: 1 << 20,
+            #[cfg(feature = "object-store")]
             retry: RetryConfig {
                 backoff: BackoffConfig::default(),
                 max_retries: 10,
@@ -64,6 +68,7 @@ impl Default for Tuning {
     }
 }
 
+#[cfg(feature = "object-store")]
 /// The keys [`Tuning`] reads; everything else goes to the store's builder.
 pub(crate) const TUNING_KEYS: &[&str] = &[
     "part_size",
@@ -74,6 +79,7 @@ pub(crate) const TUNING_KEYS: &[&str] = &[
     "retry_timeout",
 ];
 
+#[cfg(feature = "object-store")]
 impl Tuning {
     /// Apply one tuning option (`key` is one of [`TUNING_KEYS`]).
     pub(crate) fn set(&mut self, key: &str, value: &str) -> Result<()> {
@@ -123,7 +129,7 @@ pub fn parse_pair(s: &str) -> Result<(String, String)> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "object-store"))]
 mod tests {
     use super::*;
 

@@ -32,11 +32,13 @@ pub fn snapshot() -> IoStats {
     }
 }
 
+#[cfg(feature = "object-store")]
 pub(crate) fn count_get(bytes: u64) {
     GETS.fetch_add(1, Ordering::Relaxed);
     BYTES_FETCHED.fetch_add(bytes, Ordering::Relaxed);
 }
 
+#[cfg(feature = "object-store")]
 pub(crate) fn count_put(bytes: u64) {
     PUTS.fetch_add(1, Ordering::Relaxed);
     BYTES_UPLOADED.fetch_add(bytes, Ordering::Relaxed);

@@ -2,10 +2,12 @@
 //! row groups are laid out exactly as a test needs.
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod proxy;
 pub mod s3;
 pub mod strace;
+#[cfg(feature = "postgres")]
 pub mod table;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
@@ -14,6 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::path::{Path, PathBuf};
+#[cfg(feature = "cli")]
 use std::process::Command;
 use std::sync::Arc;
 
@@ -61,11 +64,13 @@ pub fn write_kv_file(
 }
 
 /// Path of the CLI binary built for these tests.
+#[cfg(feature = "cli")]
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_prefix-merge"))
 }
 
 /// Run `prefix-merge inspect FILE`, returning (exit code, stdout).
+#[cfg(feature = "cli")]
 pub fn inspect(path: &Path) -> (i32, String) {
     let out = bin().arg("inspect").arg(path).output().unwrap();
     (
@@ -167,6 +172,7 @@ pub fn gen_splits(dir: &Path, files: usize, rows: usize, metrics: usize) -> Vec<
 }
 
 /// Run `prefix-merge merge --output-dir OUT EXTRA... INPUTS...`.
+#[cfg(feature = "cli")]
 pub fn merge_cli(out: &Path, extra: &[&str], inputs: &[PathBuf]) -> std::process::Output {
     bin()
         .arg("merge")
