@@ -12,38 +12,56 @@ pub enum Error {
     /// The operating system refused a file operation.
     #[error("{path}: {source}")]
     Io {
+        /// The file, directory or URL concerned.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: std::io::Error,
     },
     /// parquet-rs could not read or write the file (not Parquet, truncated, corrupt).
     #[error("{path}: parquet: {source}")]
     Parquet {
+        /// The file, directory or URL concerned.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: parquet::errors::ParquetError,
     },
     /// The file does not start with Parquet's `PAR1` magic: not Parquet at all
     /// (a CSV, a JSON file, ...).
     #[error("{path}: not a Parquet file (no PAR1 magic)")]
-    NotParquet { path: PathBuf },
+    NotParquet {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+    },
     /// The file starts like Parquet but does not end with `PAR1`: cut short or
     /// overwritten at its end, so its footer is lost.
     #[error("{path}: truncated or corrupt Parquet file ({len} bytes, no PAR1 magic at its end)")]
-    Truncated { path: PathBuf, len: u64 },
+    Truncated {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+        /// Length of the file in bytes.
+        len: u64,
+    },
     /// The footer describes impossible column chunks (corrupt or truncated file).
     #[error("{path}: corrupt footer: row group {row_group}, column {column}: {reason}")]
     CorruptFooter {
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// Row group (0-based).
         row_group: usize,
+        /// The column.
         column: String,
+        /// What is wrong.
         reason: String,
     },
     /// An Arrow compute kernel failed on data from the file.
     #[error("{path}: arrow: {source}")]
     Arrow {
+        /// The file, directory or URL concerned.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: arrow_schema::ArrowError,
     },
     /// A sort schema string does not follow the grammar.
@@ -51,123 +69,198 @@ pub enum Error {
         "sort schema '{input}': column {column} ('{column_name}') at byte {position}: {reason}"
     )]
     SortSchemaSyntax {
+        /// The sort schema string as given.
         input: String,
         /// 1-based column number within the schema string.
         column: usize,
+        /// The column's name.
         column_name: String,
         /// Byte offset of the offending column in the input.
         position: usize,
+        /// What is wrong.
         reason: String,
     },
     /// The file has neither `qh.sort_fields` nor Parquet `sorting_columns`, and the
     /// caller passed no explicit schema.
     #[error("{path}: no sort schema (no qh.sort_fields key, no sorting_columns) and none given")]
-    SortSchemaMissing { path: PathBuf },
+    SortSchemaMissing {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+    },
     /// A sort column has a type that cannot be ordered by prefix keys.
     #[error("{path}: sort column '{column}' has type {data_type} which cannot be ordered")]
     UnorderableColumn {
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// The column.
         column: String,
+        /// The column's Arrow type.
         data_type: String,
     },
     /// A `qh.*` key-value entry is malformed.
     #[error("{path}: metadata key {key}='{value}': {reason}")]
     BadMetadata {
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// The metadata key.
         key: String,
+        /// Its value as found.
         value: String,
+        /// What is wrong.
         reason: String,
     },
     /// Rows are not in sort-schema order (SS-1).
     #[error("{path}: SS-1: rows not sorted at {location}: {detail}")]
     Unsorted {
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// Where: the row group and row, or the batch.
         location: String,
+        /// What went wrong, in words.
         detail: String,
     },
     /// A file breaks its alignment claim (PA-1, PA-3 or MS-2).
     #[error("{path}: {rule}: {detail}")]
     Alignment {
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// The invariant or rule broken (e.g. MC-1, PA-3).
         rule: &'static str,
+        /// What went wrong, in words.
         detail: String,
     },
     /// Two inputs disagree on something they must share (sort schema, window, P).
     #[error("{path}: {what} {found} disagrees with {other_path}: {expected}")]
     InputMismatch {
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// The other input concerned.
         other_path: PathBuf,
+        /// What they disagree on (sort schema, window, P).
         what: &'static str,
+        /// The value found in `path`.
         found: String,
+        /// The value in `other_path`.
         expected: String,
     },
     /// A column has types across inputs that cannot be unified.
     #[error("column '{column}': type {found} in {path} conflicts with {expected} in {other_path}")]
     TypeConflict {
+        /// The column.
         column: String,
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// The value found in `path`.
         found: String,
+        /// The other input concerned.
         other_path: PathBuf,
+        /// The value in `other_path`.
         expected: String,
     },
     /// The same file was given twice as an input (same path, or a hard link to it).
     #[error(
         "{path}: given twice as an input (same file as {other_path}); each input may appear once"
     )]
-    DuplicateInput { path: PathBuf, other_path: PathBuf },
+    DuplicateInput {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+        /// The other input concerned.
+        other_path: PathBuf,
+    },
     /// A delete predicate is not in the grammar, or names a column it may not
     /// (unknown, or not a sort column).
     #[error("predicate '{input}' at byte {position}: {reason}")]
     Predicate {
+        /// The predicate as given.
         input: String,
         /// Byte offset of the offending token.
         position: usize,
+        /// What is wrong.
         reason: String,
     },
     /// A sort column exists in no input, so it could not order anything (a typo?).
     #[error("sort column '{column}' is in no input; the inputs have columns: {available}")]
-    UnknownSortColumn { column: String, available: String },
+    UnknownSortColumn {
+        /// The column.
+        column: String,
+        /// The columns the inputs have (comma-separated).
+        available: String,
+    },
     /// An output directory (or a table directory) exists as something else.
     #[error("{path}: not a directory")]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+    },
     /// A column a caller option names (e.g. a bloom-filter column) is in no input.
     #[error("{option} column '{column}' is in no input; the inputs have columns: {available}")]
     UnknownColumn {
+        /// The option that names the column (e.g. bloom filter).
         option: &'static str,
+        /// The column.
         column: String,
+        /// The columns the inputs have (comma-separated).
         available: String,
     },
     /// A final name is taken: outputs and manifests never replace an existing file.
     #[error("{path}: already exists; outputs never replace an existing file")]
-    OutputExists { path: PathBuf },
+    OutputExists {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+    },
     /// A run-time invariant (MC-1, MC-3, ...) failed: a bug or corrupt input.
     #[error("{rule} violated: {detail}")]
-    Invariant { rule: &'static str, detail: String },
+    Invariant {
+        /// The invariant or rule broken (e.g. MC-1, PA-3).
+        rule: &'static str,
+        /// What went wrong, in words.
+        detail: String,
+    },
     /// The table catalog (a database file) failed or refused an operation.
     #[error("{path}: catalog: {detail}")]
-    Catalog { path: PathBuf, detail: String },
+    Catalog {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+        /// What went wrong, in words.
+        detail: String,
+    },
     /// A job's commit was fenced: its lease expired or was taken over (its
     /// worker stalled past it), so nothing of it was committed; its outputs
     /// are orphans for gc.
     #[error("{path}: catalog: job {job} not committed (lease lost): {detail}")]
     LeaseLost {
+        /// The file, directory or URL concerned.
         path: PathBuf,
+        /// The job's id.
         job: String,
+        /// What went wrong, in words.
         detail: String,
     },
     /// A commit refused to register content the table already holds (a race of
     /// two adds of the same file; `table add` reports it as already there).
     #[error("{path}: catalog: the same content is already in the table as {existing}")]
-    DuplicateContent { path: PathBuf, existing: String },
+    DuplicateContent {
+        /// The file, directory or URL concerned.
+        path: PathBuf,
+        /// The split that already holds this content.
+        existing: String,
+    },
     /// Object storage failed or refused an operation on `url` (after retries).
     #[error("{url}: {detail}")]
-    Storage { url: String, detail: String },
+    Storage {
+        /// The object's URL.
+        url: String,
+        /// What went wrong, in words.
+        detail: String,
+    },
     /// A document could not be written as JSON or read back from it (`what`
     /// names it: the manifest, a journal record, table settings, a report).
     #[error("{what}: JSON: {source}")]
     Json {
+        /// The document (manifest, journal record, table settings, report).
         what: String,
         #[source]
+        /// The underlying error.
         source: serde_json::Error,
     },
     /// The merge was cancelled (its future dropped, or a cancel flag set).
