@@ -226,3 +226,23 @@ impl UploadedParts {
 pub fn abort(object: &RemoteObject, _id: &str) -> Result<()> {
     match object.never {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_and_urls_are_refused_naming_the_feature() {
+        let storage = Storage::with_options(["aws_region=eu-west-1"]).expect("pair");
+        assert!(matches!(
+            storage.resolve(Path::new("/tmp/a.parquet")),
+            Ok(Location::Local(p)) if p == Path::new("/tmp/a.parquet")
+        ));
+        for url in ["s3://bucket/x.parquet", "file:///tmp/x.parquet"] {
+            let err = storage.resolve(Path::new(url)).expect_err("a URL");
+            assert!(matches!(&err, Error::Storage { url: u, .. } if u == url));
+            assert!(err.to_string().contains("`object-store` feature"), "{err}");
+        }
+        assert!(Storage::with_options(["novalue"]).is_err());
+    }
+}
