@@ -36,6 +36,9 @@
 //! storage) is in `docs/architecture.md`; the file contract (`qh.*` keys, sort
 //! schema grammar, P, `sorting_columns`) in `docs/contract.md`.
 
+// Every public item carries a doc comment (CI denies warnings).
+#![warn(missing_docs)]
+
 #[cfg(feature = "sqlite")]
 pub mod compact;
 pub mod error;
