@@ -389,7 +389,8 @@ mod tests {
     const VARIANTS: usize = 30;
 
     /// One error of every variant, with a path that has a space in it (Debug
-    /// would quote it) and sources as the code builds them.
+    /// would quote it) and sources as the code builds them. Long because it is
+    /// a list with one entry per variant, not logic.
     fn examples() -> Vec<Error> {
         let p = || PathBuf::from("/data/in put/a.parquet");
         let q = || PathBuf::from("/data/in put/b.parquet");
