@@ -1,11 +1,12 @@
 //! One output Parquet file written row group by row group: merged batches are
 //! encoded column by column, dictionary string columns by [`DictChunkWriter`]
-//! (indices remapped, values not re-interned) and every other column by
-//! parquet-rs' `ArrowColumnWriter`s; a region with a single contributing row group
+//! (indices remapped, values not re-interned), flat fixed-width columns by
+//! [`FixedChunkWriter`] (fed run by run from the source arrays) and every other
+//! column by parquet-rs' `ArrowColumnWriter`s; a region with a single contributing row group
 //! can instead have its column chunks copied verbatim (`append_column`), without
 //! decoding or re-encoding.
 
-use super::dict_chunk::{eligible, DictChunkWriter};
+use super::chunk_writer::{eligible, fixed_eligible, DictChunkWriter, FixedChunkWriter};
 use super::rows::Rows;
 use crate::input::ChunkSource;
 use crate::page::PageCapture;
@@ -34,12 +35,16 @@ enum Encoder {
     Arrow(usize),
     /// The dictionary transcoder with this index.
     Dict(usize),
+    /// The fixed-width column writer with this index.
+    Fixed(usize),
 }
 
 /// One field's share of a write.
 enum Work<'a> {
     /// Field index and its transcoder.
     Dict(usize, &'a mut DictChunkWriter),
+    /// Field index and its fixed-width column writer.
+    Fixed(usize, &'a mut FixedChunkWriter),
     /// Field index and the parquet-rs writers of its leaves.
     Arrow(usize, &'a mut [ArrowColumnWriter]),
 }
@@ -48,6 +53,13 @@ impl Work<'_> {
     fn write(self, path: &Path, schema: &SchemaRef, rows: &Rows) -> Result<()> {
         match self {
             Work::Dict(i, w) => match rows {
+                Rows::Batch(b) => w.write(b.column(i)),
+                Rows::Gathered(g) => {
+                    let columns: Vec<&ArrayRef> = g.sources.iter().map(|b| b.column(i)).collect();
+                    w.write_gather(&columns, &g.indices)
+                }
+            },
+            Work::Fixed(i, w) => match rows {
                 Rows::Batch(b) => w.write(b.column(i)),
                 Rows::Gathered(g) => {
                     let columns: Vec<&ArrayRef> = g.sources.iter().map(|b| b.column(i)).collect();
@@ -133,6 +145,7 @@ pub struct OutputFileWriter {
     /// compressed; None when parquet-rs compresses itself.
     pages: Option<Arc<PageCapture>>,
     dict_writers: Vec<DictChunkWriter>,
+    fixed_writers: Vec<FixedChunkWriter>,
     /// Column writers of the row group in progress (fields encoded by parquet-rs).
     columns: Option<Vec<ArrowColumnWriter>>,
     row_groups: usize,
@@ -162,6 +175,7 @@ impl OutputFileWriter {
         let descr = writer.schema_descr();
         let mut encoders = Vec::with_capacity(schema.fields().len());
         let mut dict_writers = Vec::new();
+        let mut fixed_writers = Vec::new();
         let mut arrow_leaves = Vec::new();
         for (f, field) in schema.fields().iter().enumerate() {
             let leaves: Vec<usize> = (0..descr.num_columns())
@@ -171,6 +185,14 @@ impl OutputFileWriter {
                 [leaf] if eligible(field.data_type(), &descr.column(*leaf), &properties) => {
                     encoders.push(Encoder::Dict(dict_writers.len()));
                     dict_writers.push(DictChunkWriter::new(
+                        path,
+                        descr.column(*leaf),
+                        &properties,
+                    )?);
+                }
+                [leaf] if fixed_eligible(field.data_type(), &descr.column(*leaf), &properties) => {
+                    encoders.push(Encoder::Fixed(fixed_writers.len()));
+                    fixed_writers.push(FixedChunkWriter::new(
                         path,
                         descr.column(*leaf),
                         &properties,
@@ -221,6 +243,7 @@ impl OutputFileWriter {
             factory,
             pages,
             dict_writers,
+            fixed_writers,
             columns: None,
             row_groups: 0,
         })
@@ -251,6 +274,7 @@ impl OutputFileWriter {
         // One work item per field: its transcoder or its parquet-rs leaf writers.
         let mut work = Vec::with_capacity(self.encoders.len());
         let mut dicts = self.dict_writers.iter_mut();
+        let mut fixed = self.fixed_writers.iter_mut();
         let mut leaves: &mut [ArrowColumnWriter] = writers.as_mut_slice();
         for (i, encoder) in self.encoders.iter().enumerate() {
             match *encoder {
@@ -259,6 +283,12 @@ impl OutputFileWriter {
                         Error::InvalidData("fewer transcoders than dictionary fields".into())
                     })?;
                     work.push(Work::Dict(i, w));
+                }
+                Encoder::Fixed(_) => {
+                    let w = fixed.next().ok_or_else(|| {
+                        Error::InvalidData("fewer column writers than fixed-width fields".into())
+                    })?;
+                    work.push(Work::Fixed(i, w));
                 }
                 Encoder::Arrow(n) => {
                     if leaves.len() < n {
@@ -290,6 +320,10 @@ impl OutputFileWriter {
             match *encoder {
                 Encoder::Dict(d) => {
                     let (bytes, close) = self.dict_writers[d].close_chunk()?;
+                    row_group.append_column(&bytes, close).map_err(err)?;
+                }
+                Encoder::Fixed(f) => {
+                    let (bytes, close) = self.fixed_writers[f].close_chunk()?;
                     row_group.append_column(&bytes, close).map_err(err)?;
                 }
                 Encoder::Arrow(leaves) => {

@@ -13,13 +13,13 @@
 //!   writer thread;
 //! - [`writer_options`]: the outputs' compression, page size, row-group cap and
 //!   bloom filters, one validated type;
-//! - `rows`, `dict_chunk`, `truncate`: rows handed to the writer (gathered on
-//!   its thread), the dictionary transcoder for string columns, and the cut of
+//! - `rows`, `chunk_writer`, `truncate`: rows handed to the writer (gathered on
+//!   its thread), our page writer for flat string and fixed-width columns, and the cut of
 //!   long statistics bounds.
 
+mod chunk_writer;
 pub mod cleanup;
 pub mod commit;
-mod dict_chunk;
 pub mod durable;
 mod file_writer;
 pub mod manifest;

@@ -1,15 +1,13 @@
 //! State of the column chunk being transcoded: its dictionary, the remaps of the
 //! input dictionaries into it, the data page being filled and the finished pages.
 
+use super::pages::ChunkPages;
 use super::source::{value_at, Keys, Source};
 use crate::output::truncate::{lower_bound, upper_bound};
 use arrow_array::{Array, ArrayRef};
 use bytes::Bytes;
 use parquet::basic::Compression;
-use parquet::bloom_filter::Sbbf;
-use parquet::column::page::CompressedPage;
 use parquet::data_type::ByteArray;
-use parquet::file::metadata::{ColumnIndexBuilder, LevelHistogram};
 use parquet::file::properties::EnabledStatistics;
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::schema::types::ColumnDescPtr;
@@ -50,13 +48,6 @@ pub(super) struct PageState {
     pub(super) last: Option<u32>,
     /// Bounds of a PLAIN page.
     pub(super) plain_bounds: Option<(Bytes, Bytes)>,
-}
-
-/// A finished, compressed data page waiting for the dictionary page.
-pub(super) struct PendingPage {
-    pub(super) page: CompressedPage,
-    pub(super) rows: usize,
-    pub(super) value_bytes: i64,
 }
 
 /// Settings resolved from the writer properties for one column.
@@ -117,26 +108,15 @@ pub(super) struct Chunk {
     /// PLAIN pages from here on (the dictionary outgrew its limit).
     pub(super) fallback: bool,
     pub(super) page: PageState,
-    pub(super) pages: Vec<PendingPage>,
-    pub(super) dictionary_pages: i32,
-    pub(super) plain_pages: i32,
-    pub(super) column_index: ColumnIndexBuilder,
-    pub(super) ascending: bool,
-    pub(super) descending: bool,
     pub(super) last_page_bounds: Option<(Bytes, Bytes)>,
     pub(super) min: Option<Bytes>,
     pub(super) max: Option<Bytes>,
-    pub(super) nulls: u64,
-    pub(super) rows: u64,
-    pub(super) bloom: Option<Sbbf>,
+    /// Finished pages, index and counts.
+    pub(super) out: ChunkPages,
 }
 
 impl Chunk {
     pub(super) fn new(descr: &ColumnDescPtr, settings: &Settings) -> Self {
-        let mut column_index = ColumnIndexBuilder::new(descr.physical_type());
-        if settings.statistics != EnabledStatistics::Page {
-            column_index.to_invalid();
-        }
         Chunk {
             dictionary: Vec::new(),
             dictionary_bytes: 0,
@@ -146,38 +126,11 @@ impl Chunk {
             remaps: Vec::new(),
             fallback: false,
             page: PageState::default(),
-            pages: Vec::new(),
-            dictionary_pages: 0,
-            plain_pages: 0,
-            column_index,
-            ascending: true,
-            descending: true,
             last_page_bounds: None,
             min: None,
             max: None,
-            nulls: 0,
-            rows: 0,
-            bloom: None,
+            out: ChunkPages::new(descr, settings),
         }
-    }
-
-    /// The chunk's bloom filter, created on first use: for `distinct` values when
-    /// the caller knows how many, else at the configured size (folded at close).
-    pub(super) fn bloom(
-        &mut self,
-        settings: &Settings,
-        distinct: Option<usize>,
-    ) -> Result<Option<&mut Sbbf>, parquet::errors::ParquetError> {
-        let Some((ndv, fpp)) = settings.bloom else {
-            return Ok(None);
-        };
-        if self.bloom.is_none() {
-            // Sized for the values the chunk holds when they are known (its
-            // dictionary), not built at the configured size and folded down.
-            let ndv = distinct.map_or(ndv, |d| ndv.min(d.max(1) as u64));
-            self.bloom = Some(Sbbf::new_with_ndv_fpp(ndv, fpp)?);
-        }
-        Ok(self.bloom.as_mut())
     }
 
     /// The dictionary index of `value`, added if new.
@@ -357,14 +310,4 @@ impl Chunk {
         };
         page.plain.push(ByteArray::from(value));
     }
-}
-
-/// Definition-level histogram of `rows` rows of which `nulls` are null (`None`
-/// for a required column).
-pub(super) fn histogram(max_def: i16, nulls: u64, rows: u64) -> Option<LevelHistogram> {
-    LevelHistogram::try_new(max_def).map(|mut h| {
-        h.increment_by(0, nulls as i64);
-        h.increment_by(max_def, rows.saturating_sub(nulls) as i64);
-        h
-    })
 }

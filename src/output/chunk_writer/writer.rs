@@ -1,0 +1,405 @@
+//! The transcoder of one string column of one output file: rows in (run by run),
+//! pages out, chunk by chunk.
+
+use super::chunk::{index_bit_width, Chunk, PageState, BAD_KEY, NULL_VALUE};
+use super::pages::{ColumnOut, PageBody};
+use super::source::{is_bytes, Keys, Source};
+use crate::output::truncate::{lower_bound, upper_bound};
+use crate::{Error, Result};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use bytes::Bytes;
+use parquet::basic::Encoding;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::{ByteArray, ByteArrayType};
+use parquet::encodings::encoding::get_encoder;
+use parquet::encodings::rle::RleEncoder;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnDescPtr;
+use std::ops::Range;
+use std::path::Path;
+
+/// Rows appended between two checks of the page limits.
+const SEGMENT_ROWS: usize = 1024;
+
+/// Maximal runs of consecutive rows from one source in gather `indices`.
+pub(super) fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let &(s, first) = indices.get(i)?;
+        let mut end = first + 1;
+        i += 1;
+        while indices.get(i) == Some(&(s, end)) {
+            end += 1;
+            i += 1;
+        }
+        Some((s, first..end))
+    })
+}
+
+/// Whether a column of `data_type` at leaf `descr` can be written by
+/// [`DictChunkWriter`] under `props`: flat byte values (plain or in an Arrow
+/// dictionary), dictionary encoding on, data page v1.
+pub(crate) fn eligible(
+    data_type: &DataType,
+    descr: &ColumnDescPtr,
+    props: &WriterProperties,
+) -> bool {
+    let byte_values = match data_type {
+        DataType::Dictionary(_, values) => is_bytes(values),
+        other => is_bytes(other),
+    };
+    byte_values
+        && descr.physical_type() == parquet::basic::Type::BYTE_ARRAY
+        && descr.max_rep_level() == 0
+        && descr.max_def_level() <= 1
+        && props.dictionary_enabled(descr.path())
+        && props.writer_version() == WriterVersion::PARQUET_1_0
+}
+
+/// Writes one string column, chunk after chunk, for one output file.
+pub(crate) struct DictChunkWriter {
+    out: ColumnOut,
+    chunk: Chunk,
+}
+
+impl DictChunkWriter {
+    /// A writer for leaf `descr` of output `file` under `props`.
+    pub fn new(file: &Path, descr: ColumnDescPtr, props: &WriterProperties) -> Result<Self> {
+        let out = ColumnOut::new(file, descr, props)?;
+        let chunk = Chunk::new(&out.descr, &out.settings);
+        Ok(DictChunkWriter { out, chunk })
+    }
+
+    fn err(&self, reason: impl Into<String>) -> Error {
+        self.out.err(reason)
+    }
+
+    fn parquet_err(&self, e: parquet::errors::ParquetError) -> Error {
+        self.out.parquet_err(e)
+    }
+
+    /// A source array of a write.
+    fn source<'a>(&mut self, array: &'a ArrayRef) -> Result<Source<'a>> {
+        if is_bytes(array.data_type()) {
+            return Ok(Source::Plain(array.as_ref()));
+        }
+        let Some(dict) = array.as_any_dictionary_opt() else {
+            return Err(self.err(format!("expected string values, got {}", array.data_type())));
+        };
+        let Some(keys) = Keys::new(dict.keys()) else {
+            return Err(self.err(format!(
+                "unsupported dictionary key type {}",
+                dict.keys().data_type()
+            )));
+        };
+        let values = dict.values().clone();
+        let slot = self.chunk.remap_slot(&values);
+        Ok(Source::Dict {
+            keys,
+            nulls: dict.keys().nulls().cloned(),
+            values,
+            slot,
+        })
+    }
+
+    /// Append the rows of `array` (byte values, plain or in a dictionary).
+    pub fn write(&mut self, array: &ArrayRef) -> Result<()> {
+        let source = [self.source(array)?];
+        let result = self.write_runs(&source, std::iter::once((0, 0..array.len())));
+        self.chunk.trim_remaps();
+        result
+    }
+
+    /// Append rows picked from several arrays: `indices` holds (position in
+    /// `columns`, row) per output row.
+    pub fn write_gather(
+        &mut self,
+        columns: &[&ArrayRef],
+        indices: &[(usize, usize)],
+    ) -> Result<()> {
+        let sources = columns
+            .iter()
+            .map(|c| self.source(c))
+            .collect::<Result<Vec<_>>>()?;
+        let result = self.write_runs(&sources, runs(indices));
+        self.chunk.trim_remaps();
+        result
+    }
+
+    /// Append runs of rows, each (position in `sources`, consecutive rows).
+    fn write_runs(
+        &mut self,
+        sources: &[Source<'_>],
+        runs: impl Iterator<Item = (usize, Range<usize>)>,
+    ) -> Result<()> {
+        for (s, rows) in runs {
+            let Some(source) = sources.get(s) else {
+                return Err(self.err(format!("row from source {s} of {}", sources.len())));
+            };
+            self.write_run(source, rows)?;
+        }
+        Ok(())
+    }
+
+    /// Append consecutive rows of one source in segments of at most
+    /// [`SEGMENT_ROWS`] rows, the page limits checked after each segment (as
+    /// parquet-rs checks them after each mini-batch). A segment of dictionary
+    /// keys without nulls is remapped in one loop over the key slice; others go
+    /// row by row.
+    fn write_run(&mut self, source: &Source<'_>, rows: Range<usize>) -> Result<()> {
+        let mut start = rows.start;
+        while start < rows.end {
+            let room = self
+                .out
+                .settings
+                .page_rows
+                .saturating_sub(self.chunk.page.rows);
+            let end = rows.end.min(start + room.clamp(1, SEGMENT_ROWS));
+            if self.chunk.fallback || !source.dense(start..end) {
+                for r in start..end {
+                    self.push_row(source, r)?;
+                }
+            } else if let Err(r) = self.chunk.push_dense(source, start..end, self.nullable()) {
+                return Err(self.err(format!("row {r}: dictionary key out of range")));
+            }
+            self.chunk.page.rows += end - start;
+            if self.chunk.page.rows >= self.out.settings.page_rows
+                || self.chunk.page_bytes() >= self.out.settings.page_bytes
+            {
+                self.flush_page()?;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn nullable(&self) -> bool {
+        self.out.nullable()
+    }
+
+    /// Append row `r` of `source` (the page's row count is the caller's).
+    fn push_row(&mut self, source: &Source<'_>, r: usize) -> Result<()> {
+        let nullable = self.nullable();
+        let chunk = &mut self.chunk;
+        let null = if chunk.fallback {
+            match source.value(r) {
+                Some(v) => {
+                    chunk.push_plain(v, nullable);
+                    false
+                }
+                None => true,
+            }
+        } else {
+            let code = chunk.code(source, r);
+            if code == BAD_KEY {
+                return Err(self.err(format!("row {r}: dictionary key out of range")));
+            }
+            if code != NULL_VALUE {
+                chunk.push_code(code, nullable);
+            }
+            code == NULL_VALUE
+        };
+        if null {
+            if !nullable {
+                return Err(self.err("null value in a required column"));
+            }
+            self.chunk.page.levels.push(0);
+            self.chunk.page.nulls += 1;
+        }
+        Ok(())
+    }
+
+    /// (min, max) values among the dictionary indices `used`, by unsigned byte order.
+    fn bounds(dictionary: &[Bytes], used: &[u32]) -> Option<(Bytes, Bytes)> {
+        let (&first, rest) = used.split_first()?;
+        let value = |i: u32| &dictionary[i as usize];
+        let (mut min, mut max) = (first, first);
+        for &i in rest {
+            if value(i) < value(min) {
+                min = i;
+            }
+            if value(i) > value(max) {
+                max = i;
+            }
+        }
+        Some((value(min).clone(), value(max).clone()))
+    }
+
+    /// Close the data page in progress (if it has rows); switch to PLAIN pages
+    /// once the dictionary is over its limit.
+    fn flush_page(&mut self) -> Result<()> {
+        if self.chunk.page.rows == 0 {
+            return Ok(());
+        }
+        let page = std::mem::take(&mut self.chunk.page);
+        let mut buf = Vec::new();
+        self.out.levels(&page.levels, &mut buf);
+        let plain = self.chunk.fallback;
+        let bounds = if plain {
+            let mut encoder = get_encoder::<ByteArrayType>(Encoding::PLAIN, &self.out.descr)
+                .map_err(|e| self.parquet_err(e))?;
+            encoder.put(&page.plain).map_err(|e| self.parquet_err(e))?;
+            let settings = &self.out.settings;
+            if let Some(bloom) = self
+                .chunk
+                .out
+                .bloom(settings, None)
+                .map_err(|e| self.out.parquet_err(e))?
+            {
+                for v in &page.plain {
+                    bloom.insert(v);
+                }
+            }
+            let values = encoder.flush_buffer().map_err(|e| self.parquet_err(e))?;
+            buf.extend_from_slice(&values);
+            page.plain_bounds.clone()
+        } else {
+            let chunk = &mut self.chunk;
+            chunk.epoch = chunk.epoch.wrapping_add(1);
+            if chunk.epoch == u32::MAX {
+                chunk.epoch = 0;
+                chunk.seen_in_page.iter_mut().for_each(|s| *s = u32::MAX);
+            }
+            let bit_width = index_bit_width(chunk.dictionary.len());
+            buf.push(bit_width);
+            buf.reserve(RleEncoder::max_buffer_size(bit_width, page.indices.len()));
+            let mut rle = RleEncoder::new_from_buf(bit_width, buf);
+            for &i in &page.indices {
+                rle.put(u64::from(i));
+            }
+            buf = rle.consume();
+            Self::bounds(&chunk.dictionary, &page.used)
+        };
+        self.record_page_bounds(&page, bounds.as_ref());
+        let statistics = bounds
+            .as_ref()
+            .filter(|_| self.out.header_statistics())
+            .map(|(min, max)| self.out.settings.statistics(Some((min, max)), page.nulls));
+        let body = PageBody {
+            body: &buf,
+            rows: page.rows,
+            plain,
+            value_bytes: page.value_bytes,
+            statistics,
+        };
+        self.out.data_page(&mut self.chunk.out, body)?;
+        if !plain {
+            self.chunk.fallback = self.chunk.dictionary_bytes > self.out.settings.dictionary_limit;
+        }
+        Ok(())
+    }
+
+    /// Column index entry, boundary order and chunk statistics of a finished page
+    /// (as parquet-rs' column writer keeps them).
+    fn record_page_bounds(&mut self, page: &PageState, bounds: Option<&(Bytes, Bytes)>) {
+        let settings = &self.out.settings;
+        let chunk = &mut self.chunk;
+        let mut order = (false, false);
+        let index_bounds = bounds.map(|(min, max)| {
+            if let Some((last_min, last_max)) = &chunk.last_page_bounds {
+                order = (
+                    last_min > min || last_max > max,
+                    min > last_min || max > last_max,
+                );
+            }
+            chunk.last_page_bounds = Some((min.clone(), max.clone()));
+            let limit = settings.index_limit;
+            (
+                lower_bound(min, limit, settings.utf8).0,
+                upper_bound(max, limit, settings.utf8).0,
+            )
+        });
+        let counts = (page.rows, page.nulls, None);
+        let max_def = self.out.descr.max_def_level();
+        chunk.out.index_page(max_def, counts, index_bounds, order);
+        if let Some((min, max)) = bounds {
+            if chunk.min.as_ref().is_none_or(|m| min < m) {
+                chunk.min = Some(min.clone());
+            }
+            if chunk.max.as_ref().is_none_or(|m| max > m) {
+                chunk.max = Some(max.clone());
+            }
+        }
+    }
+
+    /// Finish the chunk in progress: its serialized pages (dictionary page first,
+    /// offsets relative to the start of the returned bytes) and its close result,
+    /// for `SerializedRowGroupWriter::append_column`. The writer is ready for the
+    /// next chunk afterwards. Stages: flush the last data page, add the
+    /// dictionary to the bloom filter, then the shared close
+    /// ([`ColumnOut::close`]) with the PLAIN dictionary and the chunk statistics.
+    pub fn close_chunk(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
+        self.flush_page()?;
+        self.bloom_dictionary()?;
+        let fresh = Chunk::new(&self.out.descr, &self.out.settings);
+        let chunk = std::mem::replace(&mut self.chunk, fresh);
+        let values: Vec<ByteArray> = chunk
+            .dictionary
+            .iter()
+            .cloned()
+            .map(ByteArray::from)
+            .collect();
+        let mut encoder = get_encoder::<ByteArrayType>(Encoding::PLAIN, &self.out.descr)
+            .map_err(|e| self.parquet_err(e))?;
+        encoder.put(&values).map_err(|e| self.parquet_err(e))?;
+        let plain = encoder.flush_buffer().map_err(|e| self.parquet_err(e))?;
+        let statistics = (self.out.settings.statistics != EnabledStatistics::None).then(|| {
+            let bounds = chunk.min.as_ref().zip(chunk.max.as_ref());
+            match self.out.settings.statistics(bounds, chunk.out.nulls) {
+                Statistics::ByteArray(s) => Statistics::ByteArray(
+                    s.with_backwards_compatible_min_max(self.out.descr.sort_order().is_signed()),
+                ),
+                other => other,
+            }
+        });
+        self.out
+            .close(chunk.out, (&plain, values.len()), statistics)
+    }
+
+    /// Add the dictionary's values to the bloom filter (PLAIN values are in already).
+    fn bloom_dictionary(&mut self) -> Result<()> {
+        let settings = &self.out.settings;
+        let chunk = &mut self.chunk;
+        if settings.bloom.is_none() || chunk.dictionary.is_empty() {
+            return Ok(());
+        }
+        if let Some(bloom) = chunk
+            .out
+            .bloom(settings, Some(chunk.dictionary.len()))
+            .map_err(|e| self.out.parquet_err(e))?
+        {
+            for v in &chunk.dictionary {
+                bloom.insert(v.as_ref());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_are_maximal_stretches_of_consecutive_rows_of_one_source() {
+        let indices = [
+            (0, 4),
+            (0, 5),
+            (0, 6),
+            (1, 0),
+            (1, 1),
+            (0, 7),
+            (0, 9),
+            (2, 3),
+        ];
+        let got: Vec<_> = runs(&indices).collect();
+        assert_eq!(
+            got,
+            vec![(0, 4..7), (1, 0..2), (0, 7..8), (0, 9..10), (2, 3..4)]
+        );
+        assert_eq!(runs(&[]).count(), 0);
+    }
+}
