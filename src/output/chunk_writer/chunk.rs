@@ -54,6 +54,9 @@ pub(super) struct PageState {
 pub(super) struct Settings {
     pub(super) codec: Compression,
     pub(super) page_rows: usize,
+    /// Rows of one mini-batch (`write_batch_size`): page limits are checked
+    /// after each.
+    pub(super) batch_rows: usize,
     /// Data page size limit: a page closes once its encoded values reach it.
     pub(super) page_bytes: usize,
     pub(super) dictionary_limit: usize,

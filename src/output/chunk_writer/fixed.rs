@@ -27,9 +27,6 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::ops::Range;
 use std::path::Path;
 
-/// Rows between two checks of the page limits (parquet-rs' default write batch).
-const SEGMENT_ROWS: usize = 1024;
-
 /// A multiplicative hasher for value bits (one folded 64x64->128 multiply).
 #[derive(Default, Clone, Copy)]
 struct BitsHasher(u64);
@@ -357,45 +354,116 @@ impl<T: Native> FixedWriter<T> {
     }
 
     /// Append runs of rows, each (position in `sources`, consecutive rows), in
-    /// mini-batches as parquet-rs cuts the rows of one write: [`SEGMENT_ROWS`]
-    /// rows from the write's first row (the page row limit for a nullable
-    /// column without nulls), the limits checked after each.
+    /// mini-batches as parquet-rs cuts the rows of one write: windows of
+    /// `write_batch_size` rows from the write's first row (the page row limit
+    /// for a nullable column without nulls), each cut further where its values
+    /// could overrun the dictionary (or, after a fallback, the page) byte limit;
+    /// the limits are checked after each mini-batch.
     fn write_runs(
         &mut self,
         sources: &[Source<'_, T>],
         runs: impl Iterator<Item = (usize, Range<usize>)>,
     ) -> Result<()> {
+        let runs: Vec<(Source<'_, T>, Range<usize>)> = runs
+            .map(|(s, rows)| match sources.get(s) {
+                Some(&source) if rows.end <= source.0.len() => Ok((source, rows)),
+                _ => Err(self
+                    .out
+                    .err(format!("rows {rows:?} of source {s}: out of range"))),
+            })
+            .collect::<Result<_>>()?;
         let no_nulls = sources
             .iter()
             .all(|(_, n)| n.is_none_or(|n| n.null_count() == 0));
         let batch = if self.out.nullable() && no_nulls {
             self.out.settings.page_rows
         } else {
-            SEGMENT_ROWS
+            self.out.settings.batch_rows
         };
-        let mut filled = 0;
-        for (s, rows) in runs {
-            let Some(&source) = sources.get(s) else {
-                return Err(self
-                    .out
-                    .err(format!("row from source {s} of {}", sources.len())));
-            };
-            let mut start = rows.start;
-            while start < rows.end {
-                let end = rows.end.min(start + batch - filled);
-                self.push_rows(source, start..end)?;
-                filled += end - start;
-                if filled == batch {
-                    self.end_mini_batch()?;
-                    filled = 0;
-                }
-                start = end;
+        let total: usize = runs.iter().map(|(_, r)| r.len()).sum();
+        let mut cursor = (0, 0);
+        let mut done = 0;
+        while done < total {
+            let window = batch.min(total - done);
+            let step = self.sub_batch(batch, window, &runs, cursor);
+            let mut left = window;
+            while left > 0 {
+                let n = step.min(left);
+                cursor = self.push_pieces(&runs, cursor, n)?;
+                self.end_mini_batch()?;
+                left -= n;
             }
-        }
-        if filled > 0 {
-            self.end_mini_batch()?;
+            done += window;
         }
         Ok(())
+    }
+
+    /// Rows per mini-batch of a window of `window` rows starting at `cursor`
+    /// (run, offset), as parquet-rs' byte budget chunker sizes them: the window
+    /// whole unless `batch` values could overrun the dictionary page limit
+    /// (the data page limit after a fallback); else the values that fit in
+    /// what is left of it, scaled to rows by the window's share of non-nulls.
+    fn sub_batch(
+        &self,
+        batch: usize,
+        window: usize,
+        runs: &[(Source<'_, T>, Range<usize>)],
+        cursor: (usize, usize),
+    ) -> usize {
+        let width = std::mem::size_of::<T>();
+        let settings = &self.out.settings;
+        let (limit, used) = if self.fallback {
+            (settings.page_bytes, 0)
+        } else {
+            let used = std::mem::size_of_val(self.dictionary.as_slice());
+            (settings.dictionary_limit, used)
+        };
+        if batch.saturating_mul(width) <= limit {
+            return window;
+        }
+        let mut values = 0;
+        let (mut run, mut offset, mut left) = (cursor.0, cursor.1, window);
+        while left > 0 {
+            let Some(((_, nulls), rows)) = runs.get(run) else {
+                break;
+            };
+            let n = (rows.len() - offset).min(left);
+            let nulls = nulls.map_or(0, |b| b.slice(rows.start + offset, n).null_count());
+            values += n - nulls;
+            (run, offset, left) = (run + 1, 0, left - n);
+        }
+        let fit = (limit.saturating_sub(used) / width).max(1).min(values);
+        if values == 0 || fit >= values {
+            window
+        } else if values == window {
+            fit
+        } else {
+            (fit * window).div_ceil(values).clamp(1, window)
+        }
+    }
+
+    /// Append the next `n` rows of `runs` from `cursor` (run, offset); the
+    /// cursor after them.
+    fn push_pieces(
+        &mut self,
+        runs: &[(Source<'_, T>, Range<usize>)],
+        (mut run, mut offset): (usize, usize),
+        mut n: usize,
+    ) -> Result<(usize, usize)> {
+        while n > 0 {
+            let Some(&(source, ref rows)) = runs.get(run) else {
+                return Err(self.out.err("fewer rows than runs announced"));
+            };
+            let take = (rows.len() - offset).min(n);
+            let start = rows.start + offset;
+            self.push_rows(source, start..start + take)?;
+            n -= take;
+            offset += take;
+            if offset == rows.len() {
+                (run, offset) = (run + 1, 0);
+            }
+        }
+        Ok((run, offset))
     }
 
     /// Append consecutive rows of one source.
