@@ -266,13 +266,13 @@ fn compare(limit: usize, gathered: bool, expect_plain: bool) {
     let mut start = 0;
     for rg in 0..2 {
         let rows = ma.row_group(rg).num_rows() as usize;
-        for c in 0..COLUMNS {
+        for (c, values) in a.iter().enumerate() {
             let (x, y) = (ma.row_group(rg).column(c), mb.row_group(rg).column(c));
             let at = format!("row group {rg}, column {c}");
             assert_eq!(x.num_values(), y.num_values(), "{at}");
             let sx = x.statistics().expect("chunk statistics");
             assert_eq!(Some(sx), y.statistics(), "{at}: statistics");
-            check_statistics(sx, &a[c], start..start + rows, &at);
+            check_statistics(sx, values, start..start + rows, &at);
             assert_eq!(
                 x.definition_level_histogram(),
                 y.definition_level_histogram(),
@@ -311,7 +311,7 @@ fn compare(limit: usize, gathered: bool, expect_plain: bool) {
                 .unwrap()
                 .expect("bloom filter");
             for i in start..start + rows {
-                if let Some(v) = value_bytes(a[c].as_ref(), i) {
+                if let Some(v) = value_bytes(values.as_ref(), i) {
                     assert!(bloom.check(&Bytes(v)), "{at}: bloom misses row {i}");
                 }
             }
