@@ -1,4 +1,5 @@
-//! Fixed-width columns (INT32, INT64, FLOAT, DOUBLE; Date32 and timestamps) written
+//! Fixed-width columns (INT32, INT64, FLOAT, DOUBLE; Date32, timestamps, UInt32
+//! and UInt64 in unsigned order) written
 //! by our page writer (`output::chunk_writer`) against parquet-rs' own
 //! `ArrowWriter` on the same rows, given as whole batches and as rows gathered
 //! from several batches: same decoded values, same chunk statistics (NaN
@@ -8,7 +9,8 @@
 
 use arrow_array::{
     Array, ArrayRef, Date32Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, UInt32Array,
+    UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -26,7 +28,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-const COLUMNS: usize = 8;
+const COLUMNS: usize = 10;
 
 fn schema() -> SchemaRef {
     let utc = Some("UTC".into());
@@ -51,6 +53,8 @@ fn schema() -> SchemaRef {
             DataType::Timestamp(TimeUnit::Nanosecond, None),
             false,
         ),
+        Field::new("u32", DataType::UInt32, true),
+        Field::new("u64", DataType::UInt64, false),
     ]))
 }
 
@@ -104,6 +108,13 @@ fn batches(distinct: bool) -> Vec<RecordBatch> {
                 Arc::new(TimestampNanosecondArray::from_iter_values(
                     (0..rows).map(|r| (r % 5) as i64 * 1_000_000_007),
                 )),
+                // Unsigned order: values on both sides of i32::MAX / i64::MAX.
+                Arc::new(UInt32Array::from_iter((0..rows).map(|r| {
+                    (!null(r + 3)).then_some(u32::MAX / 3 * ((r / 50) % 3) as u32 + b as u32)
+                }))),
+                Arc::new(UInt64Array::from_iter_values((0..rows).map(|r| {
+                    u64::MAX / 4 * ((r / 30) % 4) as u64 + if distinct { r as u64 } else { 0 }
+                }))),
             ];
             RecordBatch::try_new(schema(), cols).unwrap()
         })

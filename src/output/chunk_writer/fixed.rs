@@ -78,7 +78,7 @@ pub(crate) trait Native: Copy + AsBytes + 'static {
 }
 
 macro_rules! native {
-    ($t:ty, $bits:ty, $float:expr, $variant:ident, $to_bits:expr, $is_nan:expr, [$($arrow:ty),*]) => {
+    ($t:ty, $bits:ty, $float:expr, $variant:ident($phys:ty), $to_bits:expr, $is_nan:expr, [$($arrow:ty),*]) => {
         impl Native for $t {
             type Bits = $bits;
             const FLOAT: bool = $float;
@@ -112,7 +112,8 @@ macro_rules! native {
                 nans: Option<u64>,
                 signed: bool,
             ) -> Statistics {
-                let (min, max) = bounds.unzip();
+                #[allow(clippy::unnecessary_cast)]
+                let (min, max) = bounds.map(|(a, b)| (a as $phys, b as $phys)).unzip();
                 Statistics::$variant(
                     ValueStatistics::new(min, max, None, Some(nulls), false)
                         .with_nan_count(nans)
@@ -124,7 +125,8 @@ macro_rules! native {
 }
 
 /// `a > b` in IEEE 754 total order (as parquet-rs compares floats); integers
-/// compare as themselves.
+/// compare as themselves (unsigned ones unsigned, as parquet-rs compares
+/// columns of unsigned sort order).
 #[inline]
 pub(super) fn total_greater<T: TotalOrder>(a: T, b: T) -> bool {
     a.total_key() > b.total_key()
@@ -132,40 +134,40 @@ pub(super) fn total_greater<T: TotalOrder>(a: T, b: T) -> bool {
 
 /// Floats and integers mapped to a key in IEEE 754 total order.
 pub(super) trait TotalOrder {
-    fn total_key(self) -> i64;
+    fn total_key(self) -> i128;
 }
 
 impl TotalOrder for f32 {
-    fn total_key(self) -> i64 {
+    fn total_key(self) -> i128 {
         let bits = self.to_bits() as i32;
-        i64::from(bits ^ ((((bits >> 31) as u32) >> 1) as i32))
+        i128::from(bits ^ ((((bits >> 31) as u32) >> 1) as i32))
     }
 }
 
 impl TotalOrder for f64 {
-    fn total_key(self) -> i64 {
+    fn total_key(self) -> i128 {
         let bits = self.to_bits() as i64;
-        bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+        i128::from(bits ^ ((((bits >> 63) as u64) >> 1) as i64))
     }
 }
 
-impl TotalOrder for i32 {
-    fn total_key(self) -> i64 {
-        i64::from(self)
-    }
+macro_rules! integer_order {
+    ($($t:ty),*) => {
+        $(impl TotalOrder for $t {
+            fn total_key(self) -> i128 {
+                i128::from(self)
+            }
+        })*
+    };
 }
 
-impl TotalOrder for i64 {
-    fn total_key(self) -> i64 {
-        self
-    }
-}
+integer_order!(i32, i64, u32, u64);
 
 native!(
     i32,
     u32,
     false,
-    Int32,
+    Int32(i32),
     |v: i32| v as u32,
     |_| false,
     [Int32Type, Date32Type]
@@ -174,7 +176,7 @@ native!(
     i64,
     u64,
     false,
-    Int64,
+    Int64(i64),
     |v: i64| v as u64,
     |_| false,
     [
@@ -188,7 +190,7 @@ native!(
     f32,
     u32,
     true,
-    Float,
+    Float(f32),
     f32::to_bits,
     f32::is_nan,
     [Float32Type]
@@ -197,34 +199,60 @@ native!(
     f64,
     u64,
     true,
-    Double,
+    Double(f64),
     f64::to_bits,
     f64::is_nan,
     [Float64Type]
 );
 
+// UInt32 / UInt64: parquet-rs writes their bits as INT32 / INT64 (no cast),
+// ordered unsigned.
+native!(
+    u32,
+    u32,
+    false,
+    Int32(i32),
+    |v: u32| v,
+    |_| false,
+    [UInt32Type]
+);
+native!(
+    u64,
+    u64,
+    false,
+    Int64(i64),
+    |v: u64| v,
+    |_| false,
+    [UInt64Type]
+);
+
 /// Whether a column of `data_type` at leaf `descr` can be written by
 /// [`FixedChunkWriter`] under `props`: Arrow values that are the physical values
-/// bit for bit (not Timestamp(Second), rescaled by parquet-rs; not the small or
-/// unsigned integers, cast), flat, signed order, dictionary on, data page v1.
+/// bit for bit (not Timestamp(Second), rescaled by parquet-rs; not the 8- and
+/// 16-bit integers, cast), flat, dictionary on, data page v1; unsigned order
+/// for UInt32 / UInt64, signed for the others.
 pub(crate) fn fixed_eligible(
     data_type: &DataType,
     descr: &ColumnDescPtr,
     props: &WriterProperties,
 ) -> bool {
-    let physical = match data_type {
-        DataType::Int32 | DataType::Date32 => PhysicalType::INT32,
-        DataType::Int64 => PhysicalType::INT64,
+    use SortOrder::{SIGNED, TOTAL_ORDER, UNSIGNED};
+    // Floats compare in total order whatever the column's order says.
+    let (physical, orders): (_, &[SortOrder]) = match data_type {
+        DataType::Int32 | DataType::Date32 => (PhysicalType::INT32, &[SIGNED]),
+        DataType::Int64 => (PhysicalType::INT64, &[SIGNED]),
         DataType::Timestamp(TimeUnit::Millisecond | TimeUnit::Microsecond, _) => {
-            PhysicalType::INT64
+            (PhysicalType::INT64, &[SIGNED])
         }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => PhysicalType::INT64,
-        DataType::Float32 => PhysicalType::FLOAT,
-        DataType::Float64 => PhysicalType::DOUBLE,
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => (PhysicalType::INT64, &[SIGNED]),
+        DataType::UInt32 => (PhysicalType::INT32, &[UNSIGNED]),
+        DataType::UInt64 => (PhysicalType::INT64, &[UNSIGNED]),
+        DataType::Float32 => (PhysicalType::FLOAT, &[SIGNED, TOTAL_ORDER]),
+        DataType::Float64 => (PhysicalType::DOUBLE, &[SIGNED, TOTAL_ORDER]),
         _ => return false,
     };
     descr.physical_type() == physical
-        && descr.sort_order() == SortOrder::SIGNED
+        && orders.contains(&descr.sort_order())
         && descr.max_rep_level() == 0
         && descr.max_def_level() <= 1
         && props.dictionary_enabled(descr.path())
@@ -693,6 +721,8 @@ impl<T: Native> FixedWriter<T> {
 pub(crate) enum FixedChunkWriter {
     Int32(FixedWriter<i32>),
     Int64(FixedWriter<i64>),
+    UInt32(FixedWriter<u32>),
+    UInt64(FixedWriter<u64>),
     Float(FixedWriter<f32>),
     Double(FixedWriter<f64>),
 }
@@ -702,6 +732,8 @@ macro_rules! each {
         match $self {
             FixedChunkWriter::Int32($w) => $e,
             FixedChunkWriter::Int64($w) => $e,
+            FixedChunkWriter::UInt32($w) => $e,
+            FixedChunkWriter::UInt64($w) => $e,
             FixedChunkWriter::Float($w) => $e,
             FixedChunkWriter::Double($w) => $e,
         }
@@ -713,7 +745,10 @@ impl FixedChunkWriter {
     /// [`fixed_eligible`]).
     pub fn new(file: &Path, descr: ColumnDescPtr, props: &WriterProperties) -> Result<Self> {
         let out = ColumnOut::new(file, descr, props)?;
+        let unsigned = out.descr.sort_order() == SortOrder::UNSIGNED;
         Ok(match out.descr.physical_type() {
+            PhysicalType::INT32 if unsigned => FixedChunkWriter::UInt32(FixedWriter::new(out)),
+            PhysicalType::INT64 if unsigned => FixedChunkWriter::UInt64(FixedWriter::new(out)),
             PhysicalType::INT32 => FixedChunkWriter::Int32(FixedWriter::new(out)),
             PhysicalType::INT64 => FixedChunkWriter::Int64(FixedWriter::new(out)),
             PhysicalType::FLOAT => FixedChunkWriter::Float(FixedWriter::new(out)),
@@ -740,5 +775,24 @@ impl FixedChunkWriter {
     /// Finish the chunk in progress: its serialized pages and close result.
     pub fn close_chunk(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
         each!(self, w => w.close_chunk())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::widen;
+
+    #[test]
+    fn bounds_skip_nan_and_order_signed_zeros() {
+        let mut bounds = (None, None);
+        for v in [1.0f64, f64::NAN, 2.0, 0.0, -0.0, f64::NAN] {
+            widen(&mut bounds, v);
+        }
+        let (min, max) = (bounds.0.unwrap(), bounds.1.unwrap());
+        assert_eq!(min.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(max, 2.0);
+        let mut nan_only = (None, None);
+        widen(&mut nan_only, f32::NAN);
+        assert!(nan_only.0.is_some_and(f32::is_nan));
     }
 }
