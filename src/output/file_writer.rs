@@ -171,7 +171,8 @@ impl OutputFileWriter {
         let (writer, _) = ArrowWriter::try_new(io, schema.clone(), Some(properties.clone()))
             .and_then(ArrowWriter::into_serialized_writer)
             .map_err(err)?;
-        // Flat dictionary string fields (one leaf each) go to the transcoder.
+        // Flat string fields (one leaf each) go to the transcoder, flat
+        // fixed-width ones to the fixed-width writer.
         let descr = writer.schema_descr();
         let mut encoders = Vec::with_capacity(schema.fields().len());
         let mut dict_writers = Vec::new();
@@ -271,7 +272,8 @@ impl OutputFileWriter {
         let Some(writers) = self.columns.as_mut() else {
             return Ok(());
         };
-        // One work item per field: its transcoder or its parquet-rs leaf writers.
+        // One work item per field: its transcoder, its fixed-width writer or its
+        // parquet-rs leaf writers.
         let mut work = Vec::with_capacity(self.encoders.len());
         let mut dicts = self.dict_writers.iter_mut();
         let mut fixed = self.fixed_writers.iter_mut();
