@@ -60,11 +60,14 @@ impl Hasher for BitsHasher {
 pub(crate) trait Native: Copy + AsBytes + 'static {
     /// The value's bits (equal bits: the same dictionary entry).
     type Bits: Copy + Eq + Hash;
+    /// The value mapped to an integer in the column's order.
+    type Key: Ord;
     /// Whether the type is a float (NaN counted and skipped by statistics).
     const FLOAT: bool;
     fn bits(self) -> Self::Bits;
     fn is_nan(self) -> bool;
-    /// `a > b` as parquet-rs' `compare_greater` (floats: total order).
+    /// `a > b` as parquet-rs' `compare_greater`: floats in IEEE 754 total
+    /// order, unsigned integers unsigned, others signed.
     fn greater(a: Self, b: Self) -> bool;
     fn extend_le(values: &[Self], out: &mut Vec<u8>);
     /// The value slice of an array of an Arrow type with these physical values.
@@ -78,9 +81,11 @@ pub(crate) trait Native: Copy + AsBytes + 'static {
 }
 
 macro_rules! native {
-    ($t:ty, $bits:ty, $float:expr, $variant:ident($phys:ty), $to_bits:expr, $is_nan:expr, [$($arrow:ty),*]) => {
+    ($t:ty, $bits:ty, $float:expr, $variant:ident($phys:ty), $to_bits:expr, $is_nan:expr,
+     $key:ty, $to_key:expr, [$($arrow:ty),*]) => {
         impl Native for $t {
             type Bits = $bits;
+            type Key = $key;
             const FLOAT: bool = $float;
             #[inline]
             fn bits(self) -> $bits {
@@ -92,7 +97,8 @@ macro_rules! native {
             }
             #[inline]
             fn greater(a: Self, b: Self) -> bool {
-                total_greater(a, b)
+                let key: fn(Self) -> $key = $to_key;
+                key(a) > key(b)
             }
             fn extend_le(values: &[Self], out: &mut Vec<u8>) {
                 out.reserve(std::mem::size_of_val(values));
@@ -124,45 +130,6 @@ macro_rules! native {
     };
 }
 
-/// `a > b` in IEEE 754 total order (as parquet-rs compares floats); integers
-/// compare as themselves (unsigned ones unsigned, as parquet-rs compares
-/// columns of unsigned sort order).
-#[inline]
-pub(super) fn total_greater<T: TotalOrder>(a: T, b: T) -> bool {
-    a.total_key() > b.total_key()
-}
-
-/// Floats and integers mapped to a key in IEEE 754 total order.
-pub(super) trait TotalOrder {
-    fn total_key(self) -> i128;
-}
-
-impl TotalOrder for f32 {
-    fn total_key(self) -> i128 {
-        let bits = self.to_bits() as i32;
-        i128::from(bits ^ ((((bits >> 31) as u32) >> 1) as i32))
-    }
-}
-
-impl TotalOrder for f64 {
-    fn total_key(self) -> i128 {
-        let bits = self.to_bits() as i64;
-        i128::from(bits ^ ((((bits >> 63) as u64) >> 1) as i64))
-    }
-}
-
-macro_rules! integer_order {
-    ($($t:ty),*) => {
-        $(impl TotalOrder for $t {
-            fn total_key(self) -> i128 {
-                i128::from(self)
-            }
-        })*
-    };
-}
-
-integer_order!(i32, i64, u32, u64);
-
 native!(
     i32,
     u32,
@@ -170,6 +137,8 @@ native!(
     Int32(i32),
     |v: i32| v as u32,
     |_| false,
+    i32,
+    |v| v,
     [Int32Type, Date32Type]
 );
 native!(
@@ -179,6 +148,8 @@ native!(
     Int64(i64),
     |v: i64| v as u64,
     |_| false,
+    i64,
+    |v| v,
     [
         Int64Type,
         TimestampMillisecondType,
@@ -193,6 +164,11 @@ native!(
     Float(f32),
     f32::to_bits,
     f32::is_nan,
+    i32,
+    |v: f32| {
+        let bits = v.to_bits() as i32;
+        bits ^ ((((bits >> 31) as u32) >> 1) as i32)
+    },
     [Float32Type]
 );
 native!(
@@ -202,6 +178,11 @@ native!(
     Double(f64),
     f64::to_bits,
     f64::is_nan,
+    i64,
+    |v: f64| {
+        let bits = v.to_bits() as i64;
+        bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+    },
     [Float64Type]
 );
 
@@ -214,6 +195,8 @@ native!(
     Int32(i32),
     |v: u32| v,
     |_| false,
+    u32,
+    |v| v,
     [UInt32Type]
 );
 native!(
@@ -223,6 +206,8 @@ native!(
     Int64(i64),
     |v: u64| v,
     |_| false,
+    u64,
+    |v| v,
     [UInt64Type]
 );
 
