@@ -28,5 +28,5 @@ pub use builder::{MergeBuilder, MergeResult, PreparedMerge};
 pub use memory::{merge_batches, merge_order};
 pub use options::{
     MergeOptions, ProgressFn, DEFAULT_BATCH_ROWS, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS,
-    DEFAULT_VERBATIM_COPY,
+    DEFAULT_THREADS, DEFAULT_VERBATIM_COPY,
 };
