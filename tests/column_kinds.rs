@@ -49,7 +49,7 @@ use std::sync::Arc;
 /// Columns the inputs write bloom filters for.
 const INPUT_BLOOMS: [&str; 5] = ["dict_str", "i64", "f64", "fsb", "dec"];
 /// Columns the merge is asked to write bloom filters for (`--bloom-filter`).
-const OPTION_BLOOMS: [&str; 2] = ["u32", "plain_str"];
+const OPTION_BLOOMS: [&str; 3] = ["u32", "plain_str", "hi_str"];
 /// Rows per data page (inputs and outputs): several pages per chunk.
 const PAGE_ROWS: usize = 128;
 /// parquet-rs checks page and dictionary limits every this many values.
@@ -841,19 +841,23 @@ fn dictionaries_over_their_limit_fall_back_to_plain_pages() {
 
 /// The merge against parquet-rs' plain `ArrowWriter` writing the reference rows
 /// with the same properties and the same row groups: same decoded values, same
-/// chunk statistics (min, max, nulls, NaNs), same dictionary pages present.
+/// chunk statistics (min, max, nulls, NaNs), same dictionary pages present;
+/// under the default dictionary limit and under one that forces PLAIN pages.
 #[test]
 fn merge_matches_parquet_rs_plain_writer() {
-    for shape in [Shape::Gathered, Shape::WholeBatches] {
+    let cases = [Shape::Gathered, Shape::WholeBatches]
+        .into_iter()
+        .flat_map(|s| [(s, DEFAULT_DICTIONARY_LIMIT), (s, 1024)]);
+    for (shape, limit) in cases {
         let dir = tempfile::tempdir().unwrap();
         let (inputs, batches) = write_inputs(dir.path(), shape);
-        let outputs = merge(&inputs, &dir.path().join("out"), DEFAULT_DICTIONARY_LIMIT);
+        let outputs = merge(&inputs, &dir.path().join("out"), limit);
         let expected = reference(&batches);
         let mut start = 0;
         for (n, o) in outputs.iter().enumerate() {
             let ours = metadata(o);
             let plain = dir.path().join(format!("plain_{n}.parquet"));
-            let mut props = output_properties(DEFAULT_DICTIONARY_LIMIT).into_builder();
+            let mut props = output_properties(limit).into_builder();
             for c in INPUT_BLOOMS.iter().chain(&OPTION_BLOOMS) {
                 props = props.set_column_bloom_filter_enabled((*c).into(), true);
             }
@@ -878,7 +882,10 @@ fn merge_matches_parquet_rs_plain_writer() {
                 let (a, b) = (read_row_group(o, rg), read_row_group(&plain, rg));
                 for c in 0..a.len() {
                     let (x, y) = (ours.row_group(rg).column(c), theirs.row_group(rg).column(c));
-                    let at = format!("{shape:?} row group {rg} column {}", x.column_path());
+                    let at = format!(
+                        "{shape:?} limit {limit} row group {rg} column {}",
+                        x.column_path()
+                    );
                     assert_eq!(a[c].as_ref(), b[c].as_ref(), "{at}: values");
                     assert_eq!(chunk_bounds(x), chunk_bounds(y), "{at}: statistics");
                     assert_eq!(x.num_values(), y.num_values(), "{at}: values");
