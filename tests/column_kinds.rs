@@ -159,7 +159,15 @@ fn batch(input: usize, keys: &[(usize, i64)]) -> RecordBatch {
             _ => Some(v >> (v % 3)),
         })
         .collect();
-    let f32s: Float32Array = hv(9).map(|v| float_of(v).map(|f| f as f32)).collect();
+    // Null for whole series (2..10): all-null pages and chunks.
+    let f32s: Float32Array = keys
+        .iter()
+        .zip(hv(9))
+        .map(|(&(s, _), v)| match s % SERIES {
+            2..10 => None,
+            _ => float_of(v).map(|f| f as f32),
+        })
+        .collect();
     let f64s: Float64Array = hv(10).map(float_of).collect();
     let f64_req: Float64Array = hv(11)
         .map(|v| {
@@ -486,13 +494,16 @@ fn value(a: &dyn Array, i: usize, flba_len: usize) -> Option<Value> {
     })
 }
 
-/// Min and max (NaN left out), nulls and NaNs of rows `rows` of a column.
+/// Min and max (NaN left out), nulls and NaNs of rows `rows` of a column. As
+/// parquet-rs 60 writes them, FLOAT and DOUBLE chunk statistics carry a NaN
+/// count (0 included) unless every value is null, and their column index a NaN
+/// count for every page (0 for an all-null page); other types never do.
 #[derive(Debug, PartialEq)]
 struct Bounds {
     min: Option<Vec<u8>>,
     max: Option<Vec<u8>>,
     nulls: u64,
-    nans: u64,
+    nans: Option<u64>,
 }
 
 fn bounds(a: &dyn Array, rows: std::ops::Range<usize>, flba_len: usize) -> Bounds {
@@ -521,11 +532,12 @@ fn bounds(a: &dyn Array, rows: std::ops::Range<usize>, flba_len: usize) -> Bound
             max = Some(v);
         }
     }
+    let float = is_float_array(a) && (min.is_some() || nans > 0);
     Bounds {
         min: min.map(|v| v.plain),
         max: max.map(|v| v.plain),
         nulls,
-        nans,
+        nans: float.then_some(nans),
     }
 }
 
@@ -541,7 +553,7 @@ fn index_bounds(ci: &ColumnIndexMetaData) -> Vec<Bounds> {
                 min: idx.min_value(p).map(&bytes),
                 max: idx.max_value(p).map(&bytes),
                 nulls: ci.null_count(p).expect("null count") as u64,
-                nans: ci.nan_count(p).unwrap_or(0) as u64,
+                nans: ci.nan_count(p).map(|n| n as u64),
             })
             .collect()
     }
@@ -557,22 +569,26 @@ fn index_bounds(ci: &ColumnIndexMetaData) -> Vec<Bounds> {
                 min: i.min_value(p).map(<[u8]>::to_vec),
                 max: i.max_value(p).map(<[u8]>::to_vec),
                 nulls: ci.null_count(p).expect("null count") as u64,
-                nans: ci.nan_count(p).unwrap_or(0) as u64,
+                nans: ci.nan_count(p).map(|n| n as u64),
             })
             .collect(),
         other => panic!("unexpected column index {other:?}"),
     }
 }
 
-/// Chunk statistics as `Bounds` (NaN count 0 when not written).
+/// Chunk statistics as `Bounds`.
 fn chunk_bounds(chunk: &ColumnChunkMetaData) -> Bounds {
     let s = chunk.statistics().expect("chunk statistics");
     Bounds {
         min: s.min_bytes_opt().map(<[u8]>::to_vec),
         max: s.max_bytes_opt().map(<[u8]>::to_vec),
         nulls: s.null_count_opt().expect("null count"),
-        nans: s.nan_count_opt().unwrap_or(0),
+        nans: s.nan_count_opt(),
     }
+}
+
+fn is_float_array(a: &dyn Array) -> bool {
+    matches!(a.data_type(), DataType::Float32 | DataType::Float64)
 }
 
 fn is_float(t: PhysicalType) -> bool {
@@ -619,7 +635,7 @@ fn check_file(
     expected: &[ArrayRef],
     first_row: usize,
     dictionary_limit: usize,
-    plain_pages: &mut BTreeSet<String>,
+    seen: &mut Seen,
 ) -> usize {
     let meta = metadata(path);
     let file = File::open(path).unwrap();
@@ -668,7 +684,12 @@ fn check_file(
             } else {
                 let (dict_bytes, entries) = pages.dictionary.expect("dictionary page");
                 assert!(chunk.dictionary_page_offset().is_some(), "{at}");
-                assert!(entries > 0, "{at}: empty dictionary");
+                // Empty only for an all-null chunk (parquet-rs writes the page anyway).
+                assert_eq!(
+                    entries == 0,
+                    values.null_count() == rows,
+                    "{at}: {entries} dictionary entries"
+                );
                 // parquet-rs checks the limit every WRITE_BATCH values: the
                 // dictionary may pass it by at most one such batch.
                 let widest = (0..rows)
@@ -695,7 +716,15 @@ fn check_file(
                         dict_bytes >= dictionary_limit,
                         "{at}: PLAIN pages with a dictionary of {dict_bytes} bytes under the limit {dictionary_limit}"
                     );
-                    plain_pages.insert(name.clone());
+                    seen.plain_pages.insert(name.clone());
+                } else {
+                    // Without fallback the dictionary holds each distinct value
+                    // of the chunk once, and nothing else.
+                    let distinct: BTreeSet<Vec<u8>> = (0..rows)
+                        .filter_map(|i| value(values.as_ref(), i, flba_len))
+                        .map(|v| v.plain)
+                        .collect();
+                    assert_eq!(entries as usize, distinct.len(), "{at}: dictionary entries");
                 }
             }
             // Column and offset index: one entry per data page, rows adding up,
@@ -722,7 +751,13 @@ fn check_file(
                 // Flat columns: one value (or null) per row.
                 assert_eq!(pages.data[p].1 as usize, to - from, "{at}: page {p} values");
                 total += to - from;
-                let want = bounds(values.as_ref(), from..to, flba_len);
+                let mut want = bounds(values.as_ref(), from..to, flba_len);
+                if is_float(physical) {
+                    want.nans = Some(want.nans.unwrap_or(0));
+                }
+                if ci.is_null_page(p) {
+                    seen.null_pages.insert(name.clone());
+                }
                 assert_eq!(
                     ci.is_null_page(p),
                     want.nulls as usize == to - from,
@@ -772,9 +807,9 @@ fn check_inputs(paths: &[PathBuf]) {
     }
 }
 
-/// Merge the inputs of `shape` and check every output chunk; returns the columns
-/// that fell back to PLAIN pages.
-fn merge_and_check(shape: Shape, dictionary_limit: usize) -> BTreeSet<String> {
+/// Merge the inputs of `shape` and check every output chunk; returns what the
+/// checks met.
+fn merge_and_check(shape: Shape, dictionary_limit: usize) -> Seen {
     let dir = tempfile::tempdir().unwrap();
     let (inputs, batches) = write_inputs(dir.path(), shape);
     check_inputs(&inputs);
@@ -784,10 +819,10 @@ fn merge_and_check(shape: Shape, dictionary_limit: usize) -> BTreeSet<String> {
         .iter()
         .map(plain_column)
         .collect();
-    let mut plain_pages = BTreeSet::new();
+    let mut seen = Seen::default();
     let mut rows = 0;
     for o in &outputs {
-        rows += check_file(o, &expected, rows, dictionary_limit, &mut plain_pages);
+        rows += check_file(o, &expected, rows, dictionary_limit, &mut seen);
     }
     assert_eq!(rows, expected[0].len(), "{shape:?}: rows");
     // More than one row group and several pages per chunk were checked.
@@ -798,14 +833,24 @@ fn merge_and_check(shape: Shape, dictionary_limit: usize) -> BTreeSet<String> {
             .sum::<usize>()
             > 1
     );
-    plain_pages
+    // The all-null stretch of f32 made all-null pages.
+    assert!(seen.null_pages.contains("f32"), "{shape:?}: {seen:?}");
+    seen
+}
+
+/// What the checks met on the way: columns with PLAIN data pages, columns with
+/// an all-null page.
+#[derive(Debug, Default)]
+struct Seen {
+    plain_pages: BTreeSet<String>,
+    null_pages: BTreeSet<String>,
 }
 
 const DEFAULT_DICTIONARY_LIMIT: usize = 1024 * 1024;
 
 #[test]
 fn gathered_rows_keep_every_column_kind_checked() {
-    let plain = merge_and_check(Shape::Gathered, DEFAULT_DICTIONARY_LIMIT);
+    let plain = merge_and_check(Shape::Gathered, DEFAULT_DICTIONARY_LIMIT).plain_pages;
     assert!(
         plain.is_empty(),
         "PLAIN pages under a 1 MiB limit: {plain:?}"
@@ -814,7 +859,7 @@ fn gathered_rows_keep_every_column_kind_checked() {
 
 #[test]
 fn whole_batches_keep_every_column_kind_checked() {
-    let plain = merge_and_check(Shape::WholeBatches, DEFAULT_DICTIONARY_LIMIT);
+    let plain = merge_and_check(Shape::WholeBatches, DEFAULT_DICTIONARY_LIMIT).plain_pages;
     assert!(
         plain.is_empty(),
         "PLAIN pages under a 1 MiB limit: {plain:?}"
@@ -826,7 +871,7 @@ fn dictionaries_over_their_limit_fall_back_to_plain_pages() {
     // 1 KiB: high-cardinality columns outgrow it within a row group;
     // low-cardinality ones (5, 4 and 50 distinct values) do not.
     for shape in [Shape::Gathered, Shape::WholeBatches] {
-        let plain = merge_and_check(shape, 1024);
+        let plain = merge_and_check(shape, 1024).plain_pages;
         for c in ["hi_str", "i64", "u64", "ts_us", "f64", "dec", "fsb"] {
             assert!(
                 plain.contains(c),
