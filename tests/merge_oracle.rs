@@ -286,6 +286,7 @@ const DICTIONARY_PAYLOAD: [&str; 4] = ["v", "p32", "pf", "pfix"];
 
 /// The chunks of `DICTIONARY_PAYLOAD` (and the string columns) in `path` hold a
 /// dictionary page and RLE_DICTIONARY data pages; `pbool` has no dictionary.
+/// Checked on every input and every output.
 fn assert_dictionary_encoded(path: &std::path::Path) -> Result<(), TestCaseError> {
     let input = InputFile::open(path).unwrap();
     let meta = input.metadata.metadata();
@@ -442,6 +443,8 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     let mut got = Vec::new();
     let mut per_output = Vec::new();
     for path in &outputs {
+        // Transcoded (or copied) chunks keep their dictionary pages.
+        assert_dictionary_encoded(path)?;
         let input = InputFile::open(path).unwrap();
         // MC-4: the output's columns are the union of the inputs' columns.
         let out_names: std::collections::BTreeSet<&str> = input
