@@ -319,6 +319,9 @@ fn output_properties(dictionary_limit: usize) -> WriterProperties {
 
 const ROW_GROUP_ROWS: usize = 500;
 
+/// Merge into two outputs (a file closes mid-run), every row re-encoded (no
+/// verbatim copies), row groups of about `ROW_GROUP_ROWS`; the outputs in key
+/// order.
 fn merge(inputs: &[PathBuf], out: &Path, dictionary_limit: usize) -> Vec<PathBuf> {
     let sort: SortSchema = "series|ts".parse().unwrap();
     let options = MergeOptions::default()
@@ -327,12 +330,13 @@ fn merge(inputs: &[PathBuf], out: &Path, dictionary_limit: usize) -> Vec<PathBuf
         .with_verbatim_copy(false);
     let result = MergeBuilder::new(inputs, out)
         .sort_schema(sort)
-        .num_outputs(1)
+        .num_outputs(2)
         .options(options)
         .writer_properties(output_properties(dictionary_limit))
         .writer_options(WriterOptions::new().with_bloom_filter_columns(OPTION_BLOOMS))
         .run()
         .unwrap();
+    assert_eq!(result.outputs.len(), 2, "outputs");
     result.outputs.iter().map(|o| o.path.clone()).collect()
 }
 
