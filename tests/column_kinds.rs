@@ -33,7 +33,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{ColumnOrder, Encoding, Type as PhysicalType};
 use parquet::bloom_filter::Sbbf;
 use parquet::column::page::Page;
-use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
+use parquet::file::metadata::{ColumnChunkMetaData, KeyValue, ParquetMetaData};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -51,9 +51,9 @@ const INPUT_BLOOMS: [&str; 5] = ["dict_str", "i64", "f64", "fsb", "dec"];
 /// Columns the merge is asked to write bloom filters for (`--bloom-filter`).
 const OPTION_BLOOMS: [&str; 3] = ["u32", "plain_str", "hi_str"];
 /// Rows per data page (inputs and outputs): several pages per chunk.
-const PAGE_ROWS: usize = 128;
+const PAGE_ROWS: usize = 32;
 /// parquet-rs checks page and dictionary limits every this many values.
-const WRITE_BATCH: usize = 64;
+const WRITE_BATCH: usize = 16;
 /// Decimal128 precision: 30 digits are a 13-byte FIXED_LEN_BYTE_ARRAY.
 const DECIMAL_PRECISION: u8 = 30;
 
@@ -241,13 +241,17 @@ fn batch(input: usize, keys: &[(usize, i64)]) -> RecordBatch {
     RecordBatch::try_new(schema(), columns).unwrap()
 }
 
-/// The two shapes the engine writes.
+/// The two shapes the engine writes (P = 0 inputs), and aligned inputs.
 #[derive(Clone, Copy, Debug)]
 enum Shape {
     /// Every input holds every series, timestamps interleaved: windows mix inputs.
     Gathered,
     /// Each input holds its own series: every window is one input's run.
     WholeBatches,
+    /// As `Gathered`, but P = 1 inputs (one row group per series, `qh.*` claims):
+    /// each series is a region merged from every input, one row group per output
+    /// row group.
+    Aligned,
 }
 
 const INPUTS: usize = 3;
@@ -259,14 +263,14 @@ fn keys(shape: Shape, k: usize) -> Vec<(usize, i64)> {
     let mut out = Vec::new();
     for s in 0..SERIES {
         let series = match shape {
-            Shape::Gathered => s,
+            Shape::Gathered | Shape::Aligned => s,
             Shape::WholeBatches => k * SERIES + s,
         };
         for p in 0..POINTS {
             let ts = match shape {
                 // Ties across inputs at every third point (stable order decides).
-                Shape::Gathered if p % 3 == 0 => p as i64 * 10,
-                Shape::Gathered => p as i64 * 10 + k as i64,
+                Shape::Gathered | Shape::Aligned if p % 3 == 0 => p as i64 * 10,
+                Shape::Gathered | Shape::Aligned => p as i64 * 10 + k as i64,
                 Shape::WholeBatches => p as i64 * 10,
             };
             out.push((series, ts));
@@ -275,8 +279,16 @@ fn keys(shape: Shape, k: usize) -> Vec<(usize, i64)> {
     out
 }
 
-fn input_properties() -> WriterProperties {
+fn input_properties(shape: Shape) -> WriterProperties {
+    let claims = match shape {
+        Shape::Aligned => vec![
+            KeyValue::new("qh.sort_fields".into(), SORT.to_string()),
+            KeyValue::new("qh.rg_partition_prefix_len".into(), "1".to_string()),
+        ],
+        _ => Vec::new(),
+    };
     let mut b = WriterProperties::builder()
+        .set_key_value_metadata(Some(claims))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_data_page_row_count_limit(PAGE_ROWS)
@@ -287,7 +299,8 @@ fn input_properties() -> WriterProperties {
     b.build()
 }
 
-/// Write the inputs of `shape` with parquet-rs' ArrowWriter (one row group each).
+/// Write the inputs of `shape` with parquet-rs' ArrowWriter (one row group each;
+/// `Aligned`: one per series).
 fn write_inputs(dir: &Path, shape: Shape) -> (Vec<PathBuf>, Vec<RecordBatch>) {
     let mut paths = Vec::new();
     let mut batches = Vec::new();
@@ -297,10 +310,18 @@ fn write_inputs(dir: &Path, shape: Shape) -> (Vec<PathBuf>, Vec<RecordBatch>) {
         let mut w = ArrowWriter::try_new(
             File::create(&path).unwrap(),
             schema(),
-            Some(input_properties()),
+            Some(input_properties(shape)),
         )
         .unwrap();
-        w.write(&b).unwrap();
+        match shape {
+            Shape::Aligned => {
+                for s in 0..SERIES {
+                    w.write(&b.slice(s * POINTS, POINTS)).unwrap();
+                    w.flush().unwrap();
+                }
+            }
+            _ => w.write(&b).unwrap(),
+        }
         w.close().unwrap();
         paths.push(path);
         batches.push(b);
@@ -318,12 +339,13 @@ fn output_properties(dictionary_limit: usize) -> WriterProperties {
 }
 
 const ROW_GROUP_ROWS: usize = 500;
+const SORT: &str = "series|ts";
 
 /// Merge into two outputs (a file closes mid-run), every row re-encoded (no
 /// verbatim copies), row groups of about `ROW_GROUP_ROWS`; the outputs in key
 /// order.
 fn merge(inputs: &[PathBuf], out: &Path, dictionary_limit: usize) -> Vec<PathBuf> {
-    let sort: SortSchema = "series|ts".parse().unwrap();
+    let sort: SortSchema = SORT.parse().unwrap();
     let options = MergeOptions::default()
         .with_batch_rows(100)
         .with_row_group_rows(ROW_GROUP_ROWS)
@@ -794,8 +816,11 @@ fn check_inputs(paths: &[PathBuf]) {
     for p in paths {
         let meta = metadata(p);
         let descr = meta.file_metadata().schema_descr();
-        for c in 0..descr.num_columns() {
-            let chunk = meta.row_group(0).column(c);
+        for (c, chunk) in meta
+            .row_groups()
+            .iter()
+            .flat_map(|rg| rg.columns().iter().enumerate())
+        {
             let boolean = descr.column(c).physical_type() == PhysicalType::BOOLEAN;
             assert_eq!(
                 chunk.dictionary_page_offset().is_some(),
@@ -871,6 +896,15 @@ fn whole_batches_keep_every_column_kind_checked() {
 }
 
 #[test]
+fn aligned_regions_keep_every_column_kind_checked() {
+    let plain = merge_and_check(Shape::Aligned, DEFAULT_DICTIONARY_LIMIT).plain_pages;
+    assert!(
+        plain.is_empty(),
+        "PLAIN pages under a 1 MiB limit: {plain:?}"
+    );
+}
+
+#[test]
 fn dictionaries_over_their_limit_fall_back_to_plain_pages() {
     // 1 KiB: high-cardinality columns outgrow it within a row group;
     // low-cardinality ones (5, 4 and 50 distinct values) do not.
@@ -894,7 +928,7 @@ fn dictionaries_over_their_limit_fall_back_to_plain_pages() {
 /// under the default dictionary limit and under one that forces PLAIN pages.
 #[test]
 fn merge_matches_parquet_rs_plain_writer() {
-    let cases = [Shape::Gathered, Shape::WholeBatches]
+    let cases = [Shape::Gathered, Shape::WholeBatches, Shape::Aligned]
         .into_iter()
         .flat_map(|s| [(s, DEFAULT_DICTIONARY_LIMIT), (s, 1024)]);
     for (shape, limit) in cases {
@@ -952,5 +986,83 @@ fn merge_matches_parquet_rs_plain_writer() {
             }
         }
         assert_eq!(start, expected.num_rows(), "{shape:?}: rows");
+    }
+}
+
+/// With the merge's default writer settings (1 MiB dictionary limit, pages of up
+/// to 20,000 rows, write batches of 1024), a string column of distinct ~100-byte
+/// values stops growing its dictionary at the limit, as parquet-rs does (checked
+/// every write batch, so at most one batch of values over it), and continues with
+/// PLAIN pages; parquet-rs' plain writer on the same rows is the yardstick.
+#[test]
+fn string_dictionary_stops_at_its_limit_with_default_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("series", DataType::Utf8, false),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("big", DataType::Utf8, false),
+    ]));
+    let rows = 15_000;
+    let value = |k: usize, i: usize| format!("{}-{k}-{i:06}", "x".repeat(90));
+    let mut inputs = Vec::new();
+    let mut all = Vec::new();
+    for k in 0..2 {
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["s"; rows])),
+                Arc::new(Int64Array::from_iter_values(
+                    (0..rows as i64).map(|i| 2 * i + k as i64),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    (0..rows).map(|i| value(k, i)),
+                )),
+            ],
+        )
+        .unwrap();
+        let path = dir.path().join(format!("in_{k}.parquet"));
+        let mut w =
+            ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), None).unwrap();
+        w.write(&b).unwrap();
+        w.close().unwrap();
+        inputs.push(path);
+        all.push(b);
+    }
+    let out = dir.path().join("out");
+    let result = MergeBuilder::new(&inputs, &out)
+        .sort_schema(SORT.parse().unwrap())
+        .options(MergeOptions::default().with_verbatim_copy(false))
+        .run()
+        .unwrap();
+    assert_eq!(result.outputs.len(), 1);
+    // parquet-rs' plain writer on the merged rows (interleaved by ts).
+    let merged = arrow_select::concat::concat_batches(&schema, &all).unwrap();
+    let ts = merged.column(1).as_primitive::<Int64Type>();
+    let mut order: Vec<u32> = (0..merged.num_rows() as u32).collect();
+    order.sort_by_key(|&i| ts.value(i as usize));
+    let merged = arrow_select::take::take_record_batch(&merged, &UInt32Array::from(order)).unwrap();
+    let plain = dir.path().join("plain.parquet");
+    let mut w = ArrowWriter::try_new(File::create(&plain).unwrap(), schema, None).unwrap();
+    w.write(&merged).unwrap();
+    w.close().unwrap();
+    let limit = WriterProperties::default().dictionary_page_size_limit();
+    let batch = WriterProperties::default().write_batch_size();
+    let widest = value(1, rows).len() + 4;
+    let sizes: Vec<(String, usize, bool)> = [&result.outputs[0].path, &plain]
+        .iter()
+        .map(|path| {
+            let p = pages(path, 0, 2);
+            let (dict_bytes, _) = p.dictionary.expect("dictionary page");
+            let fallback = p.data.iter().any(|(e, _)| *e == Encoding::PLAIN);
+            (path.display().to_string(), dict_bytes, fallback)
+        })
+        .collect();
+    for (path, dict_bytes, fallback) in &sizes {
+        assert!(fallback, "{path}: no PLAIN pages");
+        assert!(
+            *dict_bytes <= limit + batch * widest,
+            "{path}: dictionary page of {dict_bytes} bytes, limit {limit} (+ one write batch: {}); all: {sizes:?}",
+            limit + batch * widest
+        );
     }
 }
