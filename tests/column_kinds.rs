@@ -622,10 +622,10 @@ fn is_float(t: PhysicalType) -> bool {
 }
 
 /// The pages of one column chunk: the dictionary page (uncompressed size,
-/// entries), and per data page (encoding, values).
+/// entries), and per data page (encoding, values, uncompressed size).
 struct Pages {
     dictionary: Option<(usize, u32)>,
-    data: Vec<(Encoding, u32)>,
+    data: Vec<(Encoding, u32, usize)>,
 }
 
 fn pages(path: &Path, rg: usize, col: usize) -> Pages {
@@ -648,7 +648,9 @@ fn pages(path: &Path, rg: usize, col: usize) -> Pages {
                 assert!(out.dictionary.is_none(), "two dictionary pages");
                 out.dictionary = Some((buf.len(), num_values));
             }
-            p => out.data.push((p.encoding(), p.num_values())),
+            p => out
+                .data
+                .push((p.encoding(), p.num_values(), p.buffer().len())),
         }
     }
     out
@@ -704,7 +706,7 @@ fn check_file(
             let pages = pages(path, rg, c);
             if physical == PhysicalType::BOOLEAN {
                 assert!(pages.dictionary.is_none(), "{at}: boolean dictionary");
-                for (e, _) in &pages.data {
+                for (e, ..) in &pages.data {
                     assert!(matches!(e, Encoding::PLAIN | Encoding::RLE), "{at}: {e}");
                 }
             } else {
@@ -728,7 +730,7 @@ fn check_file(
                     "{at}: dictionary page of {dict_bytes} bytes, limit {dictionary_limit}"
                 );
                 let mut seen_plain = false;
-                for (e, _) in &pages.data {
+                for (e, ..) in &pages.data {
                     match e {
                         Encoding::RLE_DICTIONARY => {
                             assert!(!seen_plain, "{at}: dictionary page after PLAIN")
@@ -989,14 +991,12 @@ fn merge_matches_parquet_rs_plain_writer() {
     }
 }
 
-/// With the merge's default writer settings (1 MiB dictionary limit, pages of up
-/// to 20,000 rows, write batches of 1024), a string column of distinct ~100-byte
-/// values stops growing its dictionary at the limit, as parquet-rs does (checked
-/// every write batch, so at most one batch of values over it), and continues with
-/// PLAIN pages; parquet-rs' plain writer on the same rows is the yardstick.
-#[test]
-fn string_dictionary_stops_at_its_limit_with_default_pages() {
-    let dir = tempfile::tempdir().unwrap();
+/// Two inputs of 15,000 rows each: series "s", interleaved ts, and `big`, distinct
+/// ~100-byte strings; merged (`props`: the outputs' writer properties, default
+/// when `None`) and, as the yardstick, the merged rows written by parquet-rs'
+/// plain writer with the same properties. Returns (our output, parquet-rs' file,
+/// widest PLAIN value of `big`).
+fn distinct_strings(dir: &Path, props: Option<WriterProperties>) -> (PathBuf, PathBuf, usize) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("series", DataType::Utf8, false),
         Field::new("ts", DataType::Int64, false),
@@ -1020,7 +1020,7 @@ fn string_dictionary_stops_at_its_limit_with_default_pages() {
             ],
         )
         .unwrap();
-        let path = dir.path().join(format!("in_{k}.parquet"));
+        let path = dir.join(format!("in_{k}.parquet"));
         let mut w =
             ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), None).unwrap();
         w.write(&b).unwrap();
@@ -1028,12 +1028,13 @@ fn string_dictionary_stops_at_its_limit_with_default_pages() {
         inputs.push(path);
         all.push(b);
     }
-    let out = dir.path().join("out");
-    let result = MergeBuilder::new(&inputs, &out)
+    let mut builder = MergeBuilder::new(&inputs, dir.join("out"))
         .sort_schema(SORT.parse().unwrap())
-        .options(MergeOptions::default().with_verbatim_copy(false))
-        .run()
-        .unwrap();
+        .options(MergeOptions::default().with_verbatim_copy(false));
+    if let Some(p) = &props {
+        builder = builder.writer_properties(p.clone());
+    }
+    let result = builder.run().unwrap();
     assert_eq!(result.outputs.len(), 1);
     // parquet-rs' plain writer on the merged rows (interleaved by ts).
     let merged = arrow_select::concat::concat_batches(&schema, &all).unwrap();
@@ -1041,19 +1042,34 @@ fn string_dictionary_stops_at_its_limit_with_default_pages() {
     let mut order: Vec<u32> = (0..merged.num_rows() as u32).collect();
     order.sort_by_key(|&i| ts.value(i as usize));
     let merged = arrow_select::take::take_record_batch(&merged, &UInt32Array::from(order)).unwrap();
-    let plain = dir.path().join("plain.parquet");
-    let mut w = ArrowWriter::try_new(File::create(&plain).unwrap(), schema, None).unwrap();
+    let plain = dir.join("plain.parquet");
+    let mut w = ArrowWriter::try_new(File::create(&plain).unwrap(), schema, props).unwrap();
     w.write(&merged).unwrap();
     w.close().unwrap();
+    (
+        result.outputs[0].path.clone(),
+        plain,
+        value(1, rows).len() + 4,
+    )
+}
+
+/// With the merge's default writer settings (1 MiB dictionary limit, pages of up
+/// to 20,000 rows, write batches of 1024), a string column of distinct ~100-byte
+/// values stops growing its dictionary at the limit, as parquet-rs does (checked
+/// every write batch, so at most one batch of values over it), and continues with
+/// PLAIN pages; parquet-rs' plain writer on the same rows is the yardstick.
+#[test]
+fn string_dictionary_stops_at_its_limit_with_default_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, plain, widest) = distinct_strings(dir.path(), None);
     let limit = WriterProperties::default().dictionary_page_size_limit();
     let batch = WriterProperties::default().write_batch_size();
-    let widest = value(1, rows).len() + 4;
-    let sizes: Vec<(String, usize, bool)> = [&result.outputs[0].path, &plain]
+    let sizes: Vec<(String, usize, bool)> = [&ours, &plain]
         .iter()
         .map(|path| {
             let p = pages(path, 0, 2);
             let (dict_bytes, _) = p.dictionary.expect("dictionary page");
-            let fallback = p.data.iter().any(|(e, _)| *e == Encoding::PLAIN);
+            let fallback = p.data.iter().any(|(e, ..)| *e == Encoding::PLAIN);
             (path.display().to_string(), dict_bytes, fallback)
         })
         .collect();
@@ -1063,6 +1079,40 @@ fn string_dictionary_stops_at_its_limit_with_default_pages() {
             *dict_bytes <= limit + batch * widest,
             "{path}: dictionary page of {dict_bytes} bytes, limit {limit} (+ one write batch: {}); all: {sizes:?}",
             limit + batch * widest
+        );
+    }
+}
+
+/// Data pages close at the page size limit, PLAIN ones (after the dictionary
+/// fallback) as dictionary ones: at most one write batch of values over it, for
+/// our output as for parquet-rs' plain writer of the same rows.
+#[test]
+fn string_pages_stay_within_the_page_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_bytes = 4096;
+    let batch = 16;
+    let props = WriterProperties::builder()
+        .set_data_page_size_limit(page_bytes)
+        .set_dictionary_page_size_limit(64 * 1024)
+        .set_write_batch_size(batch)
+        .build();
+    let (ours, plain, widest) = distinct_strings(dir.path(), Some(props));
+    for path in [&ours, &plain] {
+        let p = pages(path, 0, 2);
+        let plain_pages: Vec<usize> = p
+            .data
+            .iter()
+            .filter(|(e, ..)| *e == Encoding::PLAIN)
+            .map(|(.., bytes)| *bytes)
+            .collect();
+        assert!(plain_pages.len() > 10, "{}: PLAIN pages", path.display());
+        let largest = p.data.iter().map(|(.., bytes)| *bytes).max().unwrap();
+        // Values, plus the definition levels of a required column (none).
+        assert!(
+            largest <= page_bytes + batch * widest,
+            "{}: a data page of {largest} bytes, limit {page_bytes} (+ one write batch: {})",
+            path.display(),
+            page_bytes + batch * widest
         );
     }
 }
