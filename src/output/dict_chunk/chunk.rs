@@ -65,6 +65,9 @@ pub(super) struct Settings {
     pub(super) page_rows: usize,
     /// Data page size limit: a page closes once its encoded values reach it.
     pub(super) page_bytes: usize,
+    /// Rows appended between two checks of the page and dictionary limits
+    /// (parquet-rs' write batch size).
+    pub(super) write_batch: usize,
     pub(super) dictionary_limit: usize,
     pub(super) statistics: EnabledStatistics,
     pub(super) header_statistics: bool,

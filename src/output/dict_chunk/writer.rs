@@ -31,9 +31,6 @@ use parquet::schema::types::ColumnDescPtr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// Rows appended between two checks of the page limits.
-const SEGMENT_ROWS: usize = 1024;
-
 /// Maximal runs of consecutive rows from one source in gather `indices`.
 fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
     let mut i = 0;
@@ -94,6 +91,7 @@ impl DictChunkWriter {
             codec: props.compression(&path),
             page_rows: props.data_page_row_count_limit().max(1),
             page_bytes: props.data_page_size_limit().max(1),
+            write_batch: props.write_batch_size().max(1),
             dictionary_limit: props.dictionary_page_size_limit(),
             statistics,
             header_statistics: props.write_page_header_statistics(&path),
@@ -193,16 +191,19 @@ impl DictChunkWriter {
         Ok(())
     }
 
-    /// Append consecutive rows of one source in segments of at most
-    /// [`SEGMENT_ROWS`] rows, the page limits checked after each segment (as
-    /// parquet-rs checks them after each mini-batch). A segment of dictionary
-    /// keys without nulls is remapped in one loop over the key slice; others go
-    /// row by row.
+    /// Append consecutive rows of one source in segments of at most the
+    /// properties' write batch size, the page limits and the dictionary limit
+    /// checked after each segment (as parquet-rs checks them after each
+    /// mini-batch): a dictionary that reached its limit closes the page, and the
+    /// chunk continues with PLAIN pages. A segment of dictionary keys without
+    /// nulls is remapped in one loop over the key slice; others go row by row.
     fn write_run(&mut self, source: &Source<'_>, rows: Range<usize>) -> Result<()> {
         let mut start = rows.start;
         while start < rows.end {
             let room = self.settings.page_rows.saturating_sub(self.chunk.page.rows);
-            let end = rows.end.min(start + room.clamp(1, SEGMENT_ROWS));
+            let end = rows
+                .end
+                .min(start + room.clamp(1, self.settings.write_batch));
             if self.chunk.fallback || !source.dense(start..end) {
                 for r in start..end {
                     self.push_row(source, r)?;
@@ -213,6 +214,8 @@ impl DictChunkWriter {
             self.chunk.page.rows += end - start;
             if self.chunk.page.rows >= self.settings.page_rows
                 || self.chunk.page_bytes() >= self.settings.page_bytes
+                || (!self.chunk.fallback
+                    && self.chunk.dictionary_bytes >= self.settings.dictionary_limit)
             {
                 self.flush_page()?;
             }
@@ -357,7 +360,7 @@ impl DictChunkWriter {
             chunk.plain_pages += 1;
         } else {
             chunk.dictionary_pages += 1;
-            chunk.fallback = chunk.dictionary_bytes > self.settings.dictionary_limit;
+            chunk.fallback = chunk.dictionary_bytes >= self.settings.dictionary_limit;
         }
         chunk.pages.push(PendingPage {
             page: CompressedPage::new(data_page, uncompressed),
