@@ -132,6 +132,9 @@ pub(super) struct Chunk {
     pub(super) nulls: u64,
     pub(super) rows: u64,
     pub(super) bloom: Option<Sbbf>,
+    /// (bit width, index count) at which a dictionary page reaches the data
+    /// page size limit (see [`page_full`](Self::page_full)).
+    full_at: (u8, usize),
 }
 
 impl Chunk {
@@ -161,6 +164,7 @@ impl Chunk {
             nulls: 0,
             rows: 0,
             bloom: None,
+            full_at: (u8::MAX, 0),
         }
     }
 
@@ -264,6 +268,38 @@ impl Chunk {
             let bit_width = index_bit_width(self.dictionary.len());
             parquet::encodings::rle::RleEncoder::max_buffer_size(bit_width, page.indices.len())
         }
+    }
+
+    /// Whether the page in progress reached `limit` bytes by [`page_bytes`](Self::page_bytes),
+    /// in O(1): for dictionary indices, the row count at which the RLE bound
+    /// reaches the limit is found once per bit width (the bound grows with the
+    /// rows), so runs of one row do not recompute the bound each time.
+    pub(super) fn page_full(&mut self, limit: usize) -> bool {
+        if self.fallback {
+            return self.page_bytes() >= limit;
+        }
+        let bit_width = index_bit_width(self.dictionary.len());
+        if self.full_at.0 != bit_width {
+            let bound = |n| parquet::encodings::rle::RleEncoder::max_buffer_size(bit_width, n);
+            // Each index takes at least one bit: 8 * limit rows reach any limit
+            // unless the bound stays below it (bit width 0).
+            let (mut lo, mut hi) = (0usize, limit.saturating_mul(8).saturating_add(64));
+            let rows = if bound(hi) < limit {
+                usize::MAX
+            } else {
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if bound(mid) >= limit {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                lo
+            };
+            self.full_at = (bit_width, rows);
+        }
+        self.page.indices.len() >= self.full_at.1
     }
 
     /// Add dictionary rows `rows` of `source`, which must be

@@ -31,6 +31,9 @@ use parquet::schema::types::ColumnDescPtr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+/// Runs shorter than this go row by row (the slice remap's setup costs more).
+const SHORT_RUN: usize = 8;
+
 /// Maximal runs of consecutive rows from one source in gather `indices`.
 fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
     let mut i = 0;
@@ -196,7 +199,8 @@ impl DictChunkWriter {
     /// checked after each segment (as parquet-rs checks them after each
     /// mini-batch): a dictionary that reached its limit closes the page, and the
     /// chunk continues with PLAIN pages. A segment of dictionary keys without
-    /// nulls is remapped in one loop over the key slice; others go row by row.
+    /// nulls is remapped in one loop over the key slice; short runs (interleaved
+    /// inputs make runs of one row) and others go row by row.
     fn write_run(&mut self, source: &Source<'_>, rows: Range<usize>) -> Result<()> {
         let mut start = rows.start;
         while start < rows.end {
@@ -204,7 +208,7 @@ impl DictChunkWriter {
             let end = rows
                 .end
                 .min(start + room.clamp(1, self.settings.write_batch));
-            if self.chunk.fallback || !source.dense(start..end) {
+            if self.chunk.fallback || end - start < SHORT_RUN || !source.dense(start..end) {
                 for r in start..end {
                     self.push_row(source, r)?;
                 }
@@ -213,7 +217,7 @@ impl DictChunkWriter {
             }
             self.chunk.page.rows += end - start;
             if self.chunk.page.rows >= self.settings.page_rows
-                || self.chunk.page_bytes() >= self.settings.page_bytes
+                || self.chunk.page_full(self.settings.page_bytes)
                 || (!self.chunk.fallback
                     && self.chunk.dictionary_bytes >= self.settings.dictionary_limit)
             {
