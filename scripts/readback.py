@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Read Parquet files back with pyarrow and duckdb, independently of prefix-merge.
+"""Read Parquet files back with pyarrow, DuckDB, Polars and DataFusion, independently of prefix-merge.
 
 Usage: readback.py [--expect-rows N] FILE_OR_DIR...
 
@@ -10,19 +10,25 @@ datacenter|region|host|timeseries_id|timestamp_secs/V2), whether each value of t
 first `qh.rg_partition_prefix_len` sort columns lies in one row group (informative
 only), and the `qh.*` key-value metadata keys.
 
-Exits non-zero if pyarrow and duckdb disagree on a row count, a file is not sorted,
-or the total row count differs from --expect-rows. Prints
-`readback: N files, R rows, all consistent` on success.
+Every file is also read whole by pyarrow, DuckDB, Polars and DataFusion
+(scripts/readback_peers.py), which must agree on the row count and on an
+order-independent checksum of every column's contents.
+
+Exits non-zero if the readers disagree on a row count or a column checksum, a file
+is not sorted, or the total row count differs from --expect-rows. Prints
+`readback: N files, R rows, 4 readers agree` on success.
 """
 import argparse
 import re
 import sys
 from pathlib import Path
 
+import datafusion
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from readback_peers import READERS, readers_agree
 
 DEFAULT_SORT = "metric_name|service|env|datacenter|region|host|timeseries_id|timestamp_secs/V2"
 
@@ -83,7 +89,7 @@ def prefix_split(pf, table, keys, plen):
     return split
 
 
-def check(path, con):
+def check(path, con, ctx):
     pf = pq.ParquetFile(path)
     meta = {k.decode(): v.decode() for k, v in (pf.metadata.metadata or {}).items()}
     qh = sorted(k for k in meta if k.startswith("qh."))
@@ -96,8 +102,11 @@ def check(path, con):
     bad_row = first_unsorted_row(table, keys)
     split = prefix_split(pf, table, keys, int(meta.get("qh.rg_partition_prefix_len", 0)))
     sorted_txt = "yes" if bad_row is None else f"NO (first out-of-order row {bad_row})"
+    del table
+    _, peer_problems = readers_agree(path, con, ctx)
     print(f"{path}: pyarrow={pa_rows} duckdb={db_rows} row_groups={pf.metadata.num_row_groups} "
-          f"sorted={sorted_txt} prefix_split_values={split} qh_keys={','.join(qh) or '-'}")
+          f"sorted={sorted_txt} prefix_split_values={split} qh_keys={','.join(qh) or '-'} "
+          f"readers_agree={'yes' if not peer_problems else 'NO'}")
     if "qh.sort_fields" not in meta:
         print(f"  note: no qh.sort_fields, used default {DEFAULT_SORT}")
     if missing:
@@ -107,6 +116,7 @@ def check(path, con):
         problems.append(f"row count pyarrow={pa_rows} duckdb={db_rows}")
     if bad_row is not None:
         problems.append("not sorted")
+    problems += peer_problems
     return pa_rows, problems
 
 
@@ -120,10 +130,10 @@ def main():
         files += sorted(p.glob("*.parquet")) if p.is_dir() else [p]
     if not files:
         sys.exit("readback: no .parquet files found")
-    con = duckdb.connect()
+    con, ctx = duckdb.connect(), datafusion.SessionContext()
     total, failures = 0, []
     for f in files:
-        rows, problems = check(f, con)
+        rows, problems = check(f, con, ctx)
         total += rows
         failures += [f"{f}: {p}" for p in problems]
     if args.expect_rows is not None and total != args.expect_rows:
@@ -132,7 +142,7 @@ def main():
         print(f"FAIL {msg}", file=sys.stderr)
     if failures:
         sys.exit(1)
-    print(f"readback: {len(files)} files, {total} rows, all consistent")
+    print(f"readback: {len(files)} files, {total} rows, {len(READERS)} readers agree")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-//! The dictionary transcoder (`output::dict_chunk`) against parquet-rs' own
+//! The dictionary transcoder (`output::chunk_writer`) against parquet-rs' own
 //! `ArrowWriter` on the same batches: same decoded values, and the same chunk
 //! statistics, value bytes, level histograms and page-index totals; transcoded
 //! chunks keep a dictionary page, statistics, column and offset index and bloom

@@ -13,6 +13,13 @@
 //! Inputs are aligned (P = the case's P) or legacy (P = 0, row groups cut by row
 //! count), in which case the merge promotes them to the case's P.
 //!
+//! Payload columns cover every physical type parquet can dictionary-encode
+//! (INT32 `p32`, INT64 `b`/`timestamp`, FLOAT `pf`, DOUBLE `v`, BYTE_ARRAY
+//! `a`/`c`/`body`, FIXED_LEN_BYTE_ARRAY `pfix`; INT96 is deprecated and not
+//! written by arrow), and each case asserts the inputs' chunks of them are
+//! dictionary-encoded, so that the merge transcodes dictionary pages of every
+//! type. BOOLEAN (`pbool`) is never dictionary-encoded; it is carried along.
+//!
 //! CI runs `ORACLE_CASES` (default 40) cases; 10x more:
 //! `ORACLE_CASES=400 cargo test --release --test merge_oracle`.
 
@@ -20,9 +27,13 @@ mod common;
 
 use arrow_array::builder::StringDictionaryBuilder;
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{
+    ArrayRef, BooleanArray, FixedSizeBinaryArray, Float32Array, Float64Array, Int32Array,
+    Int64Array, RecordBatch, StringArray,
+};
 use arrow_schema::{DataType, Field, Schema};
 use common::{parquet_files, read_rows, Cell};
+use parquet::basic::Encoding;
 use prefix_merge::merge::MergeOptions;
 use prefix_merge::plan::check_alignment;
 use prefix_merge::verify::verify_file;
@@ -40,6 +51,8 @@ struct RowSpec {
     ts: u8,
     v: i16,
     body: u8,
+    /// Seed of the payload columns `p32`, `pf`, `pfix`, `pbool`.
+    w: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -74,14 +87,16 @@ fn row() -> impl Strategy<Value = RowSpec> {
         0u8..20,
         any::<i16>(),
         0u8..5,
+        any::<u8>(),
     )
-        .prop_map(|(a, b, c, ts, v, body)| RowSpec {
+        .prop_map(|(a, b, c, ts, v, body, w)| RowSpec {
             a,
             b,
             c,
             ts,
             v,
             body,
+            w,
         })
 }
 
@@ -208,6 +223,37 @@ fn batch(spec: &InputSpec) -> RecordBatch {
             .map(|r| f64::from(r.v) / 7.0)
             .collect::<Float64Array>(),
     ));
+    // One payload column per remaining physical type (see the module doc).
+    fields.push(Field::new("p32", DataType::Int32, true));
+    cols.push(Arc::new(
+        spec.rows
+            .iter()
+            .map(|r| (r.w % 7 != 0).then(|| i32::from(r.w) * 1000 - 90_000))
+            .collect::<Int32Array>(),
+    ));
+    fields.push(Field::new("pf", DataType::Float32, true));
+    cols.push(Arc::new(
+        spec.rows
+            .iter()
+            .map(|r| (r.w % 11 != 0).then(|| f32::from(r.w % 40) / 4.0 - 3.0))
+            .collect::<Float32Array>(),
+    ));
+    fields.push(Field::new("pfix", DataType::FixedSizeBinary(3), true));
+    let pfix: Vec<Option<[u8; 3]>> = spec
+        .rows
+        .iter()
+        .map(|r| (r.w % 13 != 0).then_some([r.w % 9, 0xff, r.w / 9]))
+        .collect();
+    cols.push(Arc::new(
+        FixedSizeBinaryArray::try_from_sparse_iter_with_size(pfix.into_iter(), 3).unwrap(),
+    ));
+    fields.push(Field::new("pbool", DataType::Boolean, true));
+    cols.push(Arc::new(
+        spec.rows
+            .iter()
+            .map(|r| (r.w % 5 != 0).then_some(r.w % 2 == 0))
+            .collect::<BooleanArray>(),
+    ));
     if spec.has_body {
         fields.push(Field::new("body", DataType::Utf8, true));
         cols.push(Arc::new(
@@ -221,7 +267,49 @@ fn batch(spec: &InputSpec) -> RecordBatch {
 }
 
 /// Columns of every output, in union order.
-const COLUMNS: [&str; 6] = ["a", "b", "c", "timestamp", "v", "body"];
+const COLUMNS: [&str; 10] = [
+    "a",
+    "b",
+    "c",
+    "timestamp",
+    "v",
+    "p32",
+    "pf",
+    "pfix",
+    "pbool",
+    "body",
+];
+
+/// Payload columns whose input chunks must be dictionary-encoded (every
+/// dictionary-capable physical type; see the module doc).
+const DICTIONARY_PAYLOAD: [&str; 4] = ["v", "p32", "pf", "pfix"];
+
+/// The chunks of `DICTIONARY_PAYLOAD` (and the string columns) in `path` hold a
+/// dictionary page and RLE_DICTIONARY data pages; `pbool` has no dictionary.
+/// Checked on every input and every output.
+fn assert_dictionary_encoded(path: &std::path::Path) -> Result<(), TestCaseError> {
+    let input = InputFile::open(path).unwrap();
+    let meta = input.metadata.metadata();
+    for rg in meta.row_groups() {
+        for chunk in rg.columns() {
+            let name = chunk.column_path().string();
+            let dictionary = chunk.dictionary_page_offset().is_some()
+                && chunk.encodings().any(|e| e == Encoding::RLE_DICTIONARY);
+            if name == "pbool" {
+                prop_assert!(!dictionary, "{}: boolean dictionary", name);
+            } else if DICTIONARY_PAYLOAD.contains(&name.as_str())
+                || ["a", "c", "body"].contains(&name.as_str())
+            {
+                prop_assert!(
+                    dictionary,
+                    "input chunk of {} is not dictionary-encoded",
+                    name
+                );
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The expected dedup output: `rows` holds each input's rows in file order,
 /// tagged (input index, row index); per distinct full key the row with
@@ -289,6 +377,7 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
             ..config
         };
         write_split(&path, b.schema(), &[b], &config).unwrap();
+        assert_dictionary_encoded(&path)?;
         if spec.legacy.is_some() {
             prop_assert_eq!(InputFile::open(&path).unwrap().prefix_len(), 0);
         }
@@ -342,13 +431,11 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
             b.schema()
                 .fields()
                 .iter()
-                .map(|f| match f.name().as_str() {
-                    "a" => "a",
-                    "b" => "b",
-                    "c" => "c",
-                    "timestamp" => "timestamp",
-                    "v" => "v",
-                    _ => "body",
+                .map(|f| {
+                    COLUMNS
+                        .into_iter()
+                        .find(|c| c == f.name())
+                        .expect("a known column")
                 })
                 .collect::<Vec<_>>()
         })
@@ -356,6 +443,8 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
     let mut got = Vec::new();
     let mut per_output = Vec::new();
     for path in &outputs {
+        // Transcoded (or copied) chunks keep their dictionary pages.
+        assert_dictionary_encoded(path)?;
         let input = InputFile::open(path).unwrap();
         // MC-4: the output's columns are the union of the inputs' columns.
         let out_names: std::collections::BTreeSet<&str> = input

@@ -136,3 +136,47 @@ fn bloom_filters_of_inputs_are_kept() {
         }
     }
 }
+
+/// `with_threads` changes who encodes, never what is written: the same inputs
+/// merged on 1 thread (no encoding pool), 2 (one encoding thread) and 4 (a pool
+/// of 3 encoding the columns in parallel) give byte-identical outputs.
+#[test]
+fn threads_change_who_encodes_not_the_bytes() {
+    use prefix_merge::merge::MergeOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let files = inputs(dir.path(), Layout::Aligned);
+    let mut outputs = Vec::new();
+    for threads in [1, 2, 4] {
+        let out = dir.path().join(format!("out{threads}"));
+        MergeBuilder::new(&files, &out)
+            .num_outputs(2)
+            .output_prefix("o")
+            .options(MergeOptions::default().with_threads(threads))
+            .run()
+            .unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        let bytes: Vec<(String, Vec<u8>)> = names
+            .iter()
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(p).unwrap())
+            })
+            .collect();
+        outputs.push((threads, bytes));
+    }
+    let (_, first) = &outputs[0];
+    assert_eq!(first.len(), 2, "two outputs asked for");
+    for (threads, bytes) in &outputs[1..] {
+        assert_eq!(
+            bytes.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            first.iter().map(|(n, _)| n).collect::<Vec<_>>()
+        );
+        for ((name, a), (_, b)) in first.iter().zip(bytes) {
+            assert!(a == b, "{name}: {threads} threads wrote other bytes than 1");
+        }
+    }
+}

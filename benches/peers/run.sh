@@ -40,7 +40,8 @@ SORT_SQL="metric_name ASC NULLS LAST, service ASC NULLS LAST, env ASC NULLS LAST
 PY=$ROOT/.venv/bin/python
 TSV=$WORK/runs.tsv
 
-[[ -x $PY ]] || bash "$ROOT/scripts/setup-peers.sh" >&2
+# Idempotent: installs only what is missing (datafusion for scripts/readback.py).
+bash "$ROOT/scripts/setup-peers.sh" >&2
 mkdir -p "$WORK/data" "$WORK/logs"
 : >"$TSV"
 # Snapshot the binary so a concurrent rebuild cannot swap it mid-run; wait while it is missing.

@@ -25,5 +25,5 @@ pub use decode::decode_key;
 pub use describe::{describe, describe_row, row_values};
 pub use encode::{encode_column, encode_row};
 pub use prefix_key::{to_hex, PrefixKey};
-pub use sorted::{direction_hint, first_unsorted, Disorder, SortedCheck};
+pub use sorted::{direction_hint, first_unsorted, Disorder, SortKeys, SortedCheck};
 pub use value::{key_value_from_json, value_at, KeyValue};

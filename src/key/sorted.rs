@@ -10,17 +10,56 @@ use arrow_array::RecordBatch;
 use arrow_row::{OwnedRow, Rows};
 use std::path::Path;
 
+/// Encoded sort keys of a batch, compared row by row: arrow `Rows`, or the
+/// merge's keys (series encoded once per run).
+pub trait SortKeys {
+    /// A row kept across batches (the last row seen).
+    type Owned;
+    /// Rows in the batch.
+    fn num_rows(&self) -> usize;
+    /// Row `i` sorts strictly before row `j`.
+    fn less(&self, i: usize, j: usize) -> bool;
+    /// Row `i` sorts strictly before `row`.
+    fn less_than(&self, i: usize, row: &Self::Owned) -> bool;
+    /// Row `i` (> 0) sorts strictly before row `i - 1`.
+    fn less_than_previous(&self, i: usize) -> bool {
+        self.less(i, i - 1)
+    }
+    /// Row `i`, kept.
+    fn owned(&self, i: usize) -> Self::Owned;
+}
+
+impl SortKeys for Rows {
+    type Owned = OwnedRow;
+
+    fn num_rows(&self) -> usize {
+        Rows::num_rows(self)
+    }
+
+    fn less(&self, i: usize, j: usize) -> bool {
+        self.row(i) < self.row(j)
+    }
+
+    fn less_than(&self, i: usize, row: &OwnedRow) -> bool {
+        self.row(i) < row.row()
+    }
+
+    fn owned(&self, i: usize) -> OwnedRow {
+        self.row(i).owned()
+    }
+}
+
 /// The first row of `rows` that sorts before the row preceding it, where the row
 /// before `rows[0]` is `previous` (the last row of the previous batch).
-pub fn first_unsorted(rows: &Rows, previous: Option<&OwnedRow>) -> Option<usize> {
+pub fn first_unsorted<K: SortKeys>(rows: &K, previous: Option<&K::Owned>) -> Option<usize> {
     let n = rows.num_rows();
     if n == 0 {
         return None;
     }
-    if previous.is_some_and(|p| rows.row(0) < p.row()) {
+    if previous.is_some_and(|p| rows.less_than(0, p)) {
         return Some(0);
     }
-    (1..n).find(|&i| rows.row(i) < rows.row(i - 1))
+    (1..n).find(|&i| rows.less_than_previous(i))
 }
 
 /// Two neighbouring rows out of sort order (an SS-1 violation).
@@ -95,30 +134,40 @@ pub fn direction_hint(column: &SortColumn) -> String {
 }
 
 /// SS-1 across the batches of one sorted sequence: remembers the last row seen,
-/// encoded (to compare) and decoded (to show in a message).
-#[derive(Debug, Default)]
-pub struct SortedCheck {
-    last: Option<OwnedRow>,
+/// encoded (to compare; `O`: the kept row of the keys checked, arrow's
+/// `OwnedRow` by default) and decoded (to show in a message).
+#[derive(Debug)]
+pub struct SortedCheck<O = OwnedRow> {
+    last: Option<O>,
     last_values: Vec<KeyValue>,
 }
 
-impl SortedCheck {
+impl<O> Default for SortedCheck<O> {
+    fn default() -> Self {
+        SortedCheck {
+            last: None,
+            last_values: Vec::new(),
+        }
+    }
+}
+
+impl<O> SortedCheck<O> {
     /// A check that has seen no row yet.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The last row of the batches checked so far.
-    pub fn last(&self) -> Option<&OwnedRow> {
+    pub fn last(&self) -> Option<&O> {
         self.last.as_ref()
     }
 
     /// Check that `rows`, the encoded sort keys of `batch`, continue the order of
     /// the batches before; on success remember the last row. Values are read from
     /// `batch` by the names of `sort`'s columns (null where a column is missing).
-    pub fn check(
+    pub fn check<K: SortKeys<Owned = O>>(
         &mut self,
-        rows: &Rows,
+        rows: &K,
         batch: &RecordBatch,
         sort: &SortSchema,
     ) -> Option<Disorder> {
@@ -138,7 +187,7 @@ impl SortedCheck {
                 current: row_values(batch, &names, i),
             });
         }
-        self.last = Some(rows.row(n - 1).owned());
+        self.last = Some(rows.owned(n - 1));
         self.last_values = row_values(batch, &names, n - 1);
         None
     }
@@ -146,9 +195,9 @@ impl SortedCheck {
     /// SS-1 as a result: [`check`](Self::check), and on a disorder the
     /// [`Error::Unsorted`] of `path`, located by `locate` from the offending row's
     /// index in `batch`.
-    pub fn require(
+    pub fn require<K: SortKeys<Owned = O>>(
         &mut self,
-        rows: &Rows,
+        rows: &K,
         batch: &RecordBatch,
         sort: &SortSchema,
         path: &Path,

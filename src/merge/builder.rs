@@ -470,7 +470,8 @@ impl MergeBuilder {
             max_row_group_rows: plan.max_row_group_rows,
             time_bounds: Default::default(),
         };
-        let mut sink = OutputSink::spawn(outputs)?;
+        let mut sink =
+            OutputSink::spawn(outputs, self.options.resolved_threads().saturating_sub(1))?;
         let counts = engine.run(&plan.regions, &mut sink)?;
         Ok((sink.seal()?, counts))
     }

@@ -22,6 +22,7 @@
 use super::assemble::assemble;
 use super::counts::RowCounts;
 use super::key_layout::KeyLayout;
+use super::keys::OwnedKey;
 use super::options::{MergeOptions, RunControls};
 use super::order::{select_window, MergeState, Pick, WindowEnd};
 use super::prefix_check::PrefixCheck;
@@ -458,7 +459,7 @@ impl Engine<'_> {
             .collect();
         key_fields.sort_unstable();
         key_fields.dedup();
-        let mut sorted = SortedCheck::new();
+        let mut sorted = SortedCheck::<OwnedKey>::new();
         let mut rows = 0u64;
         let rg = member.row_groups[0];
         if !key_fields.is_empty() {
@@ -475,19 +476,12 @@ impl Engine<'_> {
                     .map_err(|e| Error::arrow(&input.path, e))?;
                 let n = keys.num_rows();
                 // Rows that start a new series (the region's first row always does).
-                let mut series_starts = 0u64;
-                for i in 0..n {
-                    let row = keys.row(i);
-                    let prior = match i {
-                        0 => sorted.last().map(|p| p.row()),
-                        _ => Some(keys.row(i - 1)),
-                    };
-                    if prior.is_none_or(|p| {
-                        self.layout.series(p.as_ref()) != self.layout.series(row.as_ref())
-                    }) {
-                        series_starts += 1;
-                    }
-                }
+                let first = n > 0
+                    && sorted
+                        .last()
+                        .is_none_or(|p: &OwnedKey| p.key().series != keys.row(0).series);
+                let later = (1..n).filter(|&i| !keys.same_series_as_previous(i)).count();
+                let series_starts = u64::from(first) + later as u64;
                 sorted.require(&keys, &batch, self.layout.sort(), &input.path, |row| {
                     format!("row group {rg}, row {}", rows + row as u64)
                 })?;

@@ -6,7 +6,8 @@
 //! - `counts`: rows per input written, dropped and deleted, and MC-1 over them;
 //! - `stream`: one region member read as sorted batches, SS-1 checked;
 //! - `prefix_check`: PA-1 from the data (rows carry their region's prefix);
-//! - `key_layout`: merge keys as arrow `Rows`, series boundaries;
+//! - `key_layout`: which sort columns make the merge key (series and time);
+//! - `keys`: a batch's merge keys (series encoded once per run of rows);
 //! - `order`: k-way merge order with run detection;
 //! - `assemble`: interleave of the picked rows into output batches;
 //! - `engine`: the driver that walks regions and cuts outputs at series boundaries;
@@ -17,6 +18,7 @@ pub mod builder;
 mod counts;
 mod engine;
 mod key_layout;
+mod keys;
 mod memory;
 pub mod options;
 mod order;
@@ -28,5 +30,5 @@ pub use builder::{MergeBuilder, MergeResult, PreparedMerge};
 pub use memory::{merge_batches, merge_order};
 pub use options::{
     MergeOptions, ProgressFn, DEFAULT_BATCH_ROWS, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS,
-    DEFAULT_VERBATIM_COPY,
+    DEFAULT_THREADS, DEFAULT_VERBATIM_COPY,
 };

@@ -14,6 +14,8 @@ pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
 pub const DEFAULT_ROW_GROUP_BYTES: usize = 64 << 20;
 /// Default [`MergeOptions::verbatim_copy`]: on.
 pub const DEFAULT_VERBATIM_COPY: bool = true;
+/// Default [`MergeOptions::threads`]: 0, one thread per core the process may use.
+pub const DEFAULT_THREADS: usize = 0;
 
 /// Progress callback: `f(rows_done, rows_total)`, called on the merging thread
 /// after every merge window and every region copied verbatim. `rows_done` counts
@@ -43,6 +45,7 @@ pub struct MergeOptions {
     row_group_rows: usize,
     row_group_bytes: usize,
     verbatim_copy: bool,
+    threads: usize,
 }
 
 impl Default for MergeOptions {
@@ -52,6 +55,7 @@ impl Default for MergeOptions {
             row_group_rows: DEFAULT_ROW_GROUP_ROWS,
             row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
             verbatim_copy: DEFAULT_VERBATIM_COPY,
+            threads: DEFAULT_THREADS,
         }
     }
 }
@@ -87,6 +91,31 @@ impl MergeOptions {
     pub fn with_verbatim_copy(mut self, verbatim: bool) -> Self {
         self.verbatim_copy = verbatim;
         self
+    }
+
+    /// Threads that merge and encode (default [`DEFAULT_THREADS`]; 0: one per
+    /// core the process may use). 1: the caller's thread merges and encodes;
+    /// N > 1: the caller's thread reads and merges while a fixed pool of N - 1
+    /// threads, started once per run, encodes the outputs' columns in parallel
+    /// (the pool's threads: `prefix-merge-encode-K`). The bytes written are the
+    /// same for every N.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// See [`with_threads`](Self::with_threads): the configured value (0: all cores).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The threads a run uses: [`threads`](Self::threads), or one per core the
+    /// process may use when it is 0.
+    pub fn resolved_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 
     /// See [`with_batch_rows`](Self::with_batch_rows).

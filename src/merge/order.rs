@@ -10,9 +10,9 @@
 //! the last one is the winner of last-write-wins.
 
 use super::key_layout::KeyLayout;
+use super::keys::OwnedKey;
 use super::stream::SortedStream;
 use crate::{Error, Result};
-use arrow_row::OwnedRow;
 
 /// Why a window ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ const NONE: usize = usize::MAX;
 pub(crate) struct MergeState {
     /// Key of the last emitted row of the previous window (for MC-3 and series
     /// transitions across windows).
-    last_row: Option<OwnedRow>,
+    last_row: Option<OwnedKey>,
     /// Loser tree: `losers[0]` is the current winner, `losers[1..n]` the losers
     /// kept at internal nodes; leaves `n..2n` are streams. Empty until built.
     losers: Vec<usize>,
@@ -200,7 +200,7 @@ fn take_run(
 ) -> Result<(bool, Option<WindowEnd>)> {
     let mut emitted = false;
     let stop = loop {
-        if let Some(end) = take_row(streams, layout, state, window, w, emitted)? {
+        if let Some(end) = take_row(streams, state, window, w, emitted)? {
             break Some(end);
         }
         emitted = true;
@@ -220,7 +220,6 @@ fn take_run(
 /// (MC-3 then holds by SS-1).
 fn take_row(
     streams: &mut [SortedStream],
-    layout: &KeyLayout,
     state: &mut MergeState,
     window: &mut Window<'_>,
     w: usize,
@@ -232,7 +231,7 @@ fn take_row(
     let row = stream.head();
     let previous = match out.last() {
         Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
-        None => state.last_row.as_ref().map(|r| r.row()),
+        None => state.last_row.as_ref().map(|r| r.key()),
     };
     // Only picks of this window can be superseded: the previous window
     // never ends with a key the next row repeats.
@@ -247,7 +246,7 @@ fn take_row(
     if taken >= window.max_rows {
         if duplicate {
             // `row` supersedes the last pick and opens the next window.
-            drop_last_pick(streams, layout, state, out);
+            drop_last_pick(streams, state, out);
         }
         return Ok(Some(WindowEnd::Full));
     }
@@ -271,8 +270,7 @@ fn take_row(
             detail: "merged output would not be sorted".into(),
         });
     }
-    let new_series =
-        previous.is_none_or(|p| layout.series(p.as_ref()) != layout.series(row.as_ref()));
+    let new_series = previous.is_none_or(|p| p.series != row.series);
     // Cuts happen only where a new series starts.
     if new_series && window.cut_after.is_some_and(|c| taken >= c) {
         return Ok(Some(WindowEnd::Cut));
@@ -286,21 +284,16 @@ fn take_row(
 
 /// Drop the window's last pick as a superseded duplicate, undoing its count as a
 /// series start (the row that supersedes it is counted when it is picked).
-fn drop_last_pick(
-    streams: &mut [SortedStream],
-    layout: &KeyLayout,
-    state: &mut MergeState,
-    out: &mut Vec<Pick>,
-) {
+fn drop_last_pick(streams: &mut [SortedStream], state: &mut MergeState, out: &mut Vec<Pick>) {
     let Some((s, b, r)) = out.pop() else {
         return;
     };
     let popped = streams[s].batches[b].rows.row(r);
     let previous = match out.last() {
         Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
-        None => state.last_row.as_ref().map(|r| r.row()),
+        None => state.last_row.as_ref().map(|r| r.key()),
     };
-    if previous.is_none_or(|p| layout.series(p.as_ref()) != layout.series(popped.as_ref())) {
+    if previous.is_none_or(|p| p.series != popped.series) {
         state.series_starts = state.series_starts.saturating_sub(1);
     }
     streams[s].dropped += 1;

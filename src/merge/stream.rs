@@ -1,8 +1,9 @@
 //! One region member as a sorted stream: a parquet-rs reader over the member's row
-//! groups, small batches adapted to the unified schema, their sort keys as arrow
-//! `Rows`, and the SS-1 check as batches arrive.
+//! groups, small batches adapted to the unified schema, their merge keys, and the
+//! SS-1 check as batches arrive.
 
 use super::key_layout::KeyLayout;
+use super::keys::{KeyRef, MergeKeys, OwnedKey};
 use super::prefix_check::PrefixCheck;
 use crate::input::{
     read_row_groups, row_groups_range, ChunkSource, Guarded, InputFile, InputSource, ReadSpec,
@@ -13,7 +14,6 @@ use crate::predicate::{delete_mask, Predicate};
 use crate::schema::InputAdapter;
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
-use arrow_row::{Row, Rows};
 use arrow_schema::ArrowError;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection, RowSelector};
 use std::collections::VecDeque;
@@ -26,7 +26,7 @@ pub(crate) type BatchSource = Box<dyn Iterator<Item = Result<RecordBatch, ArrowE
 /// A decoded batch and its sort keys.
 pub(crate) struct Loaded {
     pub batch: RecordBatch,
-    pub rows: Rows,
+    pub rows: MergeKeys,
 }
 
 /// Rows of whole row groups to read: `covered` rows in all, of which `select`
@@ -184,7 +184,7 @@ pub(crate) struct SortedStream {
     pub head_batch: usize,
     pub head_row: usize,
     /// SS-1 across the member's batches.
-    sorted: SortedCheck,
+    sorted: SortedCheck<OwnedKey>,
     loaded_rows: u64,
     /// (row group index, rows) of the member's row groups, for error locations.
     row_groups: Vec<(usize, u64)>,
@@ -385,7 +385,7 @@ impl SortedStream {
     }
 
     /// Sort key of the head row. Call only after `ensure_head` returned `true`.
-    pub fn head(&self) -> Row<'_> {
+    pub fn head(&self) -> KeyRef<'_> {
         self.batches[self.head_batch].rows.row(self.head_row)
     }
 

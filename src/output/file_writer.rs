@@ -9,12 +9,14 @@
 use super::chunk_writer::{eligible, fixed_eligible, DictChunkWriter, FixedChunkWriter};
 use super::rows::Rows;
 use crate::input::ChunkSource;
-use crate::page::PageCapture;
+use crate::page::{CapturedChunk, PageCapture};
 use crate::storage::{ErrorSlot, Upload, UploadedParts};
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::bloom_filter::Sbbf;
@@ -33,10 +35,10 @@ use std::sync::Arc;
 enum Encoder {
     /// parquet-rs' Arrow writers, one per leaf column (this many).
     Arrow(usize),
-    /// The dictionary transcoder with this index.
-    Dict(usize),
-    /// The fixed-width column writer with this index.
-    Fixed(usize),
+    /// The next dictionary transcoder (in field order).
+    Dict,
+    /// The next fixed-width column writer (in field order).
+    Fixed,
 }
 
 /// One field's share of a write.
@@ -87,6 +89,66 @@ impl Work<'_> {
             }
         }
     }
+}
+
+/// One leaf column's chunk to close at the end of a row group.
+enum Closing<'a> {
+    Dict(&'a mut DictChunkWriter),
+    Fixed(&'a mut FixedChunkWriter),
+    /// Leaf index among the parquet-rs-encoded leaves, and its writer.
+    Arrow(usize, Box<ArrowColumnWriter>),
+}
+
+/// A closed column chunk, ready to append to the row group.
+enum Closed {
+    Bytes(bytes::Bytes, ColumnCloseResult),
+    Captured(CapturedChunk, ColumnCloseResult),
+    Chunk(ArrowColumnChunk),
+}
+
+impl Closing<'_> {
+    fn close(self, path: &Path, pages: Option<&PageCapture>) -> Result<Closed> {
+        let err = |e| Error::parquet(path, e);
+        match self {
+            Closing::Dict(w) => w.close_chunk().map(|(b, c)| Closed::Bytes(b, c)),
+            Closing::Fixed(w) => w.close_chunk().map(|(b, c)| Closed::Bytes(b, c)),
+            Closing::Arrow(leaf, w) => {
+                let chunk = w.close().map_err(err)?;
+                match pages {
+                    Some(capture) => {
+                        let (bytes, close) = capture.finish(leaf, chunk).map_err(err)?;
+                        Ok(Closed::Captured(bytes, close))
+                    }
+                    None => Ok(Closed::Chunk(chunk)),
+                }
+            }
+        }
+    }
+}
+
+/// `f` applied to every item, in parallel on the encoding pool when called on
+/// one of its threads and the pool has more than one (`OutputSink`), else in
+/// order on this thread; the results in the items' order. The items are
+/// column writers: each writes its own column, so the bytes are the same
+/// either way.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Result<Vec<R>> {
+    let pooled = rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1;
+    if !pooled || items.len() < 2 {
+        return Ok(items.into_iter().map(f).collect());
+    }
+    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    let f = &f;
+    rayon::scope(|s| {
+        for (item, slot) in items.into_iter().zip(results.iter_mut()) {
+            s.spawn(move |_| *slot = Some(f(item)));
+        }
+    });
+    // The scope returns once every spawned closure has run (a panic in one
+    // comes back here), so no slot is empty.
+    results
+        .into_iter()
+        .collect::<Option<Vec<R>>>()
+        .ok_or_else(|| Error::Internal("a column's encoding did not run".into()))
 }
 
 /// Where an output's bytes go: a local (temporary) file, or a multipart upload.
@@ -184,7 +246,7 @@ impl OutputFileWriter {
                 .collect();
             match leaves.as_slice() {
                 [leaf] if eligible(field.data_type(), &descr.column(*leaf), &properties) => {
-                    encoders.push(Encoder::Dict(dict_writers.len()));
+                    encoders.push(Encoder::Dict);
                     dict_writers.push(DictChunkWriter::new(
                         path,
                         descr.column(*leaf),
@@ -192,7 +254,7 @@ impl OutputFileWriter {
                     )?);
                 }
                 [leaf] if fixed_eligible(field.data_type(), &descr.column(*leaf), &properties) => {
-                    encoders.push(Encoder::Fixed(fixed_writers.len()));
+                    encoders.push(Encoder::Fixed);
                     fixed_writers.push(FixedChunkWriter::new(
                         path,
                         descr.column(*leaf),
@@ -280,13 +342,13 @@ impl OutputFileWriter {
         let mut leaves: &mut [ArrowColumnWriter] = writers.as_mut_slice();
         for (i, encoder) in self.encoders.iter().enumerate() {
             match *encoder {
-                Encoder::Dict(_) => {
+                Encoder::Dict => {
                     let w = dicts.next().ok_or_else(|| {
                         Error::InvalidData("fewer transcoders than dictionary fields".into())
                     })?;
                     work.push(Work::Dict(i, w));
                 }
-                Encoder::Fixed(_) => {
+                Encoder::Fixed => {
                     let w = fixed.next().ok_or_else(|| {
                         Error::InvalidData("fewer column writers than fixed-width fields".into())
                     })?;
@@ -304,47 +366,61 @@ impl OutputFileWriter {
                 }
             }
         }
-        work.into_iter()
-            .try_for_each(|w| w.write(path, &self.schema, rows))
+        let schema = &self.schema;
+        in_parallel(work, |w| w.write(path, schema, rows))?
+            .into_iter()
+            .collect::<Result<Vec<()>>>()
+            .map(drop)
     }
 
-    /// Close the row group in progress, if any.
+    /// Close the row group in progress, if any: its column chunks are closed
+    /// in parallel (see [`in_parallel`]) and appended in schema order.
     pub fn flush_row_group(&mut self) -> Result<()> {
         let Some(writers) = self.columns.take() else {
             return Ok(());
         };
         let path = &self.path;
         let err = |e| Error::parquet(path, e);
-        let mut row_group = self.writer.next_row_group().map_err(err)?;
+        let mut closing = Vec::with_capacity(self.encoders.len());
         let mut writers = writers.into_iter();
+        let mut dicts = self.dict_writers.iter_mut();
+        let mut fixed = self.fixed_writers.iter_mut();
         let mut leaf = 0;
         for encoder in &self.encoders {
             match *encoder {
-                Encoder::Dict(d) => {
-                    let (bytes, close) = self.dict_writers[d].close_chunk()?;
-                    row_group.append_column(&bytes, close).map_err(err)?;
+                Encoder::Dict => {
+                    let w = dicts.next().ok_or_else(|| {
+                        Error::Internal("fewer transcoders than dictionary fields".into())
+                    })?;
+                    closing.push(Closing::Dict(w));
                 }
-                Encoder::Fixed(f) => {
-                    let (bytes, close) = self.fixed_writers[f].close_chunk()?;
-                    row_group.append_column(&bytes, close).map_err(err)?;
+                Encoder::Fixed => {
+                    let w = fixed.next().ok_or_else(|| {
+                        Error::Internal("fewer column writers than fixed-width fields".into())
+                    })?;
+                    closing.push(Closing::Fixed(w));
                 }
                 Encoder::Arrow(leaves) => {
                     for _ in 0..leaves {
                         let w = writers.next().ok_or_else(|| {
-                            Error::InvalidData("fewer column writers than leaf columns".into())
+                            Error::Internal("fewer column writers than leaf columns".into())
                         })?;
-                        let chunk = w.close().map_err(err)?;
-                        match self.pages.as_ref() {
-                            Some(capture) => {
-                                let (bytes, close) = capture.finish(leaf, chunk).map_err(err)?;
-                                row_group.append_column(&bytes, close).map_err(err)?;
-                            }
-                            None => chunk.append_to_row_group(&mut row_group).map_err(err)?,
-                        }
+                        closing.push(Closing::Arrow(leaf, Box::new(w)));
                         leaf += 1;
                     }
                 }
             }
+        }
+        let pages = self.pages.as_deref();
+        let closed = in_parallel(closing, |c| c.close(path, pages))?;
+        let mut row_group = self.writer.next_row_group().map_err(err)?;
+        for chunk in closed {
+            match chunk? {
+                Closed::Bytes(bytes, close) => row_group.append_column(&bytes, close),
+                Closed::Captured(bytes, close) => row_group.append_column(&bytes, close),
+                Closed::Chunk(chunk) => chunk.append_to_row_group(&mut row_group),
+            }
+            .map_err(err)?;
         }
         row_group.close().map_err(err)?;
         self.row_groups += 1;

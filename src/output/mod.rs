@@ -9,8 +9,8 @@
 //! - [`commit`]: sealed outputs, publication and rollback;
 //! - [`cleanup`]: removal of what dead runs left behind;
 //! - [`manifest`]: the run manifest, the hand-off document of a merge;
-//! - `summary`, `file_writer`, `sink`: per-output summary, one output file, the
-//!   writer thread;
+//! - `summary`, `file_writer`, `sink`: per-output summary, one output file (its
+//!   columns encoded in parallel), the encoding pool;
 //! - [`writer_options`]: the outputs' compression, page size, row-group cap and
 //!   bloom filters, one validated type;
 //! - `rows`, `chunk_writer`, `truncate`: rows handed to the writer (gathered on

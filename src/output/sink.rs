@@ -1,6 +1,7 @@
-//! Runs an [`OutputSet`] on its own thread so that Parquet encoding overlaps with
-//! decoding and merging (the machine has two cores). The channel is bounded, so at
-//! most a few merged batches are in flight.
+//! Runs an [`OutputSet`] on a fixed pool of encoding threads so that Parquet
+//! encoding overlaps with decoding and merging, and an output's columns are
+//! encoded in parallel; or, with one thread, on the caller's. The channel is
+//! bounded, so at most a few merged batches are in flight (MS-7).
 
 use super::commit::Sealed;
 use super::rows::Rows;
@@ -34,28 +35,39 @@ enum Command {
     Seal,
 }
 
-/// Handle to the output thread. Dropping it without [`seal`](Self::seal) stops
-/// the thread and removes every file the run created before returning.
+/// Handle to the outputs: on the encoding pool, or inline. Dropping it without
+/// [`seal`](Self::seal) stops the pool and removes every file the run created
+/// before returning.
 pub struct OutputSink {
+    /// The outputs themselves when they are written on the caller's thread.
+    inline: Option<OutputSet>,
     sender: Option<SyncSender<Command>>,
     thread: Option<JoinHandle<Result<Sealed>>>,
+}
+
+/// Carry out one command (`Seal` excepted).
+fn apply(outputs: &mut OutputSet, command: Command) -> Result<()> {
+    match command {
+        Command::Write(rows, series) => outputs.write(&rows, series),
+        Command::Observe(batch, series) => outputs.observe(&batch, series),
+        Command::CopyRowGroup {
+            chunks,
+            source,
+            metadata,
+            index,
+        } => outputs.copy_row_group(&source, &chunks, &metadata, index),
+        Command::NotePrefix(p) => outputs.note_prefix(&p),
+        Command::FlushRowGroup => outputs.flush_row_group(),
+        Command::FinishCurrent => outputs.finish_current(),
+        Command::Seal => Err(Error::Internal("seal sent as a command".into())),
+    }
 }
 
 fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Sealed> {
     for command in commands {
         match command {
-            Command::Write(rows, series) => outputs.write(&rows, series)?,
-            Command::Observe(batch, series) => outputs.observe(&batch, series)?,
-            Command::CopyRowGroup {
-                chunks,
-                source,
-                metadata,
-                index,
-            } => outputs.copy_row_group(&source, &chunks, &metadata, index)?,
-            Command::NotePrefix(p) => outputs.note_prefix(&p)?,
-            Command::FlushRowGroup => outputs.flush_row_group()?,
-            Command::FinishCurrent => outputs.finish_current()?,
             Command::Seal => return outputs.seal(),
+            command => apply(&mut outputs, command)?,
         }
     }
     // Sender dropped without a commit: `outputs` is dropped here and cleans up.
@@ -63,20 +75,44 @@ fn serve(mut outputs: OutputSet, commands: Receiver<Command>) -> Result<Sealed> 
 }
 
 impl OutputSink {
-    /// Move `outputs` to a new thread.
-    pub fn spawn(outputs: OutputSet) -> Result<Self> {
+    /// Write `outputs` with `threads` threads besides the caller's (at least
+    /// one; 0: on the caller's thread). The pool is started here, once per run;
+    /// its first thread serves the commands and every thread of it encodes
+    /// columns (see `OutputFileWriter::write_rows`).
+    pub fn spawn(outputs: OutputSet, threads: usize) -> Result<Self> {
+        if threads == 0 {
+            return Ok(OutputSink {
+                inline: Some(outputs),
+                sender: None,
+                thread: None,
+            });
+        }
+        let cannot = |e: &dyn std::fmt::Display| {
+            Error::Internal(format!("cannot start the encoding threads: {e}"))
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("prefix-merge-encode-{i}"))
+            .build()
+            .map_err(|e| cannot(&e))?;
         let (sender, receiver) = sync_channel(IN_FLIGHT);
+        // A plain thread waits on the pool, so that a panic there comes back
+        // through `join` as an error instead of aborting the process.
         let thread = std::thread::Builder::new()
             .name("prefix-merge-writer".into())
-            .spawn(move || serve(outputs, receiver))
-            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
+            .spawn(move || pool.install(|| serve(outputs, receiver)))
+            .map_err(|e| cannot(&e))?;
         Ok(OutputSink {
+            inline: None,
             sender: Some(sender),
             thread: Some(thread),
         })
     }
 
     fn send(&mut self, command: Command) -> Result<()> {
+        if let Some(outputs) = self.inline.as_mut() {
+            return apply(outputs, command);
+        }
         let delivered = self
             .sender
             .as_ref()
@@ -146,6 +182,9 @@ impl OutputSink {
     /// Finish the last output and hand the sealed outputs (complete, durable, not
     /// yet visible) back to the caller, which publishes them.
     pub fn seal(mut self) -> Result<Sealed> {
+        if let Some(outputs) = self.inline.take() {
+            return outputs.seal();
+        }
         self.send(Command::Seal)?;
         self.join()
     }

@@ -36,7 +36,6 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
 
 /// One codec, with its context, for the life of an output file.
 struct Compressor {
-    codec: Compression,
     codec_impl: Box<dyn Codec>,
 }
 
@@ -213,7 +212,11 @@ pub struct PageCapture {
     /// The leaf columns of the writers' schema, by index.
     leaves: Vec<ColumnDescPtr>,
     slots: Mutex<Vec<Option<Shared>>>,
-    compressor: Arc<Mutex<Compressor>>,
+    /// One compressor per leaf, created on the leaf's first page and kept for
+    /// the file's life, so that columns encoded in parallel never wait on one
+    /// another's codec.
+    compressors: Mutex<Vec<Option<Arc<Mutex<Compressor>>>>>,
+    codec: Compression,
 }
 
 impl std::fmt::Debug for PageCapture {
@@ -240,7 +243,7 @@ impl PageStoreFactory for PageCapture {
         Ok(Box::new(CaptureStore {
             shared,
             descr,
-            compressor: self.compressor.clone(),
+            compressor: self.compressor(i)?,
             keys: 0,
         }))
     }
@@ -250,15 +253,33 @@ impl PageCapture {
     /// Stores for writers of the leaf columns `leaves` (in schema order),
     /// compressing with `codec`; None for UNCOMPRESSED (nothing to do).
     pub fn new(leaves: Vec<ColumnDescPtr>, codec: Compression) -> Result<Option<Self>> {
-        let options = CodecOptionsBuilder::default().build();
-        let Some(codec_impl) = create_codec(codec, &options)? else {
+        if create_codec(codec, &CodecOptionsBuilder::default().build())?.is_none() {
             return Ok(None);
-        };
+        }
         Ok(Some(PageCapture {
             leaves,
             slots: Mutex::default(),
-            compressor: Arc::new(Mutex::new(Compressor { codec, codec_impl })),
+            compressors: Mutex::default(),
+            codec,
         }))
+    }
+
+    /// Leaf `i`'s compressor, created on first use.
+    fn compressor(&self, i: usize) -> Result<Arc<Mutex<Compressor>>> {
+        let mut compressors = lock(&self.compressors)?;
+        if compressors.len() <= i {
+            compressors.resize(i + 1, None);
+        }
+        if let Some(c) = &compressors[i] {
+            return Ok(c.clone());
+        }
+        let options = CodecOptionsBuilder::default().build();
+        let codec_impl = create_codec(self.codec, &options)?.ok_or_else(|| {
+            ParquetError::General(format!("codec {} has no compressor", self.codec))
+        })?;
+        let compressor = Arc::new(Mutex::new(Compressor { codec_impl }));
+        compressors[i] = Some(compressor.clone());
+        Ok(compressor)
     }
 
     /// The closed `chunk` of leaf column `column` (written UNCOMPRESSED, its
@@ -275,7 +296,7 @@ impl PageCapture {
             ParquetError::General(format!("no pages captured for leaf column {column}"))
         })?;
         let pages = std::mem::take(&mut lock(&shared)?.pages);
-        let codec = lock(&self.compressor)?.codec;
+        let codec = self.codec;
         let close = chunk.close_mut();
         let metadata = close.metadata.clone();
         let rows = close.rows_written;

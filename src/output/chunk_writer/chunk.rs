@@ -54,11 +54,11 @@ pub(super) struct PageState {
 pub(super) struct Settings {
     pub(super) codec: Compression,
     pub(super) page_rows: usize,
-    /// Rows of one mini-batch (`write_batch_size`): page limits are checked
-    /// after each.
-    pub(super) batch_rows: usize,
     /// Data page size limit: a page closes once its encoded values reach it.
     pub(super) page_bytes: usize,
+    /// Rows appended between two checks of the page and dictionary limits
+    /// (parquet-rs' write batch size).
+    pub(super) write_batch: usize,
     pub(super) dictionary_limit: usize,
     pub(super) statistics: EnabledStatistics,
     pub(super) header_statistics: bool,
@@ -114,6 +114,9 @@ pub(super) struct Chunk {
     pub(super) last_page_bounds: Option<(Bytes, Bytes)>,
     pub(super) min: Option<Bytes>,
     pub(super) max: Option<Bytes>,
+    /// (bit width, index count) at which a dictionary page reaches the data
+    /// page size limit (see [`page_full`](Self::page_full)).
+    full_at: (u8, usize),
     /// Finished pages, index and counts.
     pub(super) out: ChunkPages,
 }
@@ -132,6 +135,7 @@ impl Chunk {
             last_page_bounds: None,
             min: None,
             max: None,
+            full_at: (u8::MAX, 0),
             out: ChunkPages::new(descr, settings),
         }
     }
@@ -217,6 +221,38 @@ impl Chunk {
             let bit_width = index_bit_width(self.dictionary.len());
             parquet::encodings::rle::RleEncoder::max_buffer_size(bit_width, page.indices.len())
         }
+    }
+
+    /// Whether the page in progress reached `limit` bytes by [`page_bytes`](Self::page_bytes),
+    /// in O(1): for dictionary indices, the row count at which the RLE bound
+    /// reaches the limit is found once per bit width (the bound grows with the
+    /// rows), so runs of one row do not recompute the bound each time.
+    pub(super) fn page_full(&mut self, limit: usize) -> bool {
+        if self.fallback {
+            return self.page_bytes() >= limit;
+        }
+        let bit_width = index_bit_width(self.dictionary.len());
+        if self.full_at.0 != bit_width {
+            let bound = |n| parquet::encodings::rle::RleEncoder::max_buffer_size(bit_width, n);
+            // Each index takes at least one bit: 8 * limit rows reach any limit
+            // unless the bound stays below it (bit width 0).
+            let (mut lo, mut hi) = (0usize, limit.saturating_mul(8).saturating_add(64));
+            let rows = if bound(hi) < limit {
+                usize::MAX
+            } else {
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if bound(mid) >= limit {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                lo
+            };
+            self.full_at = (bit_width, rows);
+        }
+        self.page.indices.len() >= self.full_at.1
     }
 
     /// Add dictionary rows `rows` of `source`, which must be

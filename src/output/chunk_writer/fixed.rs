@@ -391,7 +391,7 @@ impl<T: Native> FixedWriter<T> {
         let batch = if self.out.nullable() && no_nulls {
             self.out.settings.page_rows
         } else {
-            self.out.settings.batch_rows
+            self.out.settings.write_batch
         };
         let total: usize = runs.iter().map(|(_, r)| r.len()).sum();
         let mut cursor = (0, 0);

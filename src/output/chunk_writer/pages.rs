@@ -153,7 +153,7 @@ impl ColumnOut {
         let settings = Settings {
             codec: props.compression(&path),
             page_rows: props.data_page_row_count_limit().max(1),
-            batch_rows: props.write_batch_size().max(1),
+            write_batch: props.write_batch_size().max(1),
             page_bytes: props.data_page_size_limit().max(1),
             dictionary_limit: props.dictionary_page_size_limit(),
             statistics,

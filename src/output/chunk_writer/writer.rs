@@ -21,8 +21,8 @@ use parquet::schema::types::ColumnDescPtr;
 use std::ops::Range;
 use std::path::Path;
 
-/// Rows appended between two checks of the page limits.
-const SEGMENT_ROWS: usize = 1024;
+/// Runs shorter than this go row by row (the slice remap's setup costs more).
+const SHORT_RUN: usize = 8;
 
 /// Maximal runs of consecutive rows from one source in gather `indices`.
 pub(super) fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
@@ -144,11 +144,13 @@ impl DictChunkWriter {
         Ok(())
     }
 
-    /// Append consecutive rows of one source in segments of at most
-    /// [`SEGMENT_ROWS`] rows, the page limits checked after each segment (as
-    /// parquet-rs checks them after each mini-batch). A segment of dictionary
-    /// keys without nulls is remapped in one loop over the key slice; others go
-    /// row by row.
+    /// Append consecutive rows of one source in segments of at most the
+    /// properties' write batch size, the page limits and the dictionary limit
+    /// checked after each segment (as parquet-rs checks them after each
+    /// mini-batch): a dictionary that reached its limit closes the page, and the
+    /// chunk continues with PLAIN pages. A segment of dictionary keys without
+    /// nulls is remapped in one loop over the key slice; short runs (interleaved
+    /// inputs make runs of one row) and others go row by row.
     fn write_run(&mut self, source: &Source<'_>, rows: Range<usize>) -> Result<()> {
         let mut start = rows.start;
         while start < rows.end {
@@ -157,8 +159,10 @@ impl DictChunkWriter {
                 .settings
                 .page_rows
                 .saturating_sub(self.chunk.page.rows);
-            let end = rows.end.min(start + room.clamp(1, SEGMENT_ROWS));
-            if self.chunk.fallback || !source.dense(start..end) {
+            let end = rows
+                .end
+                .min(start + room.clamp(1, self.out.settings.write_batch));
+            if self.chunk.fallback || end - start < SHORT_RUN || !source.dense(start..end) {
                 for r in start..end {
                     self.push_row(source, r)?;
                 }
@@ -167,7 +171,9 @@ impl DictChunkWriter {
             }
             self.chunk.page.rows += end - start;
             if self.chunk.page.rows >= self.out.settings.page_rows
-                || self.chunk.page_bytes() >= self.out.settings.page_bytes
+                || self.chunk.page_full(self.out.settings.page_bytes)
+                || (!self.chunk.fallback
+                    && self.chunk.dictionary_bytes >= self.out.settings.dictionary_limit)
             {
                 self.flush_page()?;
             }
@@ -287,7 +293,7 @@ impl DictChunkWriter {
         };
         self.out.data_page(&mut self.chunk.out, body)?;
         if !plain {
-            self.chunk.fallback = self.chunk.dictionary_bytes > self.out.settings.dictionary_limit;
+            self.chunk.fallback = self.chunk.dictionary_bytes >= self.out.settings.dictionary_limit;
         }
         Ok(())
     }
