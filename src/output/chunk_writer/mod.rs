@@ -8,8 +8,9 @@
 //!   union of the input dictionaries (each input value hashed once per input
 //!   dictionary; plain strings hashed only where the value changes), rows become
 //!   remapped indices;
-//! - `fixed`: INT32 / INT64 / FLOAT / DOUBLE columns: values hashed by their bits
-//!   only where they change from the previous row.
+//! - `fixed`: the writer of INT32 / INT64 / FLOAT / DOUBLE columns: values
+//!   hashed by their bits only where they change from the previous row;
+//! - `native`: its value kinds (order, statistics, eligible columns).
 //!
 //! As in parquet-rs, a chunk whose dictionary outgrows the dictionary page limit
 //! continues with PLAIN pages. Data pages close at the writer properties'
@@ -17,9 +18,11 @@
 
 mod chunk;
 mod fixed;
+mod native;
 mod pages;
 mod source;
 mod writer;
 
-pub(crate) use fixed::{fixed_eligible, FixedChunkWriter};
+pub(crate) use fixed::FixedChunkWriter;
+pub(crate) use native::fixed_eligible;
 pub(crate) use writer::{eligible, DictChunkWriter};
