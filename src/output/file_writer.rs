@@ -374,7 +374,7 @@ impl OutputFileWriter {
     }
 
     /// Close the row group in progress, if any: its column chunks are closed
-    /// in parallel (see [`in_parallel`]) and appended in schema order.
+    /// in parallel (see `in_parallel`) and appended in schema order.
     pub fn flush_row_group(&mut self) -> Result<()> {
         let Some(writers) = self.columns.take() else {
             return Ok(());
