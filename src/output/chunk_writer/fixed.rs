@@ -8,9 +8,9 @@
 use super::chunk::index_bit_width;
 use super::native::{widen, BitsHasher, Native};
 use super::pages::{ChunkPages, ColumnOut, PageBody};
-use super::writer::runs;
+use super::writer::{runs, SHORT_RUN};
 use crate::Result;
-use arrow_array::ArrayRef;
+use arrow_array::{Array, ArrayRef};
 use arrow_buffer::NullBuffer;
 use bytes::Bytes;
 use parquet::basic::{SortOrder, Type as PhysicalType};
@@ -112,7 +112,16 @@ impl<T: Native> FixedWriter<T> {
         self.write_runs(&source, std::iter::once((0, 0..array.len())))
     }
 
+    /// Rows of interleaved inputs (runs shorter than [`SHORT_RUN`] rows on
+    /// average) are first gathered into one array, which is then written as one
+    /// run: per-run work costs more than the copy. The pages are the same.
     fn write_gather(&mut self, columns: &[&ArrayRef], indices: &[(usize, usize)]) -> Result<()> {
+        if indices.len() < SHORT_RUN * runs(indices).count() {
+            let arrays: Vec<&dyn Array> = columns.iter().map(|c| c.as_ref()).collect();
+            let gathered = arrow_select::interleave::interleave(&arrays, indices)
+                .map_err(|e| self.out.err(format!("gathering rows: {e}")))?;
+            return self.write(&gathered);
+        }
         let sources = columns
             .iter()
             .map(|c| self.source(c))

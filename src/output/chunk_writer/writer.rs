@@ -22,7 +22,7 @@ use std::ops::Range;
 use std::path::Path;
 
 /// Runs shorter than this go row by row (the slice remap's setup costs more).
-const SHORT_RUN: usize = 8;
+pub(super) const SHORT_RUN: usize = 8;
 
 /// Maximal runs of consecutive rows from one source in gather `indices`.
 pub(super) fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
