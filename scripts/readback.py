@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from readback_peers import READERS, readers_agree
+from readback_peers import finish, readers_agree
 
 DEFAULT_SORT = "metric_name|service|env|datacenter|region|host|timeseries_id|timestamp_secs/V2"
 
@@ -138,11 +138,7 @@ def main():
         failures += [f"{f}: {p}" for p in problems]
     if args.expect_rows is not None and total != args.expect_rows:
         failures.append(f"total rows {total} != expected {args.expect_rows}")
-    for msg in failures:
-        print(f"FAIL {msg}", file=sys.stderr)
-    if failures:
-        sys.exit(1)
-    print(f"readback: {len(files)} files, {total} rows, {len(READERS)} readers agree")
+    finish(len(files), total, failures)
 
 
 if __name__ == "__main__":

@@ -134,11 +134,16 @@ def main():
         print(f"{f}: rows={rows} columns agree across {','.join(READERS)}: "
               f"{'yes' if not problems else 'NO'}")
         failures += [f"{f}: {p}" for p in problems]
+    finish(len(files), total, failures)
+
+
+def finish(files, total, failures):
+    """Print the failures and exit 1, or print the one-line summary."""
     for msg in failures:
         print(f"FAIL {msg}", file=sys.stderr)
     if failures:
         sys.exit(1)
-    print(f"readback: {len(files)} files, {total} rows, {len(READERS)} readers agree")
+    print(f"readback: {files} files, {total} rows, {len(READERS)} readers agree")
 
 
 if __name__ == "__main__":
