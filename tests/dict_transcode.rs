@@ -4,6 +4,8 @@
 //! chunks keep a dictionary page, statistics, column and offset index and bloom
 //! filters.
 
+mod common;
+
 use arrow_array::builder::StringDictionaryBuilder;
 use arrow_array::types::Int32Type;
 use arrow_array::{
@@ -19,7 +21,6 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::file::serialized_reader::ReadOptionsBuilder;
 use prefix_merge::output::OutputFileWriter;
 use std::fs::File;
 use std::path::Path;
@@ -195,13 +196,7 @@ fn concat_column(batches: &[Vec<ArrayRef>], c: usize) -> ArrayRef {
 }
 
 fn metadata_with_index(path: &Path) -> ParquetMetaData {
-    let options = ReadOptionsBuilder::new()
-        .with_page_index()
-        .with_encoding_stats_as_mask(false)
-        .build();
-    let reader =
-        SerializedFileReader::new_with_options(File::open(path).unwrap(), options).unwrap();
-    reader.metadata().clone()
+    common::metadata_with_page_index(path)
 }
 
 /// Per page of a column index: minimum, maximum (`None` for null pages), nulls.

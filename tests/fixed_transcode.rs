@@ -7,6 +7,8 @@
 //! a bloom filter holding every value, and PLAIN pages after the dictionary
 //! outgrows a small limit.
 
+mod common;
+
 use arrow_array::{
     Array, ArrayRef, Date32Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
     TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, UInt32Array,
@@ -20,8 +22,6 @@ use parquet::bloom_filter::Sbbf;
 use parquet::data_type::AsBytes;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::file::serialized_reader::ReadOptionsBuilder;
 use parquet::file::statistics::Statistics;
 use prefix_merge::output::{Gathered, OutputFileWriter, Rows};
 use std::fs::File;
@@ -230,13 +230,7 @@ fn read(path: &Path) -> Vec<ArrayRef> {
 }
 
 fn metadata(path: &Path) -> ParquetMetaData {
-    let options = ReadOptionsBuilder::new()
-        .with_page_index()
-        .with_encoding_stats_as_mask(false)
-        .build();
-    let reader =
-        SerializedFileReader::new_with_options(File::open(path).unwrap(), options).unwrap();
-    reader.metadata().clone()
+    common::metadata_with_page_index(path)
 }
 
 /// Little-endian bytes of value `i` of a fixed-width array (`None`: null).

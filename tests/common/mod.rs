@@ -183,3 +183,17 @@ pub fn merge_cli(out: &Path, extra: &[&str], inputs: &[PathBuf]) -> std::process
         .output()
         .unwrap()
 }
+
+/// The footer of `path` with its page index, page encoding stats as a list.
+pub fn metadata_with_page_index(path: &Path) -> parquet::file::metadata::ParquetMetaData {
+    use parquet::file::reader::FileReader;
+    let options = parquet::file::serialized_reader::ReadOptionsBuilder::new()
+        .with_page_index()
+        .with_encoding_stats_as_mask(false)
+        .build();
+    let file = std::fs::File::open(path).unwrap();
+    let reader =
+        parquet::file::serialized_reader::SerializedFileReader::new_with_options(file, options)
+            .unwrap();
+    reader.metadata().clone()
+}
