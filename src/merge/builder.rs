@@ -470,8 +470,11 @@ impl MergeBuilder {
             max_row_group_rows: plan.max_row_group_rows,
             time_bounds: Default::default(),
         };
-        let mut sink =
-            OutputSink::spawn(outputs, self.options.resolved_threads().saturating_sub(1))?;
+        let encoders = match self.options.resolved_threads() {
+            0 | 1 => 0,
+            n => n,
+        };
+        let mut sink = OutputSink::spawn(outputs, encoders)?;
         let counts = engine.run(&plan.regions, &mut sink)?;
         Ok((sink.seal()?, counts))
     }

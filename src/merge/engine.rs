@@ -22,7 +22,7 @@
 use super::assemble::assemble;
 use super::counts::RowCounts;
 use super::key_layout::KeyLayout;
-use super::keys::OwnedKey;
+use super::keys::{OwnedKey, SeriesIds};
 use super::options::{MergeOptions, RunControls};
 use super::order::{select_window, MergeState, Pick, WindowEnd};
 use super::prefix_check::PrefixCheck;
@@ -37,7 +37,7 @@ use crate::schema::SchemaUnion;
 use crate::{Error, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Everything the driver needs, borrowed from the builder's run.
 pub(crate) struct Engine<'a> {
@@ -175,6 +175,7 @@ impl Engine<'_> {
         counts: &mut RowCounts,
     ) -> Result<Vec<SortedStream>> {
         let mut streams = Vec::with_capacity(region.members.len());
+        let ids = Arc::new(Mutex::new(SeriesIds::new()));
         for (m, (coverage, preds)) in region.members.iter().zip(deletes) {
             if coverage == Coverage::All {
                 // Every row matches: deleted without being read.
@@ -188,7 +189,7 @@ impl Engine<'_> {
                 self.options.batch_rows(),
                 self.prefix_check(&self.union.schema, region)?,
             )?;
-            streams.push(stream.with_deletes(preds));
+            streams.push(stream.with_deletes(preds).with_series_ids(ids.clone()));
         }
         if self.controls.dedup {
             // Ties go to the earlier stream, so the winner of a run of equal
@@ -479,7 +480,7 @@ impl Engine<'_> {
                 let first = n > 0
                     && sorted
                         .last()
-                        .is_none_or(|p: &OwnedKey| p.key().series != keys.row(0).series);
+                        .is_none_or(|p: &OwnedKey| !p.key().same_series(&keys.row(0)));
                 let later = (1..n).filter(|&i| !keys.same_series_as_previous(i)).count();
                 let series_starts = u64::from(first) + later as u64;
                 sorted.require(&keys, &batch, self.layout.sort(), &input.path, |row| {

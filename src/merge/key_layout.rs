@@ -2,7 +2,7 @@
 //! the series columns and the time column (the series: docs/contract.md), and
 //! encoded per batch as [`MergeKeys`].
 
-use super::keys::{KeyColumns, MergeKeys};
+use super::keys::{KeyColumns, MergeKeys, SeriesIds};
 use crate::schema::SortSchema;
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -100,8 +100,13 @@ impl KeyLayout {
     }
 
     /// Merge keys of a unified-schema batch.
-    pub fn convert(&self, batch: &RecordBatch) -> Result<MergeKeys, ArrowError> {
+    pub fn convert(
+        &self,
+        batch: &RecordBatch,
+        ids: Option<&mut SeriesIds>,
+    ) -> Result<MergeKeys, ArrowError> {
         MergeKeys::build(KeyColumns {
+            ids,
             series: self
                 .series
                 .as_ref()
@@ -125,6 +130,7 @@ impl KeyLayout {
             None => None,
         };
         MergeKeys::build(KeyColumns {
+            ids: None,
             series,
             time,
             len: batch.num_rows(),

@@ -1,6 +1,8 @@
 //! Merge keys of a batch: the series columns encoded once per run of rows of one
 //! series (sorted data repeats a series for many rows), the time column once per
 //! row, both as arrow `Rows`; a row's key is the pair, compared series first.
+//! A region's streams share [`SeriesIds`]: rows of one series carry one tag, so
+//! comparing them (interleaved inputs hold the same series) skips the bytes.
 
 use crate::key::SortKeys;
 use arrow_array::cast::AsArray;
@@ -9,18 +11,66 @@ use arrow_array::{Array, ArrayRef, UInt32Array};
 use arrow_buffer::Buffer;
 use arrow_row::{RowConverter, Rows};
 use arrow_schema::ArrowError;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+
+/// Distinct series a [`SeriesIds`] holds before it starts a new generation.
+pub(crate) const SERIES_IDS: usize = 1024;
+
+/// Generations of series ids, unique in the process.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// Tags for encoded series: equal bytes get equal tags within one generation,
+/// and tags of different generations (or of two `SeriesIds`) never meet, so two
+/// equal non-zero tags always mean equal series. At most [`SERIES_IDS`] series
+/// are held: then a new generation starts (the merge walks series in order, so
+/// old ones are rarely met again; when they are, their bytes are compared).
+pub(crate) struct SeriesIds {
+    generation: u64,
+    ids: HashMap<Box<[u8]>, u32>,
+}
+
+impl SeriesIds {
+    pub fn new() -> Self {
+        SeriesIds {
+            generation: GENERATIONS.fetch_add(1, AtomicOrdering::Relaxed),
+            ids: HashMap::new(),
+        }
+    }
+
+    /// The tag of `series` (never 0).
+    fn tag(&mut self, series: &[u8]) -> u64 {
+        let id = match self.ids.get(series) {
+            Some(&id) => id,
+            None => {
+                if self.ids.len() >= SERIES_IDS {
+                    self.ids.clear();
+                    self.generation = GENERATIONS.fetch_add(1, AtomicOrdering::Relaxed);
+                }
+                let id = self.ids.len() as u32 + 1;
+                self.ids.insert(series.into(), id);
+                id
+            }
+        };
+        (self.generation << 32) | u64::from(id)
+    }
+}
 
 /// One row's merge key: its series part and its time part (empty when the sort
 /// schema has no such column). Arrow's row encoding of each column is
 /// self-delimiting, so no series encoding is a proper prefix of another and
 /// comparing (series, time) field by field orders rows exactly as comparing the
-/// row encoding of all key columns would.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// row encoding of all key columns would. Equal non-zero tags (see
+/// [`SeriesIds`]) stand for equal series.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct KeyRef<'a> {
     /// The encoded series columns.
     pub series: &'a [u8],
     /// The encoded time column.
     pub time: &'a [u8],
+    /// The series' tag (0: none).
+    pub tag: u64,
 }
 
 impl KeyRef<'_> {
@@ -29,8 +79,62 @@ impl KeyRef<'_> {
         OwnedKey {
             series: self.series.to_vec(),
             time: self.time.to_vec(),
+            tag: self.tag,
         }
     }
+
+    /// Whether both keys have the same series (by tag when they share one).
+    #[inline]
+    pub fn same_series(&self, other: &KeyRef<'_>) -> bool {
+        (self.tag != 0 && self.tag == other.tag) || self.series == other.series
+    }
+}
+
+impl PartialEq for KeyRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.same_series(other)
+    }
+}
+
+impl Eq for KeyRef<'_> {}
+
+impl PartialOrd for KeyRef<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for KeyRef<'_> {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self.tag != 0 && self.tag == other.tag {
+            return cmp_short(self.time, other.time);
+        }
+        self.series
+            .cmp(other.series)
+            .then_with(|| cmp_short(self.time, other.time))
+    }
+}
+
+/// Byte order of two short slices (time encodings: 9 bytes for 64-bit
+/// values), eight bytes at a time as big-endian integers rather than through
+/// a `memcmp` call.
+#[inline]
+fn cmp_short(mut a: &[u8], mut b: &[u8]) -> Ordering {
+    while let (Some((x, rest_a)), Some((y, rest_b))) =
+        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
+        match u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y)) {
+            Ordering::Equal => (a, b) = (rest_a, rest_b),
+            unequal => return unequal,
+        }
+    }
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// A merge key kept across batches (the last row of a window or batch).
@@ -38,6 +142,7 @@ impl KeyRef<'_> {
 pub(crate) struct OwnedKey {
     series: Vec<u8>,
     time: Vec<u8>,
+    tag: u64,
 }
 
 impl OwnedKey {
@@ -46,6 +151,7 @@ impl OwnedKey {
         KeyRef {
             series: &self.series,
             time: &self.time,
+            tag: self.tag,
         }
     }
 }
@@ -56,6 +162,8 @@ pub(crate) struct MergeKeys {
     series: Option<Rows>,
     /// Per row, its run in `series`.
     run: Vec<u32>,
+    /// Per run, its series' tag (empty: no tags).
+    tags: Vec<u64>,
     /// Per row, the time column: fixed-width encodings back to back, and
     /// their width (`None`: no time column).
     time: Option<(Buffer, usize)>,
@@ -69,6 +177,8 @@ pub(crate) struct KeyColumns<'a> {
     pub time: Option<(&'a RowConverter, ArrayRef)>,
     /// Rows of the batch.
     pub len: usize,
+    /// The region's series tags (`None`: keys without tags).
+    pub ids: Option<&'a mut SeriesIds>,
 }
 
 impl MergeKeys {
@@ -97,6 +207,10 @@ impl MergeKeys {
             }
             None => (None, vec![0; len]),
         };
+        let tags = match (&series, columns.ids) {
+            (Some(rows), Some(ids)) => rows.iter().map(|r| ids.tag(r.data())).collect(),
+            _ => Vec::new(),
+        };
         let time = match columns.time {
             Some((converter, col)) => {
                 let rows = converter.convert_columns(&[col])?;
@@ -116,7 +230,12 @@ impl MergeKeys {
             }
             None => None,
         };
-        Ok(MergeKeys { series, run, time })
+        Ok(MergeKeys {
+            series,
+            run,
+            tags,
+            time,
+        })
     }
 
     /// Rows in the batch.
@@ -127,12 +246,14 @@ impl MergeKeys {
     /// Key of row `i`.
     #[inline]
     pub fn row(&self, i: usize) -> KeyRef<'_> {
+        let run = self.run[i] as usize;
         KeyRef {
             series: match &self.series {
-                Some(s) => s.row(self.run[i] as usize).data(),
+                Some(s) => s.row(run).data(),
                 None => &[],
             },
             time: self.time_of(i),
+            tag: self.tags.get(run).copied().unwrap_or(0),
         }
     }
 
@@ -148,7 +269,7 @@ impl MergeKeys {
     /// Whether row `i` (> 0) has the series of row `i - 1`.
     #[inline]
     pub fn same_series_as_previous(&self, i: usize) -> bool {
-        self.run[i] == self.run[i - 1] || self.row(i).series == self.row(i - 1).series
+        self.run[i] == self.run[i - 1] || self.row(i).same_series(&self.row(i - 1))
     }
 }
 
@@ -279,27 +400,84 @@ mod tests {
         let series = RowConverter::new(vec![field(&tag), field(&id)]).unwrap();
         let times = RowConverter::new(vec![field(&time)]).unwrap();
         let all = RowConverter::new(vec![field(&tag), field(&id), field(&time)]).unwrap();
-        let keys = MergeKeys::build(KeyColumns {
-            series: Some((&series, vec![tag.clone(), id.clone()])),
-            time: Some((&times, time.clone())),
-            len: tag.len(),
-        })
-        .unwrap();
+        let mut ids = SeriesIds::new();
+        let build = |ids: Option<&mut SeriesIds>| {
+            MergeKeys::build(KeyColumns {
+                series: Some((&series, vec![tag.clone(), id.clone()])),
+                time: Some((&times, time.clone())),
+                len: tag.len(),
+                ids,
+            })
+            .unwrap()
+        };
+        let keys = build(Some(&mut ids));
+        // The same rows as another batch of the region, and without tags.
+        let again = build(Some(&mut ids));
+        let untagged = build(None);
         let full = all.convert_columns(&[tag, id, time]).unwrap();
         // Runs: [a,1] [a,1] | [null,null] | [null,2] | [ab,2] | [b,2] [b,2] | [a,1].
         assert_eq!(keys.run, vec![0, 0, 1, 2, 3, 4, 4, 5]);
+        // Rows 0 and 7 are runs apart but one series: one tag, also in `again`.
+        assert_eq!(keys.row(0).tag, keys.row(7).tag);
+        assert_eq!(keys.row(0).tag, again.row(7).tag);
+        assert_ne!(keys.row(0).tag, keys.row(4).tag);
         for i in 0..8 {
             for j in 0..8 {
-                assert_eq!(
-                    keys.row(i).cmp(&keys.row(j)),
-                    full.row(i).cmp(&full.row(j)),
-                    "rows {i} and {j}"
-                );
+                let want = full.row(i).cmp(&full.row(j));
+                for (a, b) in [(&keys, &keys), (&keys, &again), (&untagged, &keys)] {
+                    assert_eq!(a.row(i).cmp(&b.row(j)), want, "rows {i} and {j}");
+                    assert_eq!(a.row(i) == b.row(j), want.is_eq(), "rows {i} and {j}");
+                }
             }
             assert_eq!(keys.row(i).owned().key(), keys.row(i));
+            assert_eq!(keys.row(i).owned().key().tag, keys.row(i).tag);
         }
         assert!(keys.same_series_as_previous(1));
         assert!(!keys.same_series_as_previous(2));
         assert!(keys.same_series_as_previous(6));
+    }
+
+    /// A full `SeriesIds` starts a new generation: a series tagged before and
+    /// after gets two tags, which never compare equal to each other, so its keys
+    /// are compared by bytes; equal tags only ever come from equal series.
+    #[test]
+    fn tags_of_two_generations_never_meet() {
+        let mut ids = SeriesIds::new();
+        let first = ids.tag(b"s");
+        assert_eq!(ids.tag(b"s"), first);
+        for i in 0..SERIES_IDS {
+            ids.tag(format!("other {i}").as_bytes());
+        }
+        let later = ids.tag(b"s");
+        assert_ne!(first, later);
+        assert_eq!(ids.tag(b"s"), later);
+        let key = |tag| KeyRef {
+            series: b"s",
+            time: b"t",
+            tag,
+        };
+        assert_eq!(key(first), key(later));
+        assert_ne!(SeriesIds::new().tag(b"s"), first);
+    }
+
+    /// `cmp_short` orders byte slices as slices do, lengths included.
+    #[test]
+    fn cmp_short_is_slice_order() {
+        let samples: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 0],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 9, 0],
+            vec![255; 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16],
+        ];
+        for a in &samples {
+            for b in &samples {
+                assert_eq!(cmp_short(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 }

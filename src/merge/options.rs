@@ -93,12 +93,14 @@ impl MergeOptions {
         self
     }
 
-    /// Threads that merge and encode (default [`DEFAULT_THREADS`]; 0: one per
-    /// core the process may use). 1: the caller's thread merges and encodes;
-    /// N > 1: the caller's thread reads and merges while a fixed pool of N - 1
-    /// threads, started once per run, encodes the outputs' columns in parallel
-    /// (the pool's threads: `prefix-merge-encode-K`). The bytes written are the
-    /// same for every N.
+    /// Threads that encode (default [`DEFAULT_THREADS`]; 0: one per core the
+    /// process may use). 1: the caller's thread merges and encodes; N > 1: the
+    /// caller's thread reads and merges while a fixed pool of N threads,
+    /// started once per run, encodes the outputs' columns in parallel (the
+    /// pool's threads: `prefix-merge-encode-K`). With as many encoding threads
+    /// as cores the merge thread is one more, so the OS can give the cores to
+    /// whichever stage is behind (interleaved inputs load the encoders, disjoint
+    /// ones the merge). The bytes written are the same for every N.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads;
         self

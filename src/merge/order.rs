@@ -97,13 +97,29 @@ impl MergeState {
         Ok(())
     }
 
-    /// Re-establish the tree after stream `w`'s head changed.
+    /// Re-establish the tree after stream `w`'s head changed. The candidate's
+    /// head is looked up once per change, not at every node.
     fn replay(&mut self, streams: &[SortedStream], w: usize) {
+        let head = |s: usize| (s != NONE && self.active[s]).then(|| streams[s].head());
         let mut candidate = w;
+        let mut candidate_head = head(w);
         let mut node = (self.leaves + w) / 2;
         while node >= 1 {
-            if before(streams, &self.active, self.losers[node], candidate) {
-                std::mem::swap(&mut self.losers[node], &mut candidate);
+            let loser = self.losers[node];
+            let loser_head = head(loser);
+            let loser_first = match (&loser_head, &candidate_head) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(l), Some(c)) => match l.cmp(c) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Equal => loser < candidate,
+                    std::cmp::Ordering::Greater => false,
+                },
+            };
+            if loser_first {
+                self.losers[node] = candidate;
+                candidate = loser;
+                candidate_head = loser_head;
             }
             node /= 2;
         }
@@ -200,6 +216,15 @@ fn take_run(
 ) -> Result<(bool, Option<WindowEnd>)> {
     let mut emitted = false;
     let stop = loop {
+        if let (true, Some(b)) = (emitted, bound) {
+            if take_bulk(streams, state, window, w, b) > 0 {
+                state.active[w] = streams[w].ensure_head(layout)?;
+                if state.active[w] && before(streams, &state.active, w, b) {
+                    continue;
+                }
+                break None;
+            }
+        }
         if let Some(end) = take_row(streams, state, window, w, emitted)? {
             break Some(end);
         }
@@ -212,6 +237,67 @@ fn take_run(
         }
     };
     Ok((emitted, stop))
+}
+
+/// Within a run of stream `w` against runner-up `b`: take the run's rows left
+/// in `w`'s head batch in one step. They are the rows before `b`'s head (found
+/// by binary search: a member's rows are sorted, SS-1), up to the window's
+/// room and, if a cut is requested, up to its threshold (so no cut can fall
+/// between them). Not with dedup (rows are compared one by one then). Returns
+/// the rows taken (0: take the next row one by one).
+fn take_bulk(
+    streams: &mut [SortedStream],
+    state: &mut MergeState,
+    window: &mut Window<'_>,
+    w: usize,
+    b: usize,
+) -> usize {
+    let taken = window.out.len() + window.dropped;
+    let mut room = window.max_rows.saturating_sub(taken);
+    if let Some(c) = window.cut_after {
+        room = room.min(c.saturating_sub(taken));
+    }
+    if state.dedup || room < 2 {
+        return 0;
+    }
+    let stream = &streams[w];
+    let (batch, start) = (stream.head_batch, stream.head_row);
+    let keys = &stream.batches[batch].rows;
+    let bound = (b != NONE && state.active[b]).then(|| streams[b].head());
+    let ahead = |i: usize| match &bound {
+        None => true,
+        Some(k) => match keys.row(i).cmp(k) {
+            std::cmp::Ordering::Less => true,
+            std::cmp::Ordering::Equal => w < b,
+            std::cmp::Ordering::Greater => false,
+        },
+    };
+    let (mut lo, mut hi) = (start, keys.num_rows().min(start.saturating_add(room)));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ahead(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let end = lo;
+    if end == start {
+        return 0;
+    }
+    let previous = match window.out.last() {
+        Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
+        None => state.last_row.as_ref().map(|r| r.key()),
+    };
+    let first_starts = previous.is_none_or(|p| !p.same_series(&keys.row(start)));
+    let starts = usize::from(first_starts)
+        + (start + 1..end)
+            .filter(|&i| !keys.same_series_as_previous(i))
+            .count();
+    state.series_starts += starts as u64;
+    window.out.extend((start..end).map(|i| (w, batch, i)));
+    streams[w].advance_by(end - start);
+    end - start
 }
 
 /// Place stream `w`'s head row in the window: picked, or (dedup) replacing the
@@ -270,7 +356,7 @@ fn take_row(
             detail: "merged output would not be sorted".into(),
         });
     }
-    let new_series = previous.is_none_or(|p| p.series != row.series);
+    let new_series = previous.is_none_or(|p| !p.same_series(&row));
     // Cuts happen only where a new series starts.
     if new_series && window.cut_after.is_some_and(|c| taken >= c) {
         return Ok(Some(WindowEnd::Cut));
@@ -293,7 +379,7 @@ fn drop_last_pick(streams: &mut [SortedStream], state: &mut MergeState, out: &mu
         Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
         None => state.last_row.as_ref().map(|r| r.key()),
     };
-    if previous.is_none_or(|p| p.series != popped.series) {
+    if previous.is_none_or(|p| !p.same_series(&popped)) {
         state.series_starts = state.series_starts.saturating_sub(1);
     }
     streams[s].dropped += 1;

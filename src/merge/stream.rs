@@ -3,7 +3,7 @@
 //! SS-1 check as batches arrive.
 
 use super::key_layout::KeyLayout;
-use super::keys::{KeyRef, MergeKeys, OwnedKey};
+use super::keys::{KeyRef, MergeKeys, OwnedKey, SeriesIds};
 use super::prefix_check::PrefixCheck;
 use crate::input::{
     read_row_groups, row_groups_range, ChunkSource, Guarded, InputFile, InputSource, ReadSpec,
@@ -18,7 +18,7 @@ use arrow_schema::ArrowError;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, RowSelection, RowSelector};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Where a stream's batches come from: a parquet-rs reader, or memory.
 pub(crate) type BatchSource = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
@@ -202,6 +202,8 @@ pub(crate) struct SortedStream {
     deletes: Vec<Arc<Predicate>>,
     /// Rows read and deleted (not counted in `consumed`).
     pub deleted: u64,
+    /// Series tags shared with the other streams of the region.
+    series_ids: Option<Arc<Mutex<SeriesIds>>>,
 }
 
 impl SortedStream {
@@ -282,6 +284,7 @@ impl SortedStream {
             prefix_check: None,
             deletes: Vec::new(),
             deleted: 0,
+            series_ids: None,
         }
     }
 
@@ -289,6 +292,13 @@ impl SortedStream {
     /// counted in `deleted` and never reach the merge.
     pub fn with_deletes(mut self, deletes: Vec<Arc<Predicate>>) -> Self {
         self.deletes = deletes;
+        self
+    }
+
+    /// Tag the keys' series from `ids`, shared with the region's other streams
+    /// (equal series then compare by tag).
+    pub fn with_series_ids(mut self, ids: Arc<Mutex<SeriesIds>>) -> Self {
+        self.series_ids = Some(ids);
         self
     }
 
@@ -368,9 +378,17 @@ impl SortedStream {
                 return Ok(());
             }
         }
+        let mut ids = match &self.series_ids {
+            Some(ids) => Some(
+                ids.lock()
+                    .map_err(|_| Error::Internal("series ids: poisoned lock".into()))?,
+            ),
+            None => None,
+        };
         let rows = layout
-            .convert(&batch)
+            .convert(&batch, ids.as_deref_mut())
             .map_err(|e| Error::arrow(&self.path, e))?;
+        drop(ids);
         let (row_groups, skip) = (&self.row_groups, self.skip_rows);
         let at = |row: usize| locate(row_groups, skip, first_row + row as u64);
         self.sorted
@@ -391,8 +409,13 @@ impl SortedStream {
 
     /// Consume the head row.
     pub fn advance(&mut self) {
-        self.head_row += 1;
-        self.consumed += 1;
+        self.advance_by(1);
+    }
+
+    /// Consume `n` rows of the head batch.
+    pub fn advance_by(&mut self, n: usize) {
+        self.head_row += n;
+        self.consumed += n as u64;
     }
 
     /// Drop batches that lie wholly before the head (after a window is assembled).

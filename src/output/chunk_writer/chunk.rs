@@ -210,6 +210,45 @@ impl Chunk {
         }
     }
 
+    /// Output codes of rows `rows` of dictionary `source` into `codes`, in one
+    /// loop over the key slice: `NULL_VALUE` for a null, `BAD_KEY` for a key out
+    /// of range, `UNSEEN` where the value is not in this chunk's dictionary yet
+    /// (left for [`code`](Self::code), so that values enter the dictionary in
+    /// row order). `false` if `source` is not a dictionary.
+    pub(super) fn precode(
+        &self,
+        source: &Source<'_>,
+        rows: Range<usize>,
+        codes: &mut Vec<u32>,
+    ) -> bool {
+        let Source::Dict {
+            keys, nulls, slot, ..
+        } = source
+        else {
+            return false;
+        };
+        codes.clear();
+        let remap = &self.remaps[*slot].1;
+        match keys {
+            Keys::I8(k) => remap_keys(k, rows.clone(), remap, codes),
+            Keys::I16(k) => remap_keys(k, rows.clone(), remap, codes),
+            Keys::I32(k) => remap_keys(k, rows.clone(), remap, codes),
+            Keys::I64(k) => remap_keys(k, rows.clone(), remap, codes),
+            Keys::U8(k) => remap_keys(k, rows.clone(), remap, codes),
+            Keys::U16(k) => remap_keys(k, rows.clone(), remap, codes),
+            Keys::U32(k) => remap_keys(k, rows.clone(), remap, codes),
+            Keys::U64(k) => remap_keys(k, rows.clone(), remap, codes),
+        }
+        if let Some(nulls) = nulls.as_ref().filter(|n| n.null_count() > 0) {
+            for (code, r) in codes.iter_mut().zip(rows) {
+                if nulls.is_null(r) {
+                    *code = NULL_VALUE;
+                }
+            }
+        }
+        true
+    }
+
     /// Estimated encoded size of the values of the page in progress, as parquet-rs
     /// estimates it against the data page size limit: the RLE buffer bound of
     /// the dictionary indices, or the PLAIN bytes (4-byte length + value).
@@ -231,6 +270,21 @@ impl Chunk {
         if self.fallback {
             return self.page_bytes() >= limit;
         }
+        self.page.indices.len() >= self.full_at(limit)
+    }
+
+    /// Rows the page in progress can take before [`page_full`](Self::page_full)
+    /// (at the dictionary's current bit width; `usize::MAX` after a fallback).
+    pub(super) fn rows_until_full(&mut self, limit: usize) -> usize {
+        if self.fallback {
+            return usize::MAX;
+        }
+        self.full_at(limit).saturating_sub(self.page.indices.len())
+    }
+
+    /// The index count at which a dictionary page reaches `limit` bytes,
+    /// found once per bit width.
+    fn full_at(&mut self, limit: usize) -> usize {
         let bit_width = index_bit_width(self.dictionary.len());
         if self.full_at.0 != bit_width {
             let bound = |n| parquet::encodings::rle::RleEncoder::max_buffer_size(bit_width, n);
@@ -252,65 +306,7 @@ impl Chunk {
             };
             self.full_at = (bit_width, rows);
         }
-        self.page.indices.len() >= self.full_at.1
-    }
-
-    /// Add dictionary rows `rows` of `source`, which must be
-    /// [`dense`](Source::dense); `Err(row)` names a row whose key is out of range.
-    pub(super) fn push_dense(
-        &mut self,
-        source: &Source<'_>,
-        rows: Range<usize>,
-        nullable: bool,
-    ) -> Result<(), usize> {
-        let Source::Dict {
-            keys, values, slot, ..
-        } = source
-        else {
-            return Err(rows.start);
-        };
-        let mut remap = std::mem::take(&mut self.remaps[*slot].1);
-        let (first, values) = (rows.start, values.as_ref());
-        let result = match keys {
-            Keys::I8(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-            Keys::I16(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-            Keys::I32(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-            Keys::I64(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-            Keys::U8(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-            Keys::U16(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-            Keys::U32(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-            Keys::U64(k) => self.push_keys(k.get(rows), first, &mut remap, values, nullable),
-        };
-        self.remaps[*slot].1 = remap;
-        result
-    }
-
-    /// One remap loop over a slice of keys (rows `first..`) without nulls.
-    #[inline]
-    fn push_keys<K: Copy + TryInto<usize>>(
-        &mut self,
-        keys: Option<&[K]>,
-        first: usize,
-        remap: &mut [u32],
-        values: &dyn Array,
-        nullable: bool,
-    ) -> Result<(), usize> {
-        let keys = keys.ok_or(first)?;
-        self.page.indices.reserve(keys.len());
-        for (i, &key) in keys.iter().enumerate() {
-            let k: usize = key.try_into().map_err(|_| first + i)?;
-            let code = match remap.get(k) {
-                Some(&UNSEEN) => {
-                    let code = self.intern(value_at(values, k).ok_or(first + i)?);
-                    remap[k] = code;
-                    code
-                }
-                Some(&code) => code,
-                None => return Err(first + i),
-            };
-            self.push_code(code, nullable);
-        }
-        Ok(())
+        self.full_at.1
     }
 
     /// Add a non-null dictionary-encoded row.
@@ -332,6 +328,34 @@ impl Chunk {
         }
     }
 
+    /// Add `n` non-null dictionary-encoded rows of one value (sorted data
+    /// repeats a value for the rows of a series).
+    #[inline]
+    pub(super) fn push_repeated(&mut self, code: u32, n: usize, nullable: bool) {
+        let page = &mut self.page;
+        if nullable {
+            page.levels.resize(page.levels.len() + n, 1);
+        }
+        page.indices.resize(page.indices.len() + n, code);
+        page.value_bytes += (self.dictionary[code as usize].len() * n) as i64;
+        if page.last != Some(code) {
+            page.last = Some(code);
+            let seen = &mut self.seen_in_page[code as usize];
+            if *seen != self.epoch {
+                *seen = self.epoch;
+                page.used.push(code);
+            }
+        }
+    }
+
+    /// Add `n` null rows.
+    #[inline]
+    pub(super) fn push_nulls(&mut self, n: usize) {
+        let page = &mut self.page;
+        page.levels.resize(page.levels.len() + n, 0);
+        page.nulls += n as u64;
+    }
+
     /// Add a non-null row to a PLAIN page.
     pub(super) fn push_plain(&mut self, value: &[u8], nullable: bool) {
         let page = &mut self.page;
@@ -349,4 +373,24 @@ impl Chunk {
         };
         page.plain.push(ByteArray::from(value));
     }
+}
+
+/// Push the remapped `keys[rows]` onto `codes` (`BAD_KEY` for a key out of
+/// range, of `keys` or of `remap`).
+fn remap_keys<K: Copy + TryInto<usize>>(
+    keys: &[K],
+    rows: Range<usize>,
+    remap: &[u32],
+    codes: &mut Vec<u32>,
+) {
+    let Some(keys) = keys.get(rows.clone()) else {
+        codes.extend(rows.map(|_| BAD_KEY));
+        return;
+    };
+    codes.extend(keys.iter().map(|&k| {
+        k.try_into()
+            .ok()
+            .and_then(|k: usize| remap.get(k).copied())
+            .unwrap_or(BAD_KEY)
+    }));
 }

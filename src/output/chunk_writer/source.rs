@@ -5,7 +5,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef};
 use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
-use std::ops::Range;
 
 pub(super) fn is_bytes(data_type: &DataType) -> bool {
     matches!(
@@ -87,24 +86,6 @@ pub(super) enum Source<'a> {
 }
 
 impl Source<'_> {
-    /// Whether `rows` are dictionary keys with neither a null key nor a null
-    /// value (the remap then runs over the key slice: [`Chunk::push_dense`]).
-    ///
-    /// [`Chunk::push_dense`]: super::chunk::Chunk::push_dense
-    pub(super) fn dense(&self, rows: Range<usize>) -> bool {
-        match self {
-            Source::Dict { nulls, values, .. } => {
-                values.null_count() == 0
-                    && nulls.as_ref().is_none_or(|n| {
-                        // Bit by bit: runs are short when inputs interleave, and
-                        // slicing the buffer costs more than the run.
-                        n.null_count() == 0 || rows.clone().all(|r| n.is_valid(r))
-                    })
-            }
-            Source::Plain(_) => false,
-        }
-    }
-
     /// Bytes of row `r` (`None`: null).
     pub(super) fn value(&self, r: usize) -> Option<&[u8]> {
         match self {

@@ -63,6 +63,11 @@ pub(crate) fn eligible(
 pub(crate) struct DictChunkWriter {
     out: ColumnOut,
     chunk: Chunk,
+    /// Per source of an interleaved gather: its first row and the codes of
+    /// its rows from there (reused across writes).
+    precoded: Vec<(usize, Vec<u32>)>,
+    /// Codes of a run's segment (reused across writes).
+    codes: Vec<u32>,
 }
 
 impl DictChunkWriter {
@@ -70,7 +75,12 @@ impl DictChunkWriter {
     pub fn new(file: &Path, descr: ColumnDescPtr, props: &WriterProperties) -> Result<Self> {
         let out = ColumnOut::new(file, descr, props)?;
         let chunk = Chunk::new(&out.descr, &out.settings);
-        Ok(DictChunkWriter { out, chunk })
+        Ok(DictChunkWriter {
+            out,
+            chunk,
+            precoded: Vec::new(),
+            codes: Vec::new(),
+        })
     }
 
     fn err(&self, reason: impl Into<String>) -> Error {
@@ -124,9 +134,122 @@ impl DictChunkWriter {
             .iter()
             .map(|c| self.source(c))
             .collect::<Result<Vec<_>>>()?;
-        let result = self.write_runs(&sources, runs(indices));
+        let result = if indices.len() < SHORT_RUN * runs(indices).count() {
+            self.write_interleaved(&sources, indices)
+        } else {
+            self.write_runs(&sources, runs(indices))
+        };
         self.chunk.trim_remaps();
         result
+    }
+
+    /// Rows of interleaved inputs (runs shorter than [`SHORT_RUN`] rows on
+    /// average), row by row in segments (see [`segment_end`](Self::segment_end)):
+    /// no per-run set-up, and the limits checked once per segment. While the
+    /// chunk has a dictionary and every source is one, the rows' codes are
+    /// looked up per source first, in one loop over its keys.
+    fn write_interleaved(
+        &mut self,
+        sources: &[Source<'_>],
+        indices: &[(usize, usize)],
+    ) -> Result<()> {
+        let precoded = !self.chunk.fallback && self.precode(sources, indices);
+        let mut start = 0;
+        while start < indices.len() {
+            let end = self.segment_end(start, indices.len());
+            // A new dictionary value may widen the indices: the segment ends
+            // there, so that the next one is sized at the new width.
+            let entries = self.chunk.dictionary.len();
+            let mut at = start;
+            while at < end && self.chunk.dictionary.len() == entries {
+                let (s, r) = indices[at];
+                let Some(source) = sources.get(s) else {
+                    return Err(self.err(format!("row from source {s} of {}", sources.len())));
+                };
+                if precoded && !self.chunk.fallback {
+                    self.push_precoded(source, s, r)?;
+                } else {
+                    self.push_row(source, r)?;
+                }
+                at += 1;
+            }
+            self.segment_done(at - start)?;
+            start = at;
+        }
+        Ok(())
+    }
+
+    /// Fill `precoded` for a gather of `indices` from `sources` (each source's
+    /// rows from its first to its last gathered row); `false` if a source is
+    /// not a dictionary.
+    fn precode(&mut self, sources: &[Source<'_>], indices: &[(usize, usize)]) -> bool {
+        let mut spans = vec![(usize::MAX, 0usize); sources.len()];
+        for &(s, r) in indices {
+            if let Some(span) = spans.get_mut(s) {
+                *span = (span.0.min(r), span.1.max(r + 1));
+            }
+        }
+        self.precoded.resize_with(sources.len(), Default::default);
+        for ((source, &(first, end)), (at, codes)) in
+            sources.iter().zip(&spans).zip(&mut self.precoded)
+        {
+            let first = first.min(end);
+            *at = first;
+            if !self.chunk.precode(source, first..end, codes) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Append row `r` of source `s` by its precoded code (values new to the
+    /// dictionary and bad keys through [`push_row`](Self::push_row)).
+    #[inline]
+    fn push_precoded(&mut self, source: &Source<'_>, s: usize, r: usize) -> Result<()> {
+        let code = self
+            .precoded
+            .get(s)
+            .and_then(|(first, codes)| codes.get(r.checked_sub(*first)?))
+            .copied()
+            .unwrap_or(BAD_KEY);
+        let nullable = self.out.nullable();
+        if code < BAD_KEY {
+            self.chunk.push_code(code, nullable);
+        } else if code == NULL_VALUE && nullable {
+            self.chunk.push_nulls(1);
+        } else {
+            self.push_row(source, r)?;
+        }
+        Ok(())
+    }
+
+    /// End of the segment of rows `start..end` to append before the next check
+    /// of the limits: at most the properties' write batch size, and no further
+    /// than the page's row limit or (at the current bit width) its byte limit.
+    #[inline]
+    fn segment_end(&mut self, start: usize, end: usize) -> usize {
+        let settings = &self.out.settings;
+        let room = settings
+            .page_rows
+            .saturating_sub(self.chunk.page.rows)
+            .min(self.chunk.rows_until_full(settings.page_bytes));
+        end.min(start + room.clamp(1, settings.write_batch))
+    }
+
+    /// Count a segment of `rows` appended rows and check the limits (as
+    /// parquet-rs checks them after each mini-batch): the page closes at its
+    /// row or byte limit, or when the dictionary reached its limit.
+    #[inline]
+    fn segment_done(&mut self, rows: usize) -> Result<()> {
+        self.chunk.page.rows += rows;
+        let settings = &self.out.settings;
+        if self.chunk.page.rows >= settings.page_rows
+            || self.chunk.page_full(settings.page_bytes)
+            || (!self.chunk.fallback && self.chunk.dictionary_bytes >= settings.dictionary_limit)
+        {
+            self.flush_page()?;
+        }
+        Ok(())
     }
 
     /// Append runs of rows, each (position in `sources`, consecutive rows).
@@ -154,32 +277,46 @@ impl DictChunkWriter {
     fn write_run(&mut self, source: &Source<'_>, rows: Range<usize>) -> Result<()> {
         let mut start = rows.start;
         while start < rows.end {
-            let room = self
-                .out
-                .settings
-                .page_rows
-                .saturating_sub(self.chunk.page.rows);
-            let end = rows
-                .end
-                .min(start + room.clamp(1, self.out.settings.write_batch));
-            if self.chunk.fallback || end - start < SHORT_RUN || !source.dense(start..end) {
+            let end = self.segment_end(start, rows.end);
+            let precoded = !self.chunk.fallback
+                && end - start >= SHORT_RUN
+                && self.chunk.precode(source, start..end, &mut self.codes);
+            if precoded {
+                self.push_codes(source, start)?;
+            } else {
                 for r in start..end {
                     self.push_row(source, r)?;
                 }
-            } else if let Err(r) = self.chunk.push_dense(source, start..end, self.nullable()) {
-                return Err(self.err(format!("row {r}: dictionary key out of range")));
             }
-            self.chunk.page.rows += end - start;
-            if self.chunk.page.rows >= self.out.settings.page_rows
-                || self.chunk.page_full(self.out.settings.page_bytes)
-                || (!self.chunk.fallback
-                    && self.chunk.dictionary_bytes >= self.out.settings.dictionary_limit)
-            {
-                self.flush_page()?;
-            }
+            self.segment_done(end - start)?;
             start = end;
         }
         Ok(())
+    }
+
+    /// Append the rows of `source` from `first` whose codes `codes` holds
+    /// (see [`Chunk::precode`]), stretch by stretch of equal codes: sorted data
+    /// repeats a value for every row of a series. Values new to the
+    /// dictionary and bad keys go through [`push_row`](Self::push_row).
+    fn push_codes(&mut self, source: &Source<'_>, first: usize) -> Result<()> {
+        let codes = std::mem::take(&mut self.codes);
+        let nullable = self.nullable();
+        let mut result = Ok(());
+        let mut i = 0;
+        while i < codes.len() && result.is_ok() {
+            let code = codes[i];
+            let n = codes[i..].iter().take_while(|&&c| c == code).count();
+            if code < BAD_KEY {
+                self.chunk.push_repeated(code, n, nullable);
+            } else if code == NULL_VALUE && nullable {
+                self.chunk.push_nulls(n);
+            } else {
+                result = (first + i..first + i + n).try_for_each(|r| self.push_row(source, r));
+            }
+            i += n;
+        }
+        self.codes = codes;
+        result
     }
 
     fn nullable(&self) -> bool {
@@ -187,6 +324,7 @@ impl DictChunkWriter {
     }
 
     /// Append row `r` of `source` (the page's row count is the caller's).
+    #[inline]
     fn push_row(&mut self, source: &Source<'_>, r: usize) -> Result<()> {
         let nullable = self.nullable();
         let chunk = &mut self.chunk;
