@@ -1,7 +1,7 @@
 //! The transcoder of one string column of one output file: rows in (run by run),
 //! pages out, chunk by chunk.
 
-use super::chunk::{index_bit_width, Chunk, PageState, BAD_KEY, NULL_VALUE};
+use super::chunk::{index_bit_width, Chunk, PageState, BAD_KEY, NULL_VALUE, UNSEEN};
 use super::pages::{ColumnOut, PageBody};
 use super::source::{is_bytes, Keys, Source};
 use crate::output::truncate::{lower_bound, upper_bound};
@@ -202,16 +202,20 @@ impl DictChunkWriter {
         true
     }
 
-    /// Append row `r` of source `s` by its precoded code (values new to the
-    /// dictionary and bad keys through [`push_row`](Self::push_row)).
+    /// Append row `r` of source `s` by its precoded code (a value new to the
+    /// dictionary is added here, in row order; bad keys go through
+    /// [`push_row`](Self::push_row), which names them).
     #[inline]
     fn push_precoded(&mut self, source: &Source<'_>, s: usize, r: usize) -> Result<()> {
-        let code = self
+        let mut code = self
             .precoded
             .get(s)
             .and_then(|(first, codes)| codes.get(r.checked_sub(*first)?))
             .copied()
             .unwrap_or(BAD_KEY);
+        if code == UNSEEN {
+            code = self.chunk.code(source, r);
+        }
         let nullable = self.out.nullable();
         if code < BAD_KEY {
             self.chunk.push_code(code, nullable);
@@ -283,6 +287,8 @@ impl DictChunkWriter {
                 && self.chunk.precode(source, start..end, &mut self.codes);
             if precoded {
                 self.push_codes(source, start)?;
+            } else if !self.chunk.fallback && matches!(source, Source::Plain(_)) {
+                self.push_plain(source, start..end)?;
             } else {
                 for r in start..end {
                     self.push_row(source, r)?;
@@ -294,12 +300,42 @@ impl DictChunkWriter {
         Ok(())
     }
 
+    /// Append plain byte rows `rows` of `source` to a dictionary page, stretch
+    /// by stretch of equal values (one dictionary lookup per stretch).
+    fn push_plain(&mut self, source: &Source<'_>, rows: Range<usize>) -> Result<()> {
+        let nullable = self.nullable();
+        let mut r = rows.start;
+        while r < rows.end {
+            let value = source.value(r);
+            let n = 1
+                + (r + 1..rows.end)
+                    .take_while(|&q| source.value(q) == value)
+                    .count();
+            match value {
+                Some(_) => {
+                    let code = self.chunk.code(source, r);
+                    self.chunk.push_repeated(code, n, nullable);
+                }
+                None if nullable => self.chunk.push_nulls(n),
+                None => return Err(self.err("null value in a required column")),
+            }
+            r += n;
+        }
+        Ok(())
+    }
+
     /// Append the rows of `source` from `first` whose codes `codes` holds
     /// (see [`Chunk::precode`]), stretch by stretch of equal codes: sorted data
     /// repeats a value for every row of a series. Values new to the
-    /// dictionary and bad keys go through [`push_row`](Self::push_row).
+    /// dictionary are added first, in row order; bad keys go through
+    /// [`push_row`](Self::push_row), which names them.
     fn push_codes(&mut self, source: &Source<'_>, first: usize) -> Result<()> {
-        let codes = std::mem::take(&mut self.codes);
+        let mut codes = std::mem::take(&mut self.codes);
+        for (r, code) in (first..).zip(codes.iter_mut()) {
+            if *code == UNSEEN {
+                *code = self.chunk.code(source, r);
+            }
+        }
         let nullable = self.nullable();
         let mut result = Ok(());
         let mut i = 0;
