@@ -173,10 +173,7 @@ fn write_ours(path: &Path, batches: &[RecordBatch], limit: usize, gathered: bool
             if k == 2 {
                 w.flush_row_group().unwrap();
             }
-            let rows = Rows::Gathered(Gathered {
-                sources: batches.to_vec(),
-                indices,
-            });
+            let rows = Rows::Gathered(Gathered::new(batches.to_vec(), indices));
             w.write_rows(&rows).unwrap();
         }
     } else {

@@ -27,5 +27,5 @@ pub(crate) fn assemble(streams: &[SortedStream], picks: &[Pick]) -> Result<Rows>
         return Ok(Rows::Batch(sources[base[s0] + b0].slice(r0, picks.len())));
     }
     let indices = picks.iter().map(|&(s, b, r)| (base[s] + b, r)).collect();
-    Ok(Rows::Gathered(Gathered { sources, indices }))
+    Ok(Rows::Gathered(Gathered::new(sources, indices)))
 }

@@ -58,14 +58,14 @@ impl Work<'_> {
                 Rows::Batch(b) => w.write(b.column(i)),
                 Rows::Gathered(g) => {
                     let columns: Vec<&ArrayRef> = g.sources.iter().map(|b| b.column(i)).collect();
-                    w.write_gather(&columns, &g.indices)
+                    w.write_gather(&columns, &g.indices, &g.runs)
                 }
             },
             Work::Fixed(i, w) => match rows {
                 Rows::Batch(b) => w.write(b.column(i)),
                 Rows::Gathered(g) => {
                     let columns: Vec<&ArrayRef> = g.sources.iter().map(|b| b.column(i)).collect();
-                    w.write_gather(&columns, &g.indices)
+                    w.write_gather(&columns, &g.indices, &g.runs)
                 }
             },
             Work::Arrow(i, writers) => {

@@ -5,16 +5,49 @@
 use crate::{Error, Result};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_select::interleave::interleave;
+use std::ops::Range;
+
+/// A run of output rows taken from consecutive rows of one source: (position
+/// of the source, its rows).
+pub type Run = (usize, Range<usize>);
+
+/// Maximal runs of consecutive rows from one source in gather `indices`.
+pub(crate) fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = Run> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let &(s, first) = indices.get(i)?;
+        let mut end = first + 1;
+        i += 1;
+        while indices.get(i) == Some(&(s, end)) {
+            end += 1;
+            i += 1;
+        }
+        Some((s, first..end))
+    })
+}
 
 /// Picked rows of several source batches (all of the output schema).
 pub struct Gathered {
     /// The batches rows are picked from.
-    pub sources: Vec<RecordBatch>,
+    pub(crate) sources: Vec<RecordBatch>,
     /// (index into `sources`, row) per output row, in output order.
-    pub indices: Vec<(usize, usize)>,
+    pub(crate) indices: Vec<(usize, usize)>,
+    /// The same rows as maximal [`Run`]s, found once for every column.
+    pub(crate) runs: Vec<Run>,
 }
 
 impl Gathered {
+    /// Rows `indices` ((index into `sources`, row) per output row, in output
+    /// order) of `sources`.
+    pub fn new(sources: Vec<RecordBatch>, indices: Vec<(usize, usize)>) -> Self {
+        let runs = runs(&indices).collect();
+        Gathered {
+            sources,
+            indices,
+            runs,
+        }
+    }
+
     /// Rows picked.
     pub fn num_rows(&self) -> usize {
         self.indices.len()
@@ -92,5 +125,30 @@ impl Rows {
                     .map_err(|e| Error::InvalidData(format!("interleave: {e}")))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn runs_are_maximal_stretches_of_consecutive_rows_of_one_source() {
+        let indices = [
+            (0, 4),
+            (0, 5),
+            (0, 6),
+            (1, 0),
+            (1, 1),
+            (0, 7),
+            (0, 9),
+            (2, 3),
+        ];
+        let got: Vec<_> = runs(&indices).collect();
+        assert_eq!(
+            got,
+            vec![(0, 4..7), (1, 0..2), (0, 7..8), (0, 9..10), (2, 3..4)]
+        );
+        assert_eq!(runs(&[]).count(), 0);
     }
 }

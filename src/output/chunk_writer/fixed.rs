@@ -8,7 +8,8 @@
 use super::chunk::index_bit_width;
 use super::native::{widen, BitsHasher, Native};
 use super::pages::{ChunkPages, ColumnOut, PageBody};
-use super::writer::{runs, SHORT_RUN};
+use super::writer::SHORT_RUN;
+use crate::output::rows::Run;
 use crate::Result;
 use arrow_array::{Array, ArrayRef};
 use arrow_buffer::NullBuffer;
@@ -115,8 +116,13 @@ impl<T: Native> FixedWriter<T> {
     /// Rows of interleaved inputs (runs shorter than [`SHORT_RUN`] rows on
     /// average) are first gathered into one array, which is then written as one
     /// run: per-run work costs more than the copy. The pages are the same.
-    fn write_gather(&mut self, columns: &[&ArrayRef], indices: &[(usize, usize)]) -> Result<()> {
-        if indices.len() < SHORT_RUN * runs(indices).count() {
+    fn write_gather(
+        &mut self,
+        columns: &[&ArrayRef],
+        indices: &[(usize, usize)],
+        runs: &[Run],
+    ) -> Result<()> {
+        if indices.len() < SHORT_RUN * runs.len() {
             let arrays: Vec<&dyn Array> = columns.iter().map(|c| c.as_ref()).collect();
             let gathered = arrow_select::interleave::interleave(&arrays, indices)
                 .map_err(|e| self.out.err(format!("gathering rows: {e}")))?;
@@ -126,7 +132,7 @@ impl<T: Native> FixedWriter<T> {
             .iter()
             .map(|c| self.source(c))
             .collect::<Result<Vec<_>>>()?;
-        self.write_runs(&sources, runs(indices))
+        self.write_runs(&sources, runs.iter().cloned())
     }
 
     /// Append runs of rows, each (position in `sources`, consecutive rows), in
@@ -516,8 +522,9 @@ impl FixedChunkWriter {
         &mut self,
         columns: &[&ArrayRef],
         indices: &[(usize, usize)],
+        runs: &[Run],
     ) -> Result<()> {
-        each!(self, w => w.write_gather(columns, indices))
+        each!(self, w => w.write_gather(columns, indices, runs))
     }
 
     /// Finish the chunk in progress: its serialized pages and close result.

@@ -4,6 +4,7 @@
 use super::chunk::{index_bit_width, Chunk, PageState, BAD_KEY, NULL_VALUE, UNSEEN};
 use super::pages::{ColumnOut, PageBody};
 use super::source::{is_bytes, Keys, Source};
+use crate::output::rows::Run;
 use crate::output::truncate::{lower_bound, upper_bound};
 use crate::{Error, Result};
 use arrow_array::cast::AsArray;
@@ -23,21 +24,6 @@ use std::path::Path;
 
 /// Runs shorter than this go row by row (the slice remap's setup costs more).
 pub(super) const SHORT_RUN: usize = 8;
-
-/// Maximal runs of consecutive rows from one source in gather `indices`.
-pub(super) fn runs(indices: &[(usize, usize)]) -> impl Iterator<Item = (usize, Range<usize>)> + '_ {
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        let &(s, first) = indices.get(i)?;
-        let mut end = first + 1;
-        i += 1;
-        while indices.get(i) == Some(&(s, end)) {
-            end += 1;
-            i += 1;
-        }
-        Some((s, first..end))
-    })
-}
 
 /// Whether a column of `data_type` at leaf `descr` can be written by
 /// [`DictChunkWriter`] under `props`: flat byte values (plain or in an Arrow
@@ -124,20 +110,21 @@ impl DictChunkWriter {
     }
 
     /// Append rows picked from several arrays: `indices` holds (position in
-    /// `columns`, row) per output row.
+    /// `columns`, row) per output row, `runs` the same rows as runs.
     pub fn write_gather(
         &mut self,
         columns: &[&ArrayRef],
         indices: &[(usize, usize)],
+        runs: &[Run],
     ) -> Result<()> {
         let sources = columns
             .iter()
             .map(|c| self.source(c))
             .collect::<Result<Vec<_>>>()?;
-        let result = if indices.len() < SHORT_RUN * runs(indices).count() {
+        let result = if indices.len() < SHORT_RUN * runs.len() {
             self.write_interleaved(&sources, indices)
         } else {
-            self.write_runs(&sources, runs(indices))
+            self.write_runs(&sources, runs.iter().cloned())
         };
         self.chunk.trim_remaps();
         result
@@ -556,30 +543,5 @@ impl DictChunkWriter {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::runs;
-
-    #[test]
-    fn runs_are_maximal_stretches_of_consecutive_rows_of_one_source() {
-        let indices = [
-            (0, 4),
-            (0, 5),
-            (0, 6),
-            (1, 0),
-            (1, 1),
-            (0, 7),
-            (0, 9),
-            (2, 3),
-        ];
-        let got: Vec<_> = runs(&indices).collect();
-        assert_eq!(
-            got,
-            vec![(0, 4..7), (1, 0..2), (0, 7..8), (0, 9..10), (2, 3..4)]
-        );
-        assert_eq!(runs(&[]).count(), 0);
     }
 }
