@@ -50,6 +50,30 @@ pub(super) struct PageState {
     pub(super) plain_bounds: Option<(Bytes, Bytes)>,
 }
 
+impl PageState {
+    /// An empty page that keeps this one's buffers (their capacity).
+    pub(super) fn recycled(self) -> Self {
+        let PageState {
+            mut indices,
+            mut plain,
+            mut levels,
+            mut used,
+            ..
+        } = self;
+        indices.clear();
+        plain.clear();
+        levels.clear();
+        used.clear();
+        PageState {
+            indices,
+            plain,
+            levels,
+            used,
+            ..PageState::default()
+        }
+    }
+}
+
 /// Settings resolved from the writer properties for one column.
 pub(super) struct Settings {
     pub(super) codec: Compression,

@@ -54,6 +54,8 @@ pub(crate) struct DictChunkWriter {
     precoded: Vec<(usize, Vec<u32>)>,
     /// Codes of a run's segment (reused across writes).
     codes: Vec<u32>,
+    /// A data page's encoded body (reused across pages).
+    body: Vec<u8>,
 }
 
 impl DictChunkWriter {
@@ -66,6 +68,7 @@ impl DictChunkWriter {
             chunk,
             precoded: Vec::new(),
             codes: Vec::new(),
+            body: Vec::new(),
         })
     }
 
@@ -402,7 +405,8 @@ impl DictChunkWriter {
             return Ok(());
         }
         let page = std::mem::take(&mut self.chunk.page);
-        let mut buf = Vec::new();
+        let mut buf = std::mem::take(&mut self.body);
+        buf.clear();
         self.out.levels(&page.levels, &mut buf);
         let plain = self.chunk.fallback;
         let bounds = if plain {
@@ -456,6 +460,9 @@ impl DictChunkWriter {
         if !plain {
             self.chunk.fallback = self.chunk.dictionary_bytes >= self.out.settings.dictionary_limit;
         }
+        // The page's and the body's buffers serve the next page.
+        self.chunk.page = page.recycled();
+        self.body = buf;
         Ok(())
     }
 
@@ -501,7 +508,8 @@ impl DictChunkWriter {
     pub fn close_chunk(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
         self.flush_page()?;
         self.bloom_dictionary()?;
-        let fresh = Chunk::new(&self.out.descr, &self.out.settings);
+        let mut fresh = Chunk::new(&self.out.descr, &self.out.settings);
+        fresh.page = std::mem::take(&mut self.chunk.page).recycled();
         let chunk = std::mem::replace(&mut self.chunk, fresh);
         let values: Vec<ByteArray> = chunk
             .dictionary
