@@ -10,7 +10,7 @@
 //! the last one is the winner of last-write-wins.
 
 use super::key_layout::KeyLayout;
-use super::keys::OwnedKey;
+use super::keys::{KeyRef, OwnedKey};
 use super::stream::SortedStream;
 use crate::{Error, Result};
 
@@ -285,10 +285,7 @@ fn take_bulk(
     if end == start {
         return 0;
     }
-    let previous = match window.out.last() {
-        Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
-        None => state.last_row.as_ref().map(|r| r.key()),
-    };
+    let previous = last_key(streams, state, window.out);
     let first_starts = previous.is_none_or(|p| !p.same_series(&keys.row(start)));
     let starts = usize::from(first_starts)
         + (start + 1..end)
@@ -298,6 +295,19 @@ fn take_bulk(
     window.out.extend((start..end).map(|i| (w, batch, i)));
     streams[w].advance_by(end - start);
     end - start
+}
+
+/// Key of the last row placed: the window's last pick, or the previous
+/// window's last row.
+fn last_key<'a>(
+    streams: &'a [SortedStream],
+    state: &'a MergeState,
+    out: &[Pick],
+) -> Option<KeyRef<'a>> {
+    match out.last() {
+        Some(&(s, b, r)) => Some(streams[s].batches[b].rows.row(r)),
+        None => state.last_row.as_ref().map(|r| r.key()),
+    }
 }
 
 /// Place stream `w`'s head row in the window: picked, or (dedup) replacing the
@@ -315,10 +325,7 @@ fn take_row(
     let stream = &streams[w];
     let (head_batch, head_row) = (stream.head_batch, stream.head_row);
     let row = stream.head();
-    let previous = match out.last() {
-        Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
-        None => state.last_row.as_ref().map(|r| r.key()),
-    };
+    let previous = last_key(streams, state, out);
     // Only picks of this window can be superseded: the previous window
     // never ends with a key the next row repeats.
     let duplicate = state.dedup && previous == Some(row);
@@ -375,10 +382,7 @@ fn drop_last_pick(streams: &mut [SortedStream], state: &mut MergeState, out: &mu
         return;
     };
     let popped = streams[s].batches[b].rows.row(r);
-    let previous = match out.last() {
-        Some(&(ps, pb, pr)) => Some(streams[ps].batches[pb].rows.row(pr)),
-        None => state.last_row.as_ref().map(|r| r.key()),
-    };
+    let previous = last_key(streams, state, out);
     if previous.is_none_or(|p| !p.same_series(&popped)) {
         state.series_starts = state.series_starts.saturating_sub(1);
     }

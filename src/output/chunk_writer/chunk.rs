@@ -342,14 +342,7 @@ impl Chunk {
         }
         page.indices.push(code);
         page.value_bytes += self.dictionary[code as usize].len() as i64;
-        if page.last != Some(code) {
-            page.last = Some(code);
-            let seen = &mut self.seen_in_page[code as usize];
-            if *seen != self.epoch {
-                *seen = self.epoch;
-                page.used.push(code);
-            }
-        }
+        self.mark_used(code);
     }
 
     /// Add `n` non-null dictionary-encoded rows of one value (sorted data
@@ -362,6 +355,13 @@ impl Chunk {
         }
         page.indices.resize(page.indices.len() + n, code);
         page.value_bytes += (self.dictionary[code as usize].len() * n) as i64;
+        self.mark_used(code);
+    }
+
+    /// Note dictionary index `code` as used in the page in progress (once).
+    #[inline]
+    fn mark_used(&mut self, code: u32) {
+        let page = &mut self.page;
         if page.last != Some(code) {
             page.last = Some(code);
             let seen = &mut self.seen_in_page[code as usize];
