@@ -58,14 +58,14 @@ impl Work<'_> {
                 Rows::Batch(b) => w.write(b.column(i)),
                 Rows::Gathered(g) => {
                     let columns: Vec<&ArrayRef> = g.sources.iter().map(|b| b.column(i)).collect();
-                    w.write_gather(&columns, &g.indices, &g.runs)
+                    w.write_gather(&columns, g)
                 }
             },
             Work::Fixed(i, w) => match rows {
                 Rows::Batch(b) => w.write(b.column(i)),
                 Rows::Gathered(g) => {
                     let columns: Vec<&ArrayRef> = g.sources.iter().map(|b| b.column(i)).collect();
-                    w.write_gather(&columns, &g.indices, &g.runs)
+                    w.write_gather(&columns, g)
                 }
             },
             Work::Arrow(i, writers) => {

@@ -34,6 +34,9 @@ pub struct Gathered {
     pub(crate) indices: Vec<(usize, usize)>,
     /// The same rows as maximal [`Run`]s, found once for every column.
     pub(crate) runs: Vec<Run>,
+    /// Per source, its rows from the first picked to the last (found once for
+    /// every column; empty for a source with no pick).
+    pub(crate) spans: Vec<Range<usize>>,
 }
 
 impl Gathered {
@@ -41,10 +44,19 @@ impl Gathered {
     /// order) of `sources`.
     pub fn new(sources: Vec<RecordBatch>, indices: Vec<(usize, usize)>) -> Self {
         let runs = runs(&indices).collect();
+        // (first, end) per source; a source with no pick ends up empty.
+        let mut bounds = vec![(usize::MAX, 0); sources.len()];
+        for &(s, r) in &indices {
+            if let Some(b) = bounds.get_mut(s) {
+                *b = (b.0.min(r), b.1.max(r + 1));
+            }
+        }
+        let spans = bounds.into_iter().map(|(a, b)| a.min(b)..b).collect();
         Gathered {
             sources,
             indices,
             runs,
+            spans,
         }
     }
 
@@ -130,7 +142,26 @@ impl Rows {
 
 #[cfg(test)]
 mod tests {
-    use super::runs;
+    use super::{runs, Gathered};
+    use arrow_array::{Int32Array, RecordBatch};
+    use std::sync::Arc;
+
+    /// Spans run from each source's first picked row to its last; a source
+    /// with no pick has an empty one.
+    #[test]
+    fn spans_cover_each_sources_picks() {
+        let batch = RecordBatch::try_from_iter([(
+            "x",
+            Arc::new(Int32Array::from(vec![0; 10])) as arrow_array::ArrayRef,
+        )])
+        .unwrap();
+        let picks = Gathered::new(
+            vec![batch.clone(), batch.clone(), batch],
+            vec![(0, 4), (2, 1), (0, 7), (2, 2)],
+        );
+        assert_eq!(picks.spans, vec![4..8, 0..0, 1..3]);
+        assert_eq!(picks.runs, vec![(0, 4..5), (2, 1..2), (0, 7..8), (2, 2..3)]);
+    }
 
     #[test]
     fn runs_are_maximal_stretches_of_consecutive_rows_of_one_source() {

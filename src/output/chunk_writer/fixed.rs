@@ -9,7 +9,7 @@ use super::chunk::index_bit_width;
 use super::native::{widen, BitsHasher, Native};
 use super::pages::{ChunkPages, ColumnOut, PageBody};
 use super::writer::SHORT_RUN;
-use crate::output::rows::Run;
+use crate::output::rows::Gathered;
 use crate::Result;
 use arrow_array::{Array, ArrayRef};
 use arrow_buffer::NullBuffer;
@@ -116,12 +116,8 @@ impl<T: Native> FixedWriter<T> {
     /// Rows of interleaved inputs (runs shorter than [`SHORT_RUN`] rows on
     /// average) are first gathered into one array, which is then written as one
     /// run: per-run work costs more than the copy. The pages are the same.
-    fn write_gather(
-        &mut self,
-        columns: &[&ArrayRef],
-        indices: &[(usize, usize)],
-        runs: &[Run],
-    ) -> Result<()> {
+    fn write_gather(&mut self, columns: &[&ArrayRef], picks: &Gathered) -> Result<()> {
+        let (indices, runs) = (picks.indices.as_slice(), picks.runs.as_slice());
         if indices.len() < SHORT_RUN * runs.len() {
             let arrays: Vec<&dyn Array> = columns.iter().map(|c| c.as_ref()).collect();
             let gathered = arrow_select::interleave::interleave(&arrays, indices)
@@ -516,15 +512,10 @@ impl FixedChunkWriter {
         each!(self, w => w.write(array))
     }
 
-    /// Append rows picked from several arrays: `indices` holds (position in
-    /// `columns`, row) per output row.
-    pub fn write_gather(
-        &mut self,
-        columns: &[&ArrayRef],
-        indices: &[(usize, usize)],
-        runs: &[Run],
-    ) -> Result<()> {
-        each!(self, w => w.write_gather(columns, indices, runs))
+    /// Append the rows `picks` picks from `columns` (column `i` of its
+    /// source `i`).
+    pub fn write_gather(&mut self, columns: &[&ArrayRef], picks: &Gathered) -> Result<()> {
+        each!(self, w => w.write_gather(columns, picks))
     }
 
     /// Finish the chunk in progress: its serialized pages and close result.

@@ -4,7 +4,7 @@
 use super::chunk::{index_bit_width, Chunk, PageState, BAD_KEY, NULL_VALUE, UNSEEN};
 use super::pages::{ColumnOut, PageBody};
 use super::source::{is_bytes, Keys, Source};
-use crate::output::rows::Run;
+use crate::output::rows::Gathered;
 use crate::output::truncate::{lower_bound, upper_bound};
 use crate::{Error, Result};
 use arrow_array::cast::AsArray;
@@ -112,20 +112,16 @@ impl DictChunkWriter {
         result
     }
 
-    /// Append rows picked from several arrays: `indices` holds (position in
-    /// `columns`, row) per output row, `runs` the same rows as runs.
-    pub fn write_gather(
-        &mut self,
-        columns: &[&ArrayRef],
-        indices: &[(usize, usize)],
-        runs: &[Run],
-    ) -> Result<()> {
+    /// Append the rows `picks` picks from `columns` (column `i` of its
+    /// source `i`).
+    pub fn write_gather(&mut self, columns: &[&ArrayRef], picks: &Gathered) -> Result<()> {
+        let (indices, runs) = (picks.indices.as_slice(), picks.runs.as_slice());
         let sources = columns
             .iter()
             .map(|c| self.source(c))
             .collect::<Result<Vec<_>>>()?;
         let result = if indices.len() < SHORT_RUN * runs.len() {
-            self.write_interleaved(&sources, indices)
+            self.write_interleaved(&sources, indices, &picks.spans)
         } else {
             self.write_runs(&sources, runs.iter().cloned())
         };
@@ -142,8 +138,9 @@ impl DictChunkWriter {
         &mut self,
         sources: &[Source<'_>],
         indices: &[(usize, usize)],
+        spans: &[Range<usize>],
     ) -> Result<()> {
-        let precoded = !self.chunk.fallback && self.precode(sources, indices);
+        let precoded = !self.chunk.fallback && self.precode(sources, spans);
         let mut start = 0;
         while start < indices.len() {
             let end = self.segment_end(start, indices.len());
@@ -169,23 +166,17 @@ impl DictChunkWriter {
         Ok(())
     }
 
-    /// Fill `precoded` for a gather of `indices` from `sources` (each source's
-    /// rows from its first to its last gathered row); `false` if a source is
+    /// Fill `precoded` for a gather from `sources`, each over its `spans`
+    /// (rows from its first to its last gathered row); `false` if a source is
     /// not a dictionary.
-    fn precode(&mut self, sources: &[Source<'_>], indices: &[(usize, usize)]) -> bool {
-        let mut spans = vec![(usize::MAX, 0usize); sources.len()];
-        for &(s, r) in indices {
-            if let Some(span) = spans.get_mut(s) {
-                *span = (span.0.min(r), span.1.max(r + 1));
-            }
+    fn precode(&mut self, sources: &[Source<'_>], spans: &[Range<usize>]) -> bool {
+        if spans.len() != sources.len() {
+            return false;
         }
         self.precoded.resize_with(sources.len(), Default::default);
-        for ((source, &(first, end)), (at, codes)) in
-            sources.iter().zip(&spans).zip(&mut self.precoded)
-        {
-            let first = first.min(end);
-            *at = first;
-            if !self.chunk.precode(source, first..end, codes) {
+        for ((source, span), (at, codes)) in sources.iter().zip(spans).zip(&mut self.precoded) {
+            *at = span.start;
+            if !self.chunk.precode(source, span.clone(), codes) {
                 return false;
             }
         }
